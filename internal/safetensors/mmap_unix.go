@@ -1,0 +1,48 @@
+//go:build aix || darwin || dragonfly || freebsd || linux || netbsd || openbsd || solaris
+
+package safetensors
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// mapFile maps the regular file at path read-only and returns its contents
+// and a function that unmaps them. Files too small to hold a header, and
+// non-regular files such as pipes, are read into memory instead (release is
+// nil then).
+func mapFile(path string) (data []byte, release func() error, err error) {
+	fd, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("safetensors: %w", err)
+	}
+	defer fd.Close() // the mapping outlives the descriptor
+
+	st, err := fd.Stat()
+	if err != nil {
+		return nil, nil, fmt.Errorf("safetensors: %w", err)
+	}
+	if st.IsDir() {
+		return nil, nil, &Error{File: path, Msg: "is a directory, want a .safetensors file"}
+	}
+	size := st.Size()
+	if !st.Mode().IsRegular() || size < 8 {
+		data, err := io.ReadAll(fd)
+		if err != nil {
+			return nil, nil, fmt.Errorf("safetensors: read %s: %w", path, err)
+		}
+		return data, nil, nil
+	}
+	if size > math.MaxInt {
+		return nil, nil, &Error{File: path, Msg: fmt.Sprintf("file of %d bytes is too large to map on this platform", size)}
+	}
+	data, err = unix.Mmap(int(fd.Fd()), 0, int(size), unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		return nil, nil, fmt.Errorf("safetensors: mmap %s: %w", path, err)
+	}
+	return data, func() error { return unix.Munmap(data) }, nil
+}
