@@ -1,0 +1,84 @@
+package export
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/xt2onnx/xt2onnx/internal/graph"
+)
+
+func tinyModel() *graph.Model {
+	return &graph.Model{
+		Opsets: []graph.OpsetImport{{Version: 18}},
+		Graph: &graph.Graph{
+			Inputs:       []graph.ValueInfo{{Name: "x", DType: graph.Float, Shape: []graph.Dim{graph.Fixed(4)}}},
+			Outputs:      []graph.ValueInfo{{Name: "y", DType: graph.Float, Shape: []graph.Dim{graph.Fixed(4)}}},
+			Initializers: []*graph.Tensor{graph.FloatTensor("b", []int64{4}, []float32{1, 2, 3, 4})},
+			Nodes:        []*graph.Node{{Name: "add", OpType: "Add", Inputs: []string{"x", "b"}, Outputs: []string{"y"}}},
+		},
+	}
+}
+
+// A failure at the last step (the rename) must remove the temporary file
+// and leave the previous file as it was.
+func TestWriteFileRenameFailure(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "model.onnx")
+	if err := os.WriteFile(path, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("rename failed")
+	rename = func(string, string) error { return boom }
+	defer func() { rename = os.Rename }()
+
+	err := WriteFile(path, tinyModel(), Options{})
+	if !errors.Is(err, boom) {
+		t.Fatalf("WriteFile error = %v, want the rename error", err)
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 1 || ents[0].Name() != "model.onnx" {
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		t.Errorf("directory holds %v, want only model.onnx", names)
+	}
+	if got, _ := os.ReadFile(path); string(got) != "old" {
+		t.Errorf("existing file changed to %q", got)
+	}
+}
+
+func TestTooLarge(t *testing.T) {
+	data, err := Marshal(tinyModel(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func(old int64) { maxBytes = old }(maxBytes)
+	maxBytes = int64(len(data)) - 1
+	_, err = Marshal(tinyModel(), Options{})
+	if !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("error = %v, want ErrTooLarge", err)
+	}
+	for _, w := range []string{"2 GiB", "serialises to " + strconv.Itoa(len(data)) + " bytes", "external data"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not mention %q", err, w)
+		}
+	}
+	maxBytes = int64(len(data))
+	if _, err := Marshal(tinyModel(), Options{}); err != nil {
+		t.Errorf("a model of exactly the limit was refused: %v", err)
+	}
+	// WriteFile refuses too, and writes nothing.
+	maxBytes = 10
+	dir := t.TempDir()
+	if err := WriteFile(filepath.Join(dir, "big.onnx"), tinyModel(), Options{}); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("WriteFile error = %v, want ErrTooLarge", err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("WriteFile left %d entries", len(ents))
+	}
+}

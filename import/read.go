@@ -1,0 +1,292 @@
+package onnximport
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/xt2onnx/xt2onnx/internal/graph"
+	"github.com/xt2onnx/xt2onnx/internal/onnxpb"
+)
+
+// ReadFile reads the ONNX model file at path. Tensors stored as external
+// data are loaded from files relative to the model file's directory.
+func ReadFile(path string) (*graph.Model, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("onnximport: reading model: %w", err)
+	}
+	r := &reader{file: path, dir: filepath.Dir(path)}
+	defer r.close()
+	return r.read(data)
+}
+
+// Read decodes an ONNX model from its serialized ModelProto bytes. A model
+// whose tensors are stored as external data cannot be read this way, as
+// there is no directory to resolve the data files against: use ReadFile.
+func Read(data []byte) (*graph.Model, error) {
+	r := &reader{}
+	defer r.close()
+	return r.read(data)
+}
+
+// reader holds the state of one decode: the model file (for error messages
+// and external data) and the external data files opened so far.
+type reader struct {
+	file  string
+	dir   string
+	files map[string]*os.File
+}
+
+func (r *reader) close() {
+	for _, f := range r.files {
+		_ = f.Close() // read-only files: a close error loses nothing
+	}
+}
+
+func (r *reader) formatErr(where, format string, args ...any) error {
+	return &FormatError{File: r.file, Where: where, Problem: fmt.Sprintf(format, args...)}
+}
+
+func (r *reader) unsupported(where, format string, args ...any) error {
+	return &UnsupportedError{File: r.file, Where: where, Feature: fmt.Sprintf(format, args...)}
+}
+
+func (r *reader) read(data []byte) (*graph.Model, error) {
+	var mp onnxpb.ModelProto
+	if err := proto.Unmarshal(data, &mp); err != nil {
+		return nil, &FormatError{File: r.file, Problem: "not an ONNX ModelProto (truncated or not an .onnx file?)", Err: err}
+	}
+	if mp.Graph == nil {
+		return nil, r.formatErr("model", "has no graph")
+	}
+	m := &graph.Model{
+		IRVersion:       mp.GetIrVersion(),
+		ProducerName:    mp.GetProducerName(),
+		ProducerVersion: mp.GetProducerVersion(),
+		Domain:          mp.GetDomain(),
+		ModelVersion:    mp.GetModelVersion(),
+		Doc:             mp.GetDocString(),
+		Opsets:          opsets(mp.GetOpsetImport()),
+		Metadata:        metadata(mp.GetMetadataProps()),
+	}
+	g, err := r.graph(mp.Graph, "")
+	if err != nil {
+		return nil, err
+	}
+	m.Graph = g
+	for _, fp := range mp.GetFunctions() {
+		f, err := r.function(fp)
+		if err != nil {
+			return nil, err
+		}
+		m.Functions = append(m.Functions, f)
+	}
+	return m, nil
+}
+
+func opsets(ps []*onnxpb.OperatorSetIdProto) []graph.OpsetImport {
+	var out []graph.OpsetImport
+	for _, p := range ps {
+		out = append(out, graph.OpsetImport{Domain: p.GetDomain(), Version: p.GetVersion()})
+	}
+	return out
+}
+
+func metadata(ps []*onnxpb.StringStringEntryProto) []graph.MetadataEntry {
+	var out []graph.MetadataEntry
+	for _, p := range ps {
+		out = append(out, graph.MetadataEntry{Key: p.GetKey(), Value: p.GetValue()})
+	}
+	return out
+}
+
+// graph converts a graph; prefix names the enclosing node attribute for
+// sub-graphs ("" for the main graph) and starts every location it reports.
+func (r *reader) graph(gp *onnxpb.GraphProto, prefix string) (*graph.Graph, error) {
+	if len(gp.GetSparseInitializer()) > 0 {
+		return nil, r.unsupported(prefix+fmt.Sprintf("sparse initializer %q", gp.GetSparseInitializer()[0].GetValues().GetName()), "sparse tensors are not supported")
+	}
+	g := &graph.Graph{Name: gp.GetName(), Doc: gp.GetDocString()}
+	var err error
+	if g.Inputs, err = r.valueInfos(gp.GetInput(), prefix+"graph input"); err != nil {
+		return nil, err
+	}
+	if g.Outputs, err = r.valueInfos(gp.GetOutput(), prefix+"graph output"); err != nil {
+		return nil, err
+	}
+	if g.ValueInfo, err = r.valueInfos(gp.GetValueInfo(), prefix+"value_info"); err != nil {
+		return nil, err
+	}
+	for i, tp := range gp.GetInitializer() {
+		where := prefix + fmt.Sprintf("initializer %q", tp.GetName())
+		if tp.GetName() == "" {
+			where = prefix + fmt.Sprintf("initializer #%d", i)
+		}
+		t, err := r.tensor(tp, where)
+		if err != nil {
+			return nil, err
+		}
+		g.Initializers = append(g.Initializers, t)
+	}
+	if g.Nodes, err = r.nodes(gp.GetNode(), prefix); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+func (r *reader) valueInfos(ps []*onnxpb.ValueInfoProto, kind string) ([]graph.ValueInfo, error) {
+	var out []graph.ValueInfo
+	for _, p := range ps {
+		v := graph.ValueInfo{Name: p.GetName(), Doc: p.GetDocString()}
+		if tp := p.GetType(); tp != nil {
+			switch val := tp.GetValue().(type) {
+			case nil:
+				// A type with no value: nothing is known.
+			case *onnxpb.TypeProto_TensorType:
+				v.DType = graph.DType(val.TensorType.GetElemType())
+				if sp := val.TensorType.GetShape(); sp != nil {
+					v.Shape = make([]graph.Dim, 0, len(sp.GetDim()))
+					for _, d := range sp.GetDim() {
+						v.Shape = append(v.Shape, graph.Dim{Value: d.GetDimValue(), Param: d.GetDimParam()})
+					}
+				}
+			default:
+				return nil, r.unsupported(fmt.Sprintf("%s %q", kind, p.GetName()), "type %s: only tensor types are supported", typeKind(tp))
+			}
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func typeKind(tp *onnxpb.TypeProto) string {
+	switch tp.GetValue().(type) {
+	case *onnxpb.TypeProto_SequenceType:
+		return "sequence"
+	case *onnxpb.TypeProto_MapType:
+		return "map"
+	case *onnxpb.TypeProto_OptionalType:
+		return "optional"
+	case *onnxpb.TypeProto_SparseTensorType:
+		return "sparse tensor"
+	}
+	return "unknown"
+}
+
+func nodeWhere(prefix string, i int, np *onnxpb.NodeProto) string {
+	if np.GetName() == "" {
+		return fmt.Sprintf("%snode #%d (%s)", prefix, i, np.GetOpType())
+	}
+	return fmt.Sprintf("%snode %q (%s)", prefix, np.GetName(), np.GetOpType())
+}
+
+func (r *reader) nodes(ps []*onnxpb.NodeProto, prefix string) ([]*graph.Node, error) {
+	var out []*graph.Node
+	for i, np := range ps {
+		where := nodeWhere(prefix, i, np)
+		if np.GetOverload() != "" {
+			return nil, r.unsupported(where, "calls function overload %q; overloads are not supported", np.GetOverload())
+		}
+		n := &graph.Node{
+			Name:    np.GetName(),
+			OpType:  np.GetOpType(),
+			Domain:  np.GetDomain(),
+			Inputs:  np.GetInput(),
+			Outputs: np.GetOutput(),
+			Doc:     np.GetDocString(),
+		}
+		for _, ap := range np.GetAttribute() {
+			a, err := r.attr(ap, where)
+			if err != nil {
+				return nil, err
+			}
+			n.Attrs = append(n.Attrs, a)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func (r *reader) attr(ap *onnxpb.AttributeProto, nodeWhere string) (graph.Attr, error) {
+	where := fmt.Sprintf("%s attribute %q", nodeWhere, ap.GetName())
+	if ap.GetName() == "" {
+		return graph.Attr{}, r.formatErr(nodeWhere, "has an attribute without a name")
+	}
+	a := graph.Attr{Name: ap.GetName(), Type: graph.AttrType(ap.GetType()), Ref: ap.GetRefAttrName()}
+	if ap.Type == nil {
+		return graph.Attr{}, r.formatErr(where, "has no type (files older than IR version 2 are not supported)")
+	}
+	switch ap.GetType() {
+	case onnxpb.AttributeProto_FLOAT, onnxpb.AttributeProto_INT, onnxpb.AttributeProto_STRING,
+		onnxpb.AttributeProto_TENSOR, onnxpb.AttributeProto_GRAPH,
+		onnxpb.AttributeProto_FLOATS, onnxpb.AttributeProto_INTS, onnxpb.AttributeProto_STRINGS:
+	default:
+		return graph.Attr{}, r.unsupported(where, "attributes of type %s are not supported", ap.GetType())
+	}
+	if a.Ref != "" {
+		// A reference to the calling node's attribute carries no value.
+		return a, nil
+	}
+	switch ap.GetType() {
+	case onnxpb.AttributeProto_FLOAT:
+		a.F = ap.GetF()
+	case onnxpb.AttributeProto_INT:
+		a.I = ap.GetI()
+	case onnxpb.AttributeProto_STRING:
+		a.S = string(ap.GetS())
+	case onnxpb.AttributeProto_TENSOR:
+		if ap.GetT() == nil {
+			return graph.Attr{}, r.formatErr(where, "is of type TENSOR but holds no tensor")
+		}
+		t, err := r.tensor(ap.GetT(), where)
+		if err != nil {
+			return graph.Attr{}, err
+		}
+		a.T = t
+	case onnxpb.AttributeProto_GRAPH:
+		if ap.GetG() == nil {
+			return graph.Attr{}, r.formatErr(where, "is of type GRAPH but holds no graph")
+		}
+		g, err := r.graph(ap.GetG(), where+": ")
+		if err != nil {
+			return graph.Attr{}, err
+		}
+		a.G = g
+	case onnxpb.AttributeProto_FLOATS:
+		a.Floats = ap.GetFloats()
+	case onnxpb.AttributeProto_INTS:
+		a.Ints = ap.GetInts()
+	case onnxpb.AttributeProto_STRINGS:
+		for _, s := range ap.GetStrings() {
+			a.Strings = append(a.Strings, string(s))
+		}
+	}
+	return a, nil
+}
+
+func (r *reader) function(fp *onnxpb.FunctionProto) (*graph.Function, error) {
+	where := fmt.Sprintf("function %s.%s", fp.GetDomain(), fp.GetName())
+	if fp.GetOverload() != "" {
+		return nil, r.unsupported(where, "overload %q: function overloads are not supported", fp.GetOverload())
+	}
+	if len(fp.GetAttributeProto()) > 0 {
+		return nil, r.unsupported(where, "attribute %q has a default value; function attribute defaults are not supported", fp.GetAttributeProto()[0].GetName())
+	}
+	nodes, err := r.nodes(fp.GetNode(), where+": ")
+	if err != nil {
+		return nil, err
+	}
+	return &graph.Function{
+		Domain:     fp.GetDomain(),
+		Name:       fp.GetName(),
+		Doc:        fp.GetDocString(),
+		Inputs:     fp.GetInput(),
+		Outputs:    fp.GetOutput(),
+		Attributes: fp.GetAttribute(),
+		Nodes:      nodes,
+		Opsets:     opsets(fp.GetOpsetImport()),
+	}, nil
+}
