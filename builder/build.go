@@ -3,7 +3,6 @@ package builder
 import (
 	"errors"
 	"fmt"
-	"math"
 	"strings"
 
 	"github.com/xt2onnx/xt2onnx/internal/graph"
@@ -22,11 +21,20 @@ const (
 	MetaNumMemoryTokens = "xt2onnx.num_memory_tokens"
 )
 
-// Value names of the graph inputs and outputs.
+// Value names of the graph inputs and outputs, as the PyTorch forward
+// arguments are named.
 const (
-	InputTokens  = "x"
-	InputMask    = "mask"
-	OutputLogits = "logits"
+	InputTokens      = "x"            // TransformerWrapper tokens, Continuous/CrossAttender embeddings
+	InputMask        = "mask"         // key-padding mask of x, true = keep
+	InputContext     = "context"      // CrossAttender context embeddings
+	InputContextMask = "context_mask" // CrossAttender context mask
+	InputImage       = "img"          // ViTransformerWrapper images
+	InputSource      = "src"          // XTransformer encoder tokens
+	InputTarget      = "tgt"          // XTransformer decoder tokens
+	InputSourceMask  = "src_mask"     // XTransformer encoder mask
+	OutputLogits     = "logits"
+	OutputOut        = "out"
+	OutputEmbeddings = "embeddings"
 )
 
 // MaskMode says whether a built model takes a key-padding mask input.
@@ -51,65 +59,49 @@ type Options struct {
 	Mask MaskMode
 	// Name is the graph name; empty means derived from the config kind.
 	Name string
+	// ReturnEmbeddings makes a TransformerWrapper or
+	// ContinuousTransformerWrapper model output the final-norm embeddings
+	// ("embeddings") instead of the logits (return_embeddings=True).
+	ReturnEmbeddings bool
 }
 
-// UnsupportedError lists the config options a build does not implement yet.
+// UnsupportedError lists the config options a build does not implement.
 type UnsupportedError struct {
-	Options []string // key paths, e.g. "attn_layers.attn_talking_heads"
+	Options []string // key paths with the reason, e.g. "attn_layers.x: …"
 }
 
 func (e *UnsupportedError) Error() string {
 	if len(e.Options) == 1 {
-		return fmt.Sprintf("builder: %s is not supported yet", e.Options[0])
+		return fmt.Sprintf("builder: %s is not supported", e.Options[0])
 	}
-	return fmt.Sprintf("builder: these options are not supported yet: %s", strings.Join(e.Options, ", "))
+	return fmt.Sprintf("builder: these options are not supported: %s", strings.Join(e.Options, "; "))
 }
 
-// supportedKeys are the non-default config keys the builder implements.
-// Inference-only keys (dropouts, initialisation) are always accepted.
-var supportedKeys = map[string]bool{
-	"attn_layers.heads":                  true,
-	"attn_layers.attn_dim_head":          true,
-	"attn_layers.attn_qk_norm":           true,
-	"attn_layers.attn_qk_norm_groups":    true,
-	"attn_layers.attn_qk_norm_scale":     true,
-	"attn_layers.attn_qk_norm_dim_scale": true,
-	"attn_layers.ff_mult":                true,
-	"wrapper.use_abs_pos_emb":            true,
-}
-
-// inferenceOnly are kwargs that change training or initialisation only.
-var inferenceOnly = []string{
-	"dropout", "emb_dropout", "layer_dropout", "emb_frac_gradient", "cross_attn_tokens_dropout",
-	"zero_init_output", "zero_init_branch_output", "max_mem_len", "shift_mem_down", "ignore_index", "pad_value",
-}
-
-func isInferenceOnly(key string) bool {
-	last := key[strings.LastIndex(key, ".")+1:]
-	for _, p := range []string{"attn_", "ff_", "enc_", "dec_"} {
-		last = strings.TrimPrefix(last, p)
-	}
-	for _, k := range inferenceOnly {
-		if last == k {
-			return true
-		}
-	}
-	return false
-}
-
-// Unsupported returns the config options that Build does not implement yet.
-func Unsupported(cfg *Config) []string {
+// Unsupported returns the options of cfg that Build cannot export, with the
+// reason; empty when the whole config is supported.
+func Unsupported(cfg *Config, opts Options) []string {
 	var out []string
-	if cfg.Kind != KindTransformerWrapper {
-		out = append(out, fmt.Sprintf("kind %s", cfg.Kind))
-	}
-	if cfg.Layers != nil && cfg.Layers.Type == LayersCrossAttender {
-		out = append(out, "attn_layers.type CrossAttender")
-	}
-	for _, k := range cfg.NonDefault() {
-		if !supportedKeys[k] && !isInferenceOnly(k) {
-			out = append(out, k)
+	check := func(prefix string, l *AttentionLayers) {
+		if l == nil {
+			return
 		}
+		if l.RelPos() == RelPosDynamic && l.Attn.NumMemKV > 0 {
+			out = append(out, prefix+"dynamic_pos_bias together with attn_num_mem_kv (x-transformers 1.9.2 adds an n×n bias to n×(n+mem) logits and fails)")
+		}
+		if l.Attn.NumMemKV > 0 && l.ValueDimHead() != l.DimHead() {
+			out = append(out, prefix+"attn_num_mem_kv with attn_value_dim_head != attn_dim_head (x-transformers 1.9.2 makes memory values dim_head wide and fails to concatenate them)")
+		}
+		if l.RelPos() == RelPosLearnedAlibi && l.AlibiHeads() < l.Heads {
+			out = append(out, prefix+"alibi_learned with alibi_num_heads < heads (x-transformers 1.9.2 pads the learned slopes along the wrong axis and fails)")
+		}
+	}
+	check("attn_layers.", cfg.Layers)
+	if x := cfg.XTransformer; x != nil {
+		check("wrapper.enc_", x.EncoderConfig().Layers)
+		check("wrapper.dec_", x.DecoderConfig().Layers)
+	}
+	if opts.Opset != 0 && opts.Opset < 17 {
+		out = append(out, fmt.Sprintf("opset %d (LayerNormalization needs opset 17 or newer)", opts.Opset))
 	}
 	return out
 }
@@ -125,14 +117,11 @@ func Build(cfg *Config, w Weights, sourceName string, opts Options) (*graph.Mode
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if u := Unsupported(cfg); len(u) > 0 {
+	if u := Unsupported(cfg, opts); len(u) > 0 {
 		return nil, &UnsupportedError{Options: u}
 	}
 	if opts.Opset == 0 {
 		opts.Opset = DefaultOpset
-	}
-	if opts.Opset < 17 {
-		return nil, fmt.Errorf("builder: opset %d is too old: LayerNormalization needs opset 17 or newer", opts.Opset)
 	}
 	lib, err := ops.NewLibrary(opts.Opset)
 	if err != nil {
@@ -148,7 +137,7 @@ func Build(cfg *Config, w Weights, sourceName string, opts Options) (*graph.Mode
 		lib:  lib,
 		p:    newParams(w, sourceName),
 	}
-	g, err := mb.transformerWrapper()
+	g, err := mb.model()
 	if err != nil {
 		return nil, err
 	}
@@ -170,8 +159,8 @@ func Build(cfg *Config, w Weights, sourceName string, opts Options) (*graph.Mode
 	}
 	m.SetMetadata(MetaConfig, string(cfgJSON))
 	m.SetMetadata(MetaXTransformers, XTransformersVersion)
-	if cfg.Wrapper != nil {
-		m.SetMetadata(MetaMaxSeqLen, fmt.Sprint(cfg.Wrapper.MaxSeqLen))
+	if n := cfg.maxSeqLen(); n > 0 {
+		m.SetMetadata(MetaMaxSeqLen, fmt.Sprint(n))
 	}
 	return m, nil
 }
@@ -183,13 +172,42 @@ type modelBuilder struct {
 	b    *graph.Builder
 	lib  *ops.Library
 	p    *params
+
+	inputs, outputs []graph.ValueInfo
 }
 
 // weight adds parameter name (PyTorch shape) as an initializer and returns
 // its value name. A missing or misshapen weight is recorded and a zero
 // placeholder returned, so that one build reports every problem.
 func (mb *modelBuilder) weight(name string, init initKind, shape ...int64) string {
-	raw := mb.p.get(paramSpec{name: name, shape: shape, init: init})
+	return mb.param(paramSpec{name: name, shape: shape, init: init})
+}
+
+// weightValue is weight for a parameter that RandomWeights sets to v
+// (x-transformers initialises it to a constant).
+func (mb *modelBuilder) weightValue(name string, v float32, shape ...int64) string {
+	return mb.param(paramSpec{name: name, shape: shape, init: initConst, value: v})
+}
+
+// buffer adds a persistent PyTorch buffer (for example RotaryEmbedding's
+// inv_freq): taken from the weights when they hold it, else computed
+// (values) as x-transformers computes it.
+func (mb *modelBuilder) buffer(name string, values []float32, shape ...int64) string {
+	if !mb.p.random {
+		if _, ok := mb.p.src.Shape(name); ok {
+			return mb.param(paramSpec{name: name, shape: shape, init: initValues, values: values})
+		}
+	}
+	v, err := mb.b.Initializer(graph.FloatTensor(name, shape, values))
+	if err != nil {
+		mb.p.err.Other = append(mb.p.err.Other, err.Error())
+	}
+	return v
+}
+
+func (mb *modelBuilder) param(spec paramSpec) string {
+	name, shape := spec.name, spec.shape
+	raw := mb.p.get(spec)
 	if raw == nil {
 		raw = make([]byte, 4*graph.NumElements(shape))
 	}
@@ -235,68 +253,3 @@ func (mb *modelBuilder) layerNorm(name, x string, dim int64) string {
 	return ops.LayerNorm(mb.b, name, x, g, bias, 1e-5)
 }
 
-// transformerWrapper emits TransformerWrapper.forward(x, mask).
-func (mb *modelBuilder) transformerWrapper() (*graph.Graph, error) {
-	cfg, b := mb.cfg, mb.b
-	w, layers := cfg.Wrapper, cfg.Layers
-	dim, emb := int64(cfg.Dim()), int64(cfg.EmbDim())
-
-	withMask := false
-	switch mb.opts.Mask {
-	case MaskOn:
-		withMask = true
-	case MaskAuto:
-		if cfg.Inputs != nil {
-			for _, in := range cfg.Inputs {
-				withMask = withMask || in.Name == InputMask
-			}
-		} else {
-			withMask = layers.Type == LayersEncoder
-		}
-	}
-	inputs := []graph.ValueInfo{{Name: InputTokens, DType: graph.Int64, Shape: []graph.Dim{graph.Sym("batch"), graph.Sym("seq")},
-		Doc: fmt.Sprintf("token ids in [0, %d), int64 [batch, seq], seq ≤ %d", w.NumTokens, w.MaxSeqLen)}}
-	b.Reserve(InputTokens)
-	mask := ""
-	if withMask {
-		mask = InputMask
-		b.Reserve(mask)
-		inputs = append(inputs, graph.ValueInfo{Name: InputMask, DType: graph.Bool, Shape: []graph.Dim{graph.Sym("batch"), graph.Sym("seq")},
-			Doc: "key-padding mask, true = keep"})
-	}
-
-	tokEmb := mb.weight("token_emb.emb.weight", initNormal, int64(w.NumTokens), emb)
-	x := b.Op("Gather", "token_emb", []string{tokEmb, InputTokens}, graph.AInt("axis", 0))
-
-	seqLen := b.Op("Shape", "seq_len", []string{InputTokens}, graph.AInt("start", 1), graph.AInt("end", 2))
-	switch cfg.PosEmb() {
-	case PosEmbAbsolute:
-		posW := mb.weight("pos_emb.emb.weight", initNormal, int64(w.MaxSeqLen), emb)
-		pos := b.Op("Slice", "pos_emb", []string{posW, b.Ints1D("const.zero_1d", 0), seqLen, b.Ints1D("const.zero_1d", 0)})
-		pos = b.Op("Mul", "pos_emb.scale", []string{pos, b.ConstFloat("const.pos_scale", nil, float32(math.Pow(float64(emb), -0.5)))})
-		x = b.Op("Add", "embed", []string{x, pos})
-	case PosEmbNone:
-	default:
-		return nil, &UnsupportedError{Options: []string{"position embedding " + string(cfg.PosEmb())}}
-	}
-	if emb != dim {
-		return nil, &UnsupportedError{Options: []string{"wrapper.emb_dim"}}
-	}
-
-	x = mb.attentionLayers(x, mask, seqLen)
-	x = mb.layerNorm("norm", x, dim)
-	logits := mb.linear("to_logits", x, dim, int64(cfg.OutputDim()), true)
-	logits = b.Op("Identity", OutputLogits, []string{logits})
-
-	name := mb.opts.Name
-	if name == "" {
-		name = fmt.Sprintf("%s(%s)", cfg.Kind, layers.Type)
-	}
-	return &graph.Graph{
-		Name:         name,
-		Inputs:       inputs,
-		Outputs:      []graph.ValueInfo{{Name: logits, DType: graph.Float, Shape: []graph.Dim{graph.Sym("batch"), graph.Sym("seq"), graph.Fixed(int64(cfg.OutputDim()))}}},
-		Initializers: b.Initializers(),
-		Nodes:        b.Nodes(),
-	}, nil
-}

@@ -4,106 +4,215 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/xt2onnx/xt2onnx/internal/graph"
 	"github.com/xt2onnx/xt2onnx/ops"
 )
 
-// attentionLayers emits AttentionLayers.forward(x, mask) under the module
-// path "attn_layers". seqLen is the 1-D sequence length of x.
-func (mb *modelBuilder) attentionLayers(x, mask, seqLen string) string {
-	l, b := mb.cfg.Layers, mb.b
-	keep := mb.keepMask(mask, seqLen)
-	for i, t := range l.LayerTypes() {
-		path := fmt.Sprintf("attn_layers.layers.%d", i)
+// layerContext carries the cross-attention inputs of an AttentionLayers.
+type layerContext struct {
+	context     string // [batch, context_seq, dim], or ""
+	contextMask string // [batch, context_seq] bool, or ""
+}
+
+// attentionLayers emits AttentionLayers.forward(x, mask, context,
+// context_mask) with parameters under prefix ("attn_layers.", or "" for a
+// bare CrossAttender). x is [batch, seq, dim].
+func (mb *modelBuilder) attentionLayers(prefix string, l *AttentionLayers, x, mask string, ctx layerContext) string {
+	b := mb.b
+	types := l.LayerTypes()
+	var self, cross *attnSite
+	for _, t := range types {
+		switch {
+		case t == LayerSelfAttention && self == nil:
+			self = mb.selfSite(prefix, l, x, mask)
+		case t == LayerCrossAttention && cross == nil:
+			cross = mb.crossSite(prefix, l, x, ctx)
+		}
+	}
+	preNorm, sandwich := l.EffectivePreNorm(), l.EffectiveSandwichNorm()
+	prevAttn, prevCross := "", ""
+	for i, t := range types {
+		path := fmt.Sprintf("%slayers.%d", prefix, i)
+		isLast := i == len(types)-1
 		residual := x
-		h := mb.layerNorm(path+".0.0", x, int64(l.Dim))
+		if preNorm {
+			x = mb.norm(l, path+".0.0", x)
+		}
+		block := path + ".1"
+		if shifts := l.TokenShifts(i); len(shifts) > 0 {
+			block += ".fn"
+			m := mask
+			if t == LayerFeedForward {
+				m = "" // FeedForward is called without the mask kwarg
+			}
+			x = mb.shiftTokens(path+".shift_tokens", x, int64(l.Dim), shifts, m)
+		}
 		var out string
 		switch t {
 		case LayerSelfAttention:
-			out = mb.attention(path+".1", h, keep, mask)
+			var pre string
+			out, pre = mb.attention(block, l, self, x, x, mask, prevAttn, l.ResidualAttn)
+			if l.ResidualAttn {
+				prevAttn = pre
+			}
+		case LayerCrossAttention:
+			var pre string
+			out, pre = mb.attention(block, l, cross, x, ctx.context, mask, prevCross, l.CrossResidualAttn)
+			if l.CrossResidualAttn {
+				prevCross = pre
+			}
 		case LayerFeedForward:
-			out = mb.feedForward(path+".1", h)
+			if l.Macaron {
+				out = mb.feedForward(block+".fn", l, x)
+				out = b.Op("Mul", block+".scale", []string{out, b.ConstFloat("const.half", nil, 0.5)})
+			} else {
+				out = mb.feedForward(block, l, x)
+			}
 		}
-		x = b.Op("Add", path+".residual", []string{out, residual})
+		if sandwich {
+			out = mb.norm(l, path+".0.1", out)
+		}
+		x = mb.residual(l, path+".2", out, residual)
+		if !preNorm && !isLast {
+			x = mb.norm(l, path+".0.2", x)
+		}
 	}
 	return x
 }
 
-// keepMask emits the boolean mask of the attention logits to keep: the
-// causal lower triangle [seq, seq] for a Decoder, the key-padding mask
-// [batch, 1, 1, seq] when the model takes one, their conjunction when both,
-// or "" when attention is unmasked.
-func (mb *modelBuilder) keepMask(mask, seqLen string) string {
+// norm emits the AttentionLayers norm (LayerNorm, ScaleNorm or RMSNorm) at
+// module path.
+func (mb *modelBuilder) norm(l *AttentionLayers, path, x string) string {
+	b, dim := mb.b, int64(l.Dim)
+	switch l.NormKind() {
+	case NormScaleNorm:
+		// x / clamp(‖x‖, 1e-5) · g, g a scalar parameter.
+		g := mb.weightValue(path+".g", float32(math.Pow(float64(dim), -0.5)), 1)
+		n := ops.ReduceL2(b, path+".norm", x, true, -1)
+		n = b.Op("Max", path+".clamped", []string{n, b.ConstFloat("const.scalenorm_eps", nil, 1e-5)})
+		y := b.Op("Div", path+".normalized", []string{x, n})
+		return b.Op("Mul", path, []string{y, g})
+	case NormRMSNorm:
+		g := mb.weight(path+".g", initOnes, dim)
+		if b.Opset() >= 23 {
+			// sqrt(mean(x²) + 1e-8) instead of clamp(‖x‖/√d, 1e-8): equal
+			// to float32 precision for any non-degenerate x.
+			return b.Op("RMSNormalization", path, []string{x, g}, graph.AInt("axis", -1), graph.AFloat("epsilon", 1e-8))
+		}
+		// x / clamp(‖x‖·d^-½, 1e-8) · g (1.9.2 clamps instead of adding eps).
+		n := ops.ReduceL2(b, path+".norm", x, true, -1)
+		n = b.Op("Mul", path+".rms", []string{n, b.ConstFloat("const.rms_scale", nil, float32(math.Pow(float64(dim), -0.5)))})
+		n = b.Op("Max", path+".clamped", []string{n, b.ConstFloat("const.rmsnorm_eps", nil, 1e-8)})
+		y := b.Op("Div", path+".normalized", []string{x, n})
+		return b.Op("Mul", path, []string{y, g})
+	}
+	return mb.layerNorm(path, x, dim)
+}
+
+// residual emits Residual or GRUGating(out, residual) at module path.
+func (mb *modelBuilder) residual(l *AttentionLayers, path, out, residual string) string {
+	b, dim := mb.b, int64(l.Dim)
+	if l.EffectiveScaleResidual() {
+		s := mb.weight(path+".residual_scale", initOnes, dim)
+		residual = b.Op("Mul", path+".scaled_residual", []string{residual, s})
+	}
+	if l.GateResidual {
+		return mb.gru(path+".gru", out, residual, dim)
+	}
+	if c := l.EffectiveScaleResidualConstant(); c != 1 {
+		residual = b.Op("Mul", path+".residual_constant", []string{residual, b.ConstFloat("const.residual_constant", nil, float32(c))})
+	}
+	return b.Op("Add", path, []string{out, residual})
+}
+
+// gru emits torch.nn.GRUCell(input x, hidden h) over the last axis:
+// r = σ(W_ir x + b_ir + W_hr h + b_hr), z likewise,
+// n = tanh(W_in x + b_in + r·(W_hn h + b_hn)), h' = (1 − z)·n + z·h.
+func (mb *modelBuilder) gru(path, x, h string, dim int64) string {
 	b := mb.b
-	keep := ""
-	if mb.cfg.Layers.Causal() {
-		n := b.Op("Squeeze", "attn_layers.causal.n", []string{seqLen, b.Ints1D("const.zero_1d", 0)})
-		r := b.Op("Range", "attn_layers.causal.positions", []string{b.ConstInt64("const.zero", nil, 0), n, b.ConstInt64("const.one_i64", nil, 1)})
-		keys := ops.Unsqueeze(b, "attn_layers.causal.keys", r, 0)
-		queries := ops.Unsqueeze(b, "attn_layers.causal.queries", r, 1)
-		keep = b.Op("LessOrEqual", "attn_layers.causal", []string{keys, queries})
-	}
-	if mask != "" {
-		pad := ops.Unsqueeze(b, "attn_layers.key_padding", mask, 1, 2)
-		if keep == "" {
-			return pad
-		}
-		keep = b.Op("And", "attn_layers.keep", []string{keep, pad})
-	}
-	return keep
+	gi := ops.Linear(b, path+".gi", x, mb.linearWeight(path+".weight_ih", 3*dim, dim), mb.weight(path+".bias_ih", initZeros, 3*dim))
+	gh := ops.Linear(b, path+".gh", h, mb.linearWeight(path+".weight_hh", 3*dim, dim), mb.weight(path+".bias_hh", initZeros, 3*dim))
+	split := b.Ints1D("const.gru_split", dim, dim, dim)
+	i := splitN(b, path+".gi_split", gi, split, 3)
+	hh := splitN(b, path+".gh_split", gh, split, 3)
+	r := b.Op("Sigmoid", path+".r", []string{b.Op("Add", path+".r_in", []string{i[0], hh[0]})})
+	z := b.Op("Sigmoid", path+".z", []string{b.Op("Add", path+".z_in", []string{i[1], hh[1]})})
+	n := b.Op("Tanh", path+".n", []string{b.Op("Add", path+".n_in", []string{i[2], b.Op("Mul", path+".r_hn", []string{r, hh[2]})})})
+	// (1 − z)·n + z·h
+	oneMinusZ := b.Op("Sub", path+".one_minus_z", []string{b.ConstFloat("const.one", nil, 1), z})
+	return b.Op("Add", path, []string{b.Op("Mul", path+".keep_n", []string{oneMinusZ, n}), b.Op("Mul", path+".keep_h", []string{z, h})})
 }
 
-// attention emits Attention.forward for self-attention at module path.
-func (mb *modelBuilder) attention(path, x, keep, mask string) string {
-	l, b := mb.cfg.Layers, mb.b
-	a := &l.Attn
-	dim, heads, dh := int64(l.Dim), int64(l.Heads), int64(l.DimHead())
-	q := ops.SplitHeads(b, path+".q", mb.linear(path+".to_q", x, dim, heads*dh, false), heads)
-	k := ops.SplitHeads(b, path+".k", mb.linear(path+".to_k", x, dim, heads*dh, false), heads)
-	v := ops.SplitHeads(b, path+".v", mb.linear(path+".to_v", x, dim, heads*dh, false), heads)
-
-	var out string
-	if a.QKNorm {
-		groups, scale := int64(a.QKNormGroups), float32(a.QKNormScale)
-		var qg, kg string
-		if a.QKNormDimScale {
-			qg = mb.weight(path+".qk_norm_q_scale", initOnes, dh)
-			kg = mb.weight(path+".qk_norm_k_scale", initOnes, dh)
-		} else {
-			qg = b.ConstFloat("const.one", nil, 1)
-			kg = qg
-		}
-		if keep != "" {
-			out = ops.CallCosineSimAttention(b, mb.lib, path+".attend", q, k, v, keep, qg, kg, groups, scale)
-		} else {
-			qn := ops.CallQKNorm(b, mb.lib, path+".q_norm", q, qg, groups)
-			kn := ops.CallQKNorm(b, mb.lib, path+".k_norm", k, kg, groups)
-			out = ops.Attend(b, path+".attend", qn, kn, v, scale)
-		}
-	} else {
-		scale := float32(math.Pow(float64(dh), -0.5))
-		if keep != "" {
-			out = ops.CallAttention(b, mb.lib, path+".attend", q, k, v, keep, scale)
-		} else {
-			out = ops.Attend(b, path+".attend", q, k, v, scale)
-		}
-	}
-	out = ops.MergeHeads(b, path+".merge_heads", out)
-	out = mb.linear(path+".to_out", out, heads*dh, dim, false)
-	if mask != "" {
-		// x-transformers zeroes the outputs of padded query positions.
-		m := ops.Unsqueeze(b, path+".query_mask", mask, 2)
-		out = b.Op("Where", path+".masked_out", []string{m, out, b.ConstFloat("const.zero_f", nil, 0)})
-	}
-	return out
+// splitN splits x along the last axis into n parts of the given sizes.
+func splitN(b *graph.Builder, name, x, sizes string, n int) []string {
+	return b.OpN(graph.DomainONNX, "Split", name, []string{x, sizes}, n, graph.AInt("axis", -1))
 }
 
-// feedForward emits FeedForward.forward at module path: Linear, GELU,
-// Linear.
-func (mb *modelBuilder) feedForward(path, x string) string {
-	l := mb.cfg.Layers
+// shiftTokens emits ShiftTokens: the first len(shifts) feature chunks of
+// width dim/len(shifts) are shifted along the sequence by shifts[k] (zeros
+// shifted in; masked positions zeroed first when a mask is given); the
+// remaining features pass through.
+func (mb *modelBuilder) shiftTokens(path, x string, dim int64, shifts []int, mask string) string {
+	b := mb.b
+	segs := int64(len(shifts))
+	feats := dim / segs
+	var parts []string
+	var m string
+	if mask != "" {
+		m = ops.Unsqueeze(b, path+".mask", mask, 2)
+	}
+	n := mb.seqLen(path+".seq_len", x)
+	for k, amount := range shifts {
+		seg := b.Op("Slice", fmt.Sprintf("%s.seg%d", path, k), []string{x, b.Ints1D("const.seg_start", int64(k)*feats), b.Ints1D("const.seg_end", int64(k+1)*feats), b.Ints1D("const.minus_one_1d", -1)})
+		if amount == 0 {
+			parts = append(parts, seg)
+			continue
+		}
+		if m != "" {
+			seg = b.Op("Where", fmt.Sprintf("%s.seg%d.masked", path, k), []string{m, seg, b.ConstFloat("const.zero_f", nil, 0)})
+		}
+		a := int64(amount)
+		if a > 0 {
+			p := b.Op("Pad", fmt.Sprintf("%s.seg%d.pad", path, k), []string{seg, b.Ints1D("const.pads_front", 0, a, 0, 0, 0, 0)})
+			seg = b.Op("Slice", fmt.Sprintf("%s.seg%d.shifted", path, k), []string{p, b.Ints1D("const.zero_1d", 0), n, b.Ints1D("const.one_1d", 1)})
+		} else {
+			s := b.Op("Slice", fmt.Sprintf("%s.seg%d.crop", path, k), []string{seg, b.Ints1D("const.crop_start", -a), b.Ints1D("const.int_max", math.MaxInt64), b.Ints1D("const.one_1d", 1)})
+			seg = b.Op("Pad", fmt.Sprintf("%s.seg%d.shifted", path, k), []string{s, b.Ints1D("const.pads_back", 0, 0, 0, 0, -a, 0)})
+		}
+		parts = append(parts, seg)
+	}
+	if segs*feats < dim {
+		parts = append(parts, b.Op("Slice", path+".rest", []string{x, b.Ints1D("const.seg_start", segs*feats), b.Ints1D("const.int_max", math.MaxInt64), b.Ints1D("const.minus_one_1d", -1)}))
+	}
+	return b.Op("Concat", path, parts, graph.AInt("axis", -1))
+}
+
+// feedForward emits FeedForward.forward at module path.
+func (mb *modelBuilder) feedForward(path string, l *AttentionLayers, x string) string {
+	b, f := mb.b, &l.FF
 	dim := int64(l.Dim)
-	inner := int64(l.FF.InnerDim(l.Dim))
-	h := mb.linear(path+".ff.0.0", x, dim, inner, true)
-	h = ops.Gelu(mb.b, path+".ff.0.1", h)
-	return mb.linear(path+".ff.3", h, inner, int64(l.FF.OutDim(l.Dim)), true)
+	inner := int64(f.InnerDim(l.Dim))
+	act := func(name, h string) string {
+		switch f.Activation() {
+		case ActivationReluSquared:
+			r := b.Op("Relu", name+".relu", []string{h})
+			return b.Op("Mul", name, []string{r, r})
+		case ActivationSiLU:
+			return b.Op("Mul", name, []string{h, b.Op("Sigmoid", name+".sigmoid", []string{h})})
+		}
+		return ops.Gelu(b, name, h)
+	}
+	var h string
+	if f.GLU {
+		// GLU: proj (always with bias) to 2·inner, x · act(gate).
+		p := mb.linear(path+".ff.0.proj", x, dim, 2*inner, true)
+		parts := splitN(b, path+".ff.0.chunk", p, b.Ints1D("const.glu_split", inner, inner), 2)
+		h = b.Op("Mul", path+".ff.0", []string{parts[0], act(path+".ff.0.act", parts[1])})
+	} else {
+		h = act(path+".ff.0.1", mb.linear(path+".ff.0.0", x, dim, inner, !f.NoBias))
+	}
+	if f.PostActLN {
+		h = mb.layerNorm(path+".ff.1", h, inner)
+	}
+	return mb.linear(path+".ff.3", h, inner, int64(f.OutDim(l.Dim)), !f.NoBias)
 }

@@ -213,8 +213,8 @@ func (v *configValidator) transformerWrapper(w *TransformerWrapperConfig, l *Att
 	if !(w.EmbFracGradient > 0) {
 		v.add(p("emb_frac_gradient"), "must be greater than 0 (x-transformers asserts it in the forward pass), got %g", w.EmbFracGradient)
 	}
-	if w.TieEmbedding {
-		v.add(p("tie_embedding"), "tie_embedding=true fails in x-transformers 1.9.2 (TokenEmbedding has no .weight, so computing the logits raises); leave it false")
+	if w.TieEmbedding && derefOr(w.EmbDim, l.Dim) != l.Dim {
+		v.add(p("tie_embedding"), "tie_embedding=true needs emb_dim equal to dim (the logits are x · token_emb.emb.weightᵀ); x-transformers 1.9.2 itself fails on tie_embedding, xt2onnx does what it means")
 	}
 	if w.UseAbsPosEmb && !l.HasPosEmb() && w.ScaledSinuPosEmb {
 		if d := derefOr(w.EmbDim, l.Dim); d%2 != 0 {

@@ -100,17 +100,19 @@ type initKind int
 const (
 	initOnes initKind = iota
 	initZeros
-	initLinear // uniform ±1/√fan_in, fan_in = last dim
+	initLinear // uniform ±1/√fan_in, fan_in = elements per output row
 	initNormal // N(0, 1)
 	initConst  // a fixed value
+	initValues // explicit values
 )
 
 // paramSpec is a parameter the model needs.
 type paramSpec struct {
 	name  string
 	shape []int64
-	init  initKind
-	value float32 // for initConst
+	init   initKind
+	value  float32   // for initConst
+	values []float32 // for initValues
 }
 
 // WeightsError reports every problem between a model's parameters and a
@@ -213,8 +215,10 @@ func (p *params) generate(spec paramSpec) []byte {
 		for i := range vals {
 			vals[i] = spec.value
 		}
+	case initValues:
+		copy(vals, spec.values)
 	case initLinear:
-		fanIn := spec.shape[len(spec.shape)-1]
+		fanIn := n / spec.shape[0]
 		bound := 1 / math.Sqrt(float64(fanIn))
 		for i := range vals {
 			vals[i] = float32((p.rng.Float64()*2 - 1) * bound)

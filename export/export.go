@@ -31,6 +31,7 @@ const DefaultOpset = 18
 var irVersions = map[int64]int64{
 	17: 8,
 	18: 8,
+	23: 11,
 }
 
 // Opsets returns the ONNX opset versions export accepts, in ascending order.

@@ -2,7 +2,9 @@ package verify
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	_ "github.com/xt2onnx/xt2onnx/runtime/ort"
@@ -10,17 +12,71 @@ import (
 
 const fixtures = "../../fixtures/xtransformers-1.9.2"
 
-func TestFoundationFixturesORT(t *testing.T) {
-	for _, c := range []string{"dec_basic", "dec_qknorm", "dec_qknorm_dimscale", "dec_qknorm_groups"} {
-		for _, inline := range []bool{false, true} {
-			r, err := Fixture(context.Background(), filepath.Join(fixtures, c), Options{Inline: inline})
+// TestFixturesBuiltORT builds every reference model, exports it in each form
+// (model-local functions or inlined; opset 17, 18 and 23) and checks it
+// against PyTorch's float64 output through ONNX Runtime.
+func TestFixturesBuiltORT(t *testing.T) {
+	dirs, err := filepath.Glob(filepath.Join(fixtures, "*", "config.json"))
+	if err != nil || len(dirs) != 25 {
+		t.Fatalf("want the 25 reference fixtures, found %d (%v)", len(dirs), err)
+	}
+	forms := []Options{{}, {Inline: true}, {Opset: 17}, {Opset: 23}, {Opset: 23, Inline: true}}
+	for _, cfg := range dirs {
+		dir := filepath.Dir(cfg)
+		for _, o := range forms {
+			name := fmt.Sprintf("%s/opset%d/inline=%v", filepath.Base(dir), o.Opset, o.Inline)
+			t.Run(name, func(t *testing.T) {
+				r, err := Fixture(context.Background(), dir, o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !r.Pass {
+					t.Fatal(r.Line())
+				}
+				if r.MaxAbsDiff > 1e-5 || len(r.Outputs) != 1 {
+					t.Fatalf("unexpected result %+v", r)
+				}
+			})
+		}
+	}
+}
+
+// TestFixturesTorchORT runs PyTorch's own exports through the same path.
+func TestFixturesTorchORT(t *testing.T) {
+	for _, c := range []string{"dec_basic", "enc_dec", "vit"} {
+		for _, g := range []string{GraphTorchTS, GraphTorchDynamo} {
+			r, err := Fixture(context.Background(), filepath.Join(fixtures, c), Options{Graph: g})
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Logf("inline=%v %s", inline, r.Line())
 			if !r.Pass {
-				t.Errorf("inline=%v: %s", inline, r.Line())
+				t.Errorf("%s", r.Line())
 			}
 		}
+	}
+}
+
+func TestFailLines(t *testing.T) {
+	tests := []struct {
+		name string
+		dir  string
+		opts Options
+		want string
+	}{
+		{"missing torch export", "dec_embed_variants", Options{Graph: GraphTorchTS}, "FAIL dec_embed_variants graph=torch_ts backend=ort fixture has no torch_ts.onnx"},
+		{"unknown graph", "dec_basic", Options{Graph: "keras"}, `FAIL dec_basic graph=keras backend=ort unknown graph "keras"`},
+		{"tolerance", "dec_basic", Options{Tol: 1e-12}, "exceeds tol=1e-12"},
+		{"missing dir", "no_such_case", Options{}, "FAIL no_such_case graph=built backend=ort"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := Fixture(context.Background(), filepath.Join(fixtures, tt.dir), tt.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Pass || !strings.Contains(r.Line(), tt.want) {
+				t.Fatalf("got %q, want it to contain %q", r.Line(), tt.want)
+			}
+		})
 	}
 }

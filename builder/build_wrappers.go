@@ -1,0 +1,319 @@
+package builder
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/xt2onnx/xt2onnx/internal/graph"
+	"github.com/xt2onnx/xt2onnx/ops"
+)
+
+// maxSeqLen returns the longest sequence the model accepts (the absolute
+// position table's length), or 0 when it has no such limit.
+func (c *Config) maxSeqLen() int {
+	switch c.Kind {
+	case KindTransformerWrapper:
+		if c.Wrapper != nil {
+			return c.Wrapper.MaxSeqLen
+		}
+	case KindContinuousTransformerWrapper:
+		if c.Continuous != nil {
+			return c.Continuous.MaxSeqLen
+		}
+	case KindXTransformer:
+		if c.XTransformer != nil {
+			return min(c.XTransformer.Enc.MaxSeqLen, c.XTransformer.Dec.MaxSeqLen)
+		}
+	}
+	return 0
+}
+
+// model emits the whole graph for the config's kind.
+func (mb *modelBuilder) model() (*graph.Graph, error) {
+	cfg := mb.cfg
+	switch cfg.Kind {
+	case KindTransformerWrapper:
+		x := mb.input(InputTokens, graph.Int64, graph.Sym("batch"), graph.Sym("seq"))
+		mask := ""
+		if mb.wantMask(InputMask, cfg.Layers.Type == LayersEncoder) {
+			mask = mb.input(InputMask, graph.Bool, graph.Sym("batch"), graph.Sym("seq"))
+		}
+		out := mb.transformerWrapper("", cfg, x, mask, layerContext{}, mb.opts.ReturnEmbeddings)
+		name := OutputLogits
+		if mb.opts.ReturnEmbeddings {
+			name = OutputEmbeddings
+		}
+		mb.output(name, out, graph.Sym("batch"), graph.Sym("seq"), graph.Fixed(mb.lastDim(cfg, mb.opts.ReturnEmbeddings)))
+	case KindContinuousTransformerWrapper:
+		c := cfg.Continuous
+		x := mb.input(InputTokens, graph.Float, graph.Sym("batch"), graph.Sym("seq"), graph.Fixed(int64(derefOr(c.DimIn, cfg.Dim()))))
+		mask := ""
+		if mb.wantMask(InputMask, true) {
+			mask = mb.input(InputMask, graph.Bool, graph.Sym("batch"), graph.Sym("seq"))
+		}
+		out := mb.continuousWrapper(x, mask)
+		name := OutputOut
+		if mb.opts.ReturnEmbeddings {
+			name = OutputEmbeddings
+		}
+		mb.output(name, out, graph.Sym("batch"), graph.Sym("seq"), graph.Fixed(mb.lastDim(cfg, mb.opts.ReturnEmbeddings)))
+	case KindViTransformerWrapper:
+		v := cfg.ViT
+		img := mb.input(InputImage, graph.Float, graph.Sym("batch"), graph.Fixed(int64(v.Channels)), graph.Fixed(int64(v.ImageSize)), graph.Fixed(int64(v.ImageSize)))
+		out := mb.vit(img)
+		mb.output(OutputLogits, out, graph.Sym("batch"), graph.Fixed(int64(cfg.OutputDim())))
+	case KindXTransformer:
+		src := mb.input(InputSource, graph.Int64, graph.Sym("batch"), graph.Sym("src_seq"))
+		tgt := mb.input(InputTarget, graph.Int64, graph.Sym("batch"), graph.Sym("tgt_seq"))
+		mask := ""
+		if mb.wantMask(InputSourceMask, true) {
+			mask = mb.input(InputSourceMask, graph.Bool, graph.Sym("batch"), graph.Sym("src_seq"))
+		}
+		enc := mb.transformerWrapper("encoder.", cfg.XTransformer.EncoderConfig(), src, mask, layerContext{}, true)
+		dcfg := cfg.XTransformer.DecoderConfig()
+		out := mb.transformerWrapper("decoder.net.", dcfg, tgt, "", layerContext{context: enc, contextMask: mask}, false)
+		mb.output(OutputLogits, out, graph.Sym("batch"), graph.Sym("tgt_seq"), graph.Fixed(int64(dcfg.OutputDim())))
+	case KindCrossAttender:
+		dim := graph.Fixed(int64(cfg.Dim()))
+		x := mb.input(InputTokens, graph.Float, graph.Sym("batch"), graph.Sym("seq"), dim)
+		mask := ""
+		if mb.wantMask(InputMask, false) {
+			mask = mb.input(InputMask, graph.Bool, graph.Sym("batch"), graph.Sym("seq"))
+		}
+		ctx := layerContext{}
+		if cfg.Layers.CrossAttend() {
+			ctx.context = mb.input(InputContext, graph.Float, graph.Sym("batch"), graph.Sym("context_seq"), dim)
+			if mb.wantMask(InputContextMask, true) {
+				ctx.contextMask = mb.input(InputContextMask, graph.Bool, graph.Sym("batch"), graph.Sym("context_seq"))
+			}
+		}
+		out := mb.attentionLayers("", cfg.Layers, x, mask, ctx)
+		mb.output(OutputOut, out, graph.Sym("batch"), graph.Sym("seq"), dim)
+	default:
+		return nil, &UnsupportedError{Options: []string{fmt.Sprintf("kind %q", cfg.Kind)}}
+	}
+	name := mb.opts.Name
+	if name == "" {
+		name = string(cfg.Kind)
+		if cfg.Layers != nil {
+			name = fmt.Sprintf("%s(%s)", cfg.Kind, cfg.Layers.Type)
+		}
+	}
+	return &graph.Graph{
+		Name:         name,
+		Inputs:       mb.inputs,
+		Outputs:      mb.outputs,
+		Initializers: mb.b.Initializers(),
+		Nodes:        mb.b.Nodes(),
+	}, nil
+}
+
+// lastDim is the width of a wrapper's output: the model dim for embeddings,
+// else its output dim.
+func (mb *modelBuilder) lastDim(cfg *Config, embeddings bool) int64 {
+	if embeddings {
+		return int64(cfg.Dim())
+	}
+	return int64(cfg.OutputDim())
+}
+
+// input declares a graph input.
+func (mb *modelBuilder) input(name string, dt graph.DType, dims ...graph.Dim) string {
+	mb.b.Reserve(name)
+	mb.inputs = append(mb.inputs, graph.ValueInfo{Name: name, DType: dt, Shape: dims})
+	return name
+}
+
+// output declares value as the graph output called name.
+func (mb *modelBuilder) output(name, value string, dims ...graph.Dim) {
+	v := mb.b.Op("Identity", name, []string{value})
+	mb.outputs = append(mb.outputs, graph.ValueInfo{Name: v, DType: graph.Float, Shape: dims})
+}
+
+// wantMask decides whether the model takes the mask input called name.
+func (mb *modelBuilder) wantMask(name string, byDefault bool) bool {
+	switch mb.opts.Mask {
+	case MaskOn:
+		return true
+	case MaskOff:
+		return false
+	}
+	if mb.cfg.Inputs != nil {
+		for _, in := range mb.cfg.Inputs {
+			if in.Name == name {
+				return true
+			}
+		}
+		return false
+	}
+	return byDefault
+}
+
+// seqLen returns the 1-D length of axis 1 of x.
+func (mb *modelBuilder) seqLen(name, x string) string {
+	return mb.b.Op("Shape", name, []string{x}, graph.AInt("start", 1), graph.AInt("end", 2))
+}
+
+// transformerWrapper emits TransformerWrapper.forward(x, mask, context…)
+// with its parameters under prefix. It returns the logits, or the
+// final-norm embeddings when embeddings is set.
+func (mb *modelBuilder) transformerWrapper(prefix string, cfg *Config, tokens, mask string, ctx layerContext, embeddings bool) string {
+	b, w, l := mb.b, cfg.Wrapper, cfg.Layers
+	dim, emb := int64(cfg.Dim()), int64(cfg.EmbDim())
+
+	tokEmb := mb.weight(prefix+"token_emb.emb.weight", initNormal, int64(w.NumTokens), emb)
+	x := b.Op("Gather", prefix+"token_emb", []string{tokEmb, tokens}, graph.AInt("axis", 0))
+	if w.L2NormEmbed {
+		x = mb.l2norm(prefix+"token_emb.l2norm", x, 1)
+	}
+	if pos := mb.posEmb(prefix, cfg.PosEmb(), tokens, emb, w.MaxSeqLen, w.L2NormEmbed); pos != "" {
+		x = b.Op("Add", prefix+"embed", []string{x, pos})
+	}
+	if w.PostEmbNorm {
+		x = mb.layerNorm(prefix+"post_emb_norm", x, emb)
+	}
+	if emb != dim {
+		x = mb.linear(prefix+"project_emb", x, emb, dim, true)
+	}
+	numMem := int64(cfg.NumMemoryTokens())
+	if numMem > 0 {
+		memTok := mb.weight(prefix+"memory_tokens", initNormal, numMem, dim)
+		batch := b.Op("Shape", prefix+"batch", []string{tokens}, graph.AInt("start", 0), graph.AInt("end", 1))
+		shape := b.Op("Concat", prefix+"memory_tokens.shape", []string{batch, b.Ints1D("const.mem_shape", numMem, dim)}, graph.AInt("axis", 0))
+		mem := b.Op("Expand", prefix+"memory_tokens.expand", []string{memTok, shape})
+		x = b.Op("Concat", prefix+"with_memory_tokens", []string{mem, x}, graph.AInt("axis", 1))
+		if mask != "" {
+			mask = mb.padMaskLeft(prefix+"mask.with_memory_tokens", mask, numMem)
+		}
+	}
+	x = mb.attentionLayers(prefix+"attn_layers.", l, x, mask, ctx)
+	x = mb.layerNorm(prefix+"norm", x, dim)
+	if numMem > 0 {
+		x = b.Op("Slice", prefix+"drop_memory_tokens", []string{x, b.Ints1D("const.mem_start", numMem), b.Ints1D("const.int_max", math.MaxInt64), b.Ints1D("const.one_1d", 1)})
+	}
+	if embeddings {
+		if prefix != "" && !w.TieEmbedding {
+			// XTransformer's encoder owns an unused to_logits; accept it.
+			mb.unused(prefix+"to_logits.weight", int64(cfg.OutputDim()), dim)
+			mb.unused(prefix+"to_logits.bias", int64(cfg.OutputDim()))
+		}
+		return x
+	}
+	if w.TieEmbedding {
+		// 1.9.2 fails here (TokenEmbedding has no .weight); we do what the
+		// option means: logits = x · token_emb.emb.weightᵀ.
+		t := ops.Transpose(b, prefix+"to_logits.tied_weight", tokEmb, 1, 0)
+		return b.Op("MatMul", prefix+"to_logits", []string{x, t})
+	}
+	return mb.linear(prefix+"to_logits", x, dim, int64(cfg.OutputDim()), true)
+}
+
+// padMaskLeft prepends n true columns to a [batch, seq] bool mask.
+func (mb *modelBuilder) padMaskLeft(name, mask string, n int64) string {
+	b := mb.b
+	batch := b.Op("Shape", name+".batch", []string{mask}, graph.AInt("start", 0), graph.AInt("end", 1))
+	shape := b.Op("Concat", name+".shape", []string{batch, b.Ints1D("const.pad_cols", n)}, graph.AInt("axis", 0))
+	ones := b.Op("Expand", name+".ones", []string{b.Const("const.true", graph.BoolTensor("", []int64{1, 1}, []bool{true})), shape})
+	return b.Op("Concat", name, []string{ones, mask}, graph.AInt("axis", 1))
+}
+
+// posEmb emits the wrapper's position embedding for a sequence shaped like
+// x (axis 1), or "" when there is none.
+func (mb *modelBuilder) posEmb(prefix string, kind PosEmbKind, x string, dim int64, maxSeqLen int, l2 bool) string {
+	b := mb.b
+	switch kind {
+	case PosEmbAbsolute:
+		n := mb.seqLen(prefix+"pos_emb.seq_len", x)
+		table := mb.weight(prefix+"pos_emb.emb.weight", initNormal, int64(maxSeqLen), dim)
+		pos := b.Op("Slice", prefix+"pos_emb", []string{table, b.Ints1D("const.zero_1d", 0), n, b.Ints1D("const.zero_1d", 0)})
+		if l2 {
+			return mb.l2norm(prefix+"pos_emb.l2norm", pos, 1)
+		}
+		return b.Op("Mul", prefix+"pos_emb.scaled", []string{pos, b.ConstFloat("const.pos_scale", nil, float32(math.Pow(float64(dim), -0.5)))})
+	case PosEmbScaledSinusoidal:
+		// ScaledSinusoidalEmbedding: cat(sin(p·f), cos(p·f)) · scale with
+		// f = 10000^(-i/half).
+		half := dim / 2
+		inv := make([]float32, half)
+		for i := range inv {
+			inv[i] = float32(math.Pow(10000, -float64(float32(i)/float32(half))))
+		}
+		scale := mb.weightValue(prefix+"pos_emb.scale", float32(math.Pow(float64(dim), -0.5)), 1)
+		pos := mb.positions(prefix+"pos_emb.positions", x)
+		args := b.Op("Mul", prefix+"pos_emb.args", []string{ops.Unsqueeze(b, prefix+"pos_emb.positions_col", pos, 1), b.ConstFloat("const.sinu_inv_freq", []int64{1, half}, inv...)})
+		sc := b.Op("Concat", prefix+"pos_emb.sincos", []string{b.Op("Sin", prefix+"pos_emb.sin", []string{args}), b.Op("Cos", prefix+"pos_emb.cos", []string{args})}, graph.AInt("axis", -1))
+		return b.Op("Mul", prefix+"pos_emb", []string{sc, scale})
+	}
+	return ""
+}
+
+// positions returns the float32 positions 0 … n-1 of axis 1 of x.
+func (mb *modelBuilder) positions(name, x string) string {
+	b := mb.b
+	n := b.Op("Squeeze", name+".n", []string{mb.seqLen(name+".seq_len", x), b.Ints1D("const.zero_1d", 0)})
+	r := b.Op("Range", name+".range", []string{b.ConstInt64("const.zero", nil, 0), n, b.ConstInt64("const.one_i64", nil, 1)})
+	return b.Op("Cast", name, []string{r}, graph.AInt("to", int64(graph.Float)))
+}
+
+// continuousWrapper emits ContinuousTransformerWrapper.forward(x, mask).
+func (mb *modelBuilder) continuousWrapper(x, mask string) string {
+	cfg := mb.cfg
+	c, dim := cfg.Continuous, int64(cfg.Dim())
+	if c.DimIn != nil {
+		x = mb.linear("project_in", x, int64(*c.DimIn), dim, true)
+	}
+	if pos := mb.posEmb("", cfg.PosEmb(), x, dim, c.MaxSeqLen, false); pos != "" {
+		x = mb.b.Op("Add", "embed", []string{x, pos})
+	}
+	if c.PostEmbNorm {
+		x = mb.layerNorm("post_emb_norm", x, dim)
+	}
+	x = mb.attentionLayers("attn_layers.", cfg.Layers, x, mask, layerContext{})
+	x = mb.layerNorm("norm", x, dim)
+	if c.DimOut != nil && !mb.opts.ReturnEmbeddings {
+		x = mb.linear("project_out", x, dim, int64(*c.DimOut), true)
+	}
+	return x
+}
+
+// vit emits ViTransformerWrapper.forward(img).
+func (mb *modelBuilder) vit(img string) string {
+	cfg, b := mb.cfg, mb.b
+	v, dim := cfg.ViT, int64(cfg.Dim())
+	p, c := int64(v.PatchSize), int64(v.Channels)
+	g := int64(v.ImageSize / v.PatchSize)
+	patchDim := c * p * p
+	// 'b c (h p1) (w p2) -> b (h w) (p1 p2 c)'
+	x := ops.Reshape(b, "patches.split", img, 0, c, g, p, g, p)
+	x = ops.Transpose(b, "patches.order", x, 0, 2, 4, 3, 5, 1)
+	x = ops.Reshape(b, "patches", x, 0, g*g, patchDim)
+	x = mb.layerNorm("patch_to_embedding.0", x, patchDim)
+	x = mb.linear("patch_to_embedding.1", x, patchDim, dim, true)
+	x = mb.layerNorm("patch_to_embedding.2", x, dim)
+	pos := mb.weight("pos_embedding", initNormal, 1, g*g+1, dim)
+	pos = b.Op("Slice", "pos_embedding.used", []string{pos, b.Ints1D("const.zero_1d", 0), b.Ints1D("const.num_patches", g*g), b.Ints1D("const.one_1d", 1)})
+	x = b.Op("Add", "embed", []string{x, pos})
+	if v.PostEmbNorm {
+		x = mb.layerNorm("post_emb_norm", x, dim)
+	}
+	x = mb.attentionLayers("attn_layers.", cfg.Layers, x, "", layerContext{})
+	x = mb.layerNorm("norm", x, dim)
+	// x-transformers 1.9.2 mean-pools even without num_classes: its
+	// mlp_head is then nn.Identity, which counts as existing.
+	x = ops.ReduceMean(b, "pool", x, false, 1)
+	if v.NumClasses != nil {
+		x = mb.linear("mlp_head", x, dim, int64(*v.NumClasses), true)
+	}
+	return x
+}
+
+// unused records a parameter the source may hold that the exported graph
+// does not need (for example XTransformer's encoder.to_logits).
+func (mb *modelBuilder) unused(name string, shape ...int64) {
+	if mb.p.random {
+		return
+	}
+	if got, ok := mb.p.src.Shape(name); ok && equalShape(got, shape) {
+		mb.p.used[name] = true
+	}
+}
