@@ -252,4 +252,3 @@ func (mb *modelBuilder) layerNorm(name, x string, dim int64) string {
 	bias := mb.weight(name+".bias", initZeros, dim)
 	return ops.LayerNorm(mb.b, name, x, g, bias, 1e-5)
 }
-

@@ -58,7 +58,7 @@ func (mb *modelBuilder) t5Bias(prefix string, l *AttentionLayers, qpos, kpos str
 // interleaved from the next power of two otherwise.
 func alibiSlopes(heads int) []float64 {
 	pow2 := func(n int) []float64 {
-		start := math.Pow(2, -math.Pow(2, -(math.Log2(float64(n)) - 3)))
+		start := math.Pow(2, -math.Pow(2, -(math.Log2(float64(n))-3)))
 		out := make([]float64, n)
 		for i := range out {
 			out[i] = start * math.Pow(start, float64(i))

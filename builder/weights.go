@@ -108,8 +108,8 @@ const (
 
 // paramSpec is a parameter the model needs.
 type paramSpec struct {
-	name  string
-	shape []int64
+	name   string
+	shape  []int64
 	init   initKind
 	value  float32   // for initConst
 	values []float32 // for initValues
