@@ -162,7 +162,7 @@ type fnCase struct {
 	emit      func(b *graph.Builder, lib *ops.Library, in []string) string
 	outShape  []int64
 	want      func(in []tensor) []float64
-	functions bool                             // the graph must call model-local functions
+	functions bool                              // the graph must call model-local functions
 	check     func(t *testing.T, got []float32) // extra assertions
 }
 

@@ -9,7 +9,8 @@ const maxInlineDepth = 32
 // InlineFunctions replaces every call of a model-local function by the
 // function's body, recursively, and drops the functions and any opset import
 // no node uses any more. Values inside an expanded body are renamed
-// call-node-name + "/" + original name; attribute references are resolved
+// call-node-name + "/" + original name (an unnamed call gets the name
+// function-name + "#" + a counter); attribute references are resolved
 // against the call's attributes (an unset reference drops the attribute, as
 // ONNX specifies).
 func InlineFunctions(m *Model) error {
@@ -20,7 +21,8 @@ func InlineFunctions(m *Model) error {
 	for _, f := range m.Functions {
 		fns[f.Domain+"::"+f.Name] = f
 	}
-	nodes, err := inlineNodes(m.Graph.Nodes, fns, 0)
+	unnamed := 0
+	nodes, err := inlineNodes(m.Graph.Nodes, fns, 0, &unnamed)
 	if err != nil {
 		return err
 	}
@@ -40,7 +42,7 @@ func InlineFunctions(m *Model) error {
 	return nil
 }
 
-func inlineNodes(nodes []*Node, fns map[string]*Function, depth int) ([]*Node, error) {
+func inlineNodes(nodes []*Node, fns map[string]*Function, depth int, unnamed *int) ([]*Node, error) {
 	out := make([]*Node, 0, len(nodes))
 	for _, n := range nodes {
 		f, ok := fns[n.Domain+"::"+n.OpType]
@@ -51,11 +53,16 @@ func inlineNodes(nodes []*Node, fns map[string]*Function, depth int) ([]*Node, e
 		if depth >= maxInlineDepth {
 			return nil, fmt.Errorf("graph: node %q: function %s.%s nests deeper than %d calls (recursive?)", n.Name, f.Domain, f.Name, maxInlineDepth)
 		}
-		body, err := expandCall(n, f)
+		prefix := n.Name
+		if prefix == "" {
+			*unnamed++
+			prefix = fmt.Sprintf("%s#%d", f.Name, *unnamed)
+		}
+		body, err := expandCall(n, f, prefix)
 		if err != nil {
 			return nil, err
 		}
-		body, err = inlineNodes(body, fns, depth+1)
+		body, err = inlineNodes(body, fns, depth+1, unnamed)
 		if err != nil {
 			return nil, err
 		}
@@ -64,7 +71,9 @@ func inlineNodes(nodes []*Node, fns map[string]*Function, depth int) ([]*Node, e
 	return out, nil
 }
 
-func expandCall(call *Node, f *Function) ([]*Node, error) {
+// expandCall returns the body of f for call, with values and named nodes
+// renamed prefix + "/" + original name.
+func expandCall(call *Node, f *Function, prefix string) ([]*Node, error) {
 	if len(call.Inputs) > len(f.Inputs) {
 		return nil, fmt.Errorf("graph: node %q calls %s.%s with %d inputs, the function takes %d", call.Name, f.Domain, f.Name, len(call.Inputs), len(f.Inputs))
 	}
@@ -81,7 +90,7 @@ func expandCall(call *Node, f *Function) ([]*Node, error) {
 	}
 	outputs := map[string]string{}
 	for i, name := range f.Outputs {
-		if i < len(call.Outputs) {
+		if i < len(call.Outputs) && call.Outputs[i] != "" { // an omitted output stays a local value
 			outputs[name] = call.Outputs[i]
 		}
 	}
@@ -99,12 +108,16 @@ func expandCall(call *Node, f *Function) ([]*Node, error) {
 		if r, ok := outputs[v]; ok {
 			return r
 		}
-		return call.Name + "/" + v
+		return prefix + "/" + v
 	}
 	body := make([]*Node, 0, len(f.Nodes))
 	for _, bn := range f.Nodes {
+		name := ""
+		if bn.Name != "" {
+			name = prefix + "/" + bn.Name
+		}
 		nn := &Node{
-			Name:    call.Name + "/" + bn.Name,
+			Name:    name,
 			OpType:  bn.OpType,
 			Domain:  bn.Domain,
 			Doc:     bn.Doc,
