@@ -38,7 +38,7 @@ func (mb *modelBuilder) model() (*graph.Graph, error) {
 		if mb.wantMask(InputMask, cfg.Layers.Type == LayersEncoder) {
 			mask = mb.input(InputMask, graph.Bool, graph.Sym("batch"), graph.Sym("seq"))
 		}
-		out := mb.transformerWrapper("", cfg, x, mask, layerContext{}, mb.opts.ReturnEmbeddings)
+		out := mb.transformerWrapper("", cfg, x, mask, mb.contextInputs(cfg.Layers), mb.opts.ReturnEmbeddings)
 		name := OutputLogits
 		if mb.opts.ReturnEmbeddings {
 			name = OutputEmbeddings
@@ -80,14 +80,7 @@ func (mb *modelBuilder) model() (*graph.Graph, error) {
 		if mb.wantMask(InputMask, false) {
 			mask = mb.input(InputMask, graph.Bool, graph.Sym("batch"), graph.Sym("seq"))
 		}
-		ctx := layerContext{}
-		if cfg.Layers.CrossAttend() {
-			ctx.context = mb.input(InputContext, graph.Float, graph.Sym("batch"), graph.Sym("context_seq"), dim)
-			if mb.wantMask(InputContextMask, true) {
-				ctx.contextMask = mb.input(InputContextMask, graph.Bool, graph.Sym("batch"), graph.Sym("context_seq"))
-			}
-		}
-		out := mb.attentionLayers("", cfg.Layers, x, mask, ctx)
+		out := mb.attentionLayers("", cfg.Layers, x, mask, mb.contextInputs(cfg.Layers))
 		mb.output(OutputOut, out, graph.Sym("batch"), graph.Sym("seq"), dim)
 	default:
 		return nil, &UnsupportedError{Options: []string{fmt.Sprintf("kind %q", cfg.Kind)}}
@@ -106,6 +99,21 @@ func (mb *modelBuilder) model() (*graph.Graph, error) {
 		Initializers: mb.b.Initializers(),
 		Nodes:        mb.b.Nodes(),
 	}, nil
+}
+
+// contextInputs declares the cross-attention inputs "context" and
+// "context_mask" when the layers cross-attend.
+func (mb *modelBuilder) contextInputs(l *AttentionLayers) layerContext {
+	var ctx layerContext
+	if !l.CrossAttend() {
+		return ctx
+	}
+	dim := graph.Fixed(int64(l.Dim))
+	ctx.context = mb.input(InputContext, graph.Float, graph.Sym("batch"), graph.Sym("context_seq"), dim)
+	if mb.wantMask(InputContextMask, true) {
+		ctx.contextMask = mb.input(InputContextMask, graph.Bool, graph.Sym("batch"), graph.Sym("context_seq"))
+	}
+	return ctx
 }
 
 // lastDim is the width of a wrapper's output: the model dim for embeddings,
