@@ -1,0 +1,138 @@
+package export
+
+import (
+	"errors"
+	"io"
+	"reflect"
+	"testing"
+
+	"github.com/xt2onnx/xt2onnx/builder"
+	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/cmdutil"
+	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/factory"
+	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/iostreams"
+	xtexport "github.com/xt2onnx/xt2onnx/export"
+)
+
+func TestNewCmdExport(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		want    Options
+		wantErr string
+		flagErr bool // the error is a *cmdutil.FlagError
+	}{
+		{
+			name: "preset",
+			args: []string{"--preset", "tiny", "-o", "tiny.onnx"},
+			want: Options{Preset: "tiny", RandomWeights: true, Output: "tiny.onnx", Opset: 18, Mask: builder.MaskAuto},
+		},
+		{
+			name: "preset with seed, inline, opset 17, json",
+			args: []string{"--preset", "base", "--seed", "7", "--inline", "--opset", "17", "--json", "--output", "b.onnx"},
+			want: Options{Preset: "base", RandomWeights: true, Seed: 7, Inline: true, Opset: 17, JSON: true, Output: "b.onnx"},
+		},
+		{
+			name: "config and weights, mask on",
+			args: []string{"--config", "c.json", "--weights", "w.safetensors", "--mask", "on", "--return-embeddings", "-o", "m.onnx"},
+			want: Options{ConfigPath: "c.json", WeightsPath: "w.safetensors", Mask: builder.MaskOn, ReturnEmbeddings: true, Output: "m.onnx", Opset: 18},
+		},
+		{
+			name: "config with random weights, mask off",
+			args: []string{"--config", "c.json", "--random-weights", "--seed", "3", "--mask", "off", "-o", "m.onnx"},
+			want: Options{ConfigPath: "c.json", RandomWeights: true, Seed: 3, Mask: builder.MaskOff, Output: "m.onnx", Opset: 18},
+		},
+		{
+			name:    "no output",
+			args:    []string{"--preset", "tiny"},
+			wantErr: "-o/--output is required: name the .onnx file to write",
+			flagErr: true,
+		},
+		{
+			name:    "preset and config",
+			args:    []string{"--preset", "tiny", "--config", "c.json", "-o", "m.onnx"},
+			wantErr: "--preset and --config cannot be used together: choose a built-in model or a config file",
+			flagErr: true,
+		},
+		{
+			name:    "no model",
+			args:    []string{"-o", "m.onnx"},
+			wantErr: "no model given: use --config FILE with --weights FILE (or --random-weights), or --preset base|small|tiny",
+			flagErr: true,
+		},
+		{
+			name:    "config without weights",
+			args:    []string{"--config", "c.json", "-o", "m.onnx"},
+			wantErr: "--config needs --weights FILE (the model's safetensors state_dict); to export with seeded random weights instead, add --random-weights",
+			flagErr: true,
+		},
+		{
+			name:    "weights and random weights",
+			args:    []string{"--config", "c.json", "--weights", "w.safetensors", "--random-weights", "-o", "m.onnx"},
+			wantErr: "--weights and --random-weights cannot be used together",
+			flagErr: true,
+		},
+		{
+			name:    "weights with preset",
+			args:    []string{"--preset", "tiny", "--weights", "w.safetensors", "-o", "m.onnx"},
+			wantErr: "--weights cannot be used with --preset: presets use random weights (choose them with --seed)",
+			flagErr: true,
+		},
+		{
+			name:    "seed with weights",
+			args:    []string{"--config", "c.json", "--weights", "w.safetensors", "--seed", "1", "-o", "m.onnx"},
+			wantErr: "--seed applies to random weights only, not to --weights",
+			flagErr: true,
+		},
+		{
+			name:    "unknown preset",
+			args:    []string{"--preset", "huge", "-o", "m.onnx"},
+			wantErr: `unknown preset "huge": want base, small or tiny`,
+			flagErr: true,
+		},
+		{
+			name:    "unknown mask",
+			args:    []string{"--preset", "tiny", "--mask", "maybe", "-o", "m.onnx"},
+			wantErr: `invalid argument "maybe" for "--mask" flag: want auto, on or off`,
+		},
+		{
+			name:    "opset 16",
+			args:    []string{"--preset", "tiny", "--opset", "16", "-o", "m.onnx"},
+			wantErr: "--opset 16 is not supported: want " + cmdutil.OrList(xtexport.Opsets()),
+			flagErr: true,
+		},
+		{
+			name:    "positional argument",
+			args:    []string{"model.json", "-o", "m.onnx"},
+			wantErr: `unexpected argument "model.json": export takes flags only`,
+			flagErr: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ios, _, _, _ := iostreams.Test()
+			var got *Options
+			cmd := NewCmdExport(factory.New(ios, "test"), func(o *Options) error { got = o; return nil })
+			cmd.SetArgs(tt.args)
+			cmd.SetOut(io.Discard)
+			cmd.SetErr(io.Discard)
+			_, err := cmd.ExecuteC()
+			if tt.wantErr != "" {
+				if err == nil || err.Error() != tt.wantErr {
+					t.Fatalf("error = %v, want %q", err, tt.wantErr)
+				}
+				var fe *cmdutil.FlagError
+				if errors.As(err, &fe) != tt.flagErr {
+					t.Errorf("error is a FlagError: %v, want %v", !tt.flagErr, tt.flagErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got.IO = nil
+			if !reflect.DeepEqual(*got, tt.want) {
+				t.Errorf("options\n got %+v\nwant %+v", *got, tt.want)
+			}
+		})
+	}
+}

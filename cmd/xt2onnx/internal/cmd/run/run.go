@@ -1,0 +1,469 @@
+package run
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/xt2onnx/xt2onnx/builder"
+	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/cmdutil"
+	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/factory"
+	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/iostreams"
+	onnximport "github.com/xt2onnx/xt2onnx/import"
+	"github.com/xt2onnx/xt2onnx/internal/safetensors"
+	"github.com/xt2onnx/xt2onnx/internal/tensorio"
+	"github.com/xt2onnx/xt2onnx/runtime"
+)
+
+// Options are the parsed arguments of `xt2onnx run`.
+type Options struct {
+	IO  *iostreams.IOStreams
+	Ctx context.Context
+
+	ModelPath  string
+	InputsPath string // --inputs: safetensors file with one tensor per input
+	Prefix     string // --prefix: added to input names to find the tensors
+	Random     bool   // --random: generate the inputs
+	Batch      int64
+	Seq        int64
+	Seed       uint64
+	Output     string // -o: safetensors file for the outputs
+	Backend    string
+	Threads    int
+	CUDA       bool
+	JSON       bool
+}
+
+// defaultVocab is the token range --random uses when the model carries no
+// x-transformers config.
+const defaultVocab = 2
+
+// firstValues is how many leading values the summary shows.
+const firstValues = 4
+
+// NewCmdRun returns the run command. runF, when not nil, is called with the
+// parsed options instead of running (for tests).
+func NewCmdRun(f *factory.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{IO: f.IOStreams}
+	cmd := &cobra.Command{
+		Use:   "run MODEL.onnx (--inputs FILE.safetensors | --random) [-o OUT.safetensors]",
+		Short: "run an ONNX model and summarise its outputs",
+		Long: `Run an ONNX model once and print, for each output, its name, dtype, shape,
+minimum, maximum, mean and first values.
+
+Inputs come from a safetensors file (--inputs) holding one tensor per model
+input, named as the input or with --prefix in front (the reference fixtures
+use --prefix input.); integer and mask tensors are converted to the model's
+dtype where the conversion is exact. With --random the inputs are generated
+from --seed: token ids uniformly in [0, num_tokens), num_tokens taken from the
+x-transformers config in the model's metadata (for an XTransformer the
+encoder's for src and the decoder's for tgt), or 2 when there is none; masks
+all true; floats from N(0, 1). Dynamic dims named batch take --batch, those
+named seq or *_seq take --seq (unnamed ones: the first and the second dim). A
+sequence longer than the max_seq_len in the model's metadata is refused before
+running.
+
+On a terminal the summary is an aligned table; otherwise one tab-separated
+line per output without a header (first values space-separated), or a JSON
+array with --json. -o writes every output to a safetensors file, atomically.`,
+		Example: `  xt2onnx run model.onnx --random --batch 2 --seq 16
+
+  # A reference fixture's inputs, outputs saved for comparison
+  xt2onnx run model.onnx --inputs io.safetensors --prefix input. -o out.safetensors
+
+  # Four intra-op threads, JSON summary
+  xt2onnx run model.onnx --random --threads 4 --json`,
+		Args: cmdutil.ExactArgs(1, "missing MODEL.onnx: name the model file to run"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.ModelPath = args[0]
+			opts.Ctx = cmd.Context()
+			if err := opts.validate(cmd); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return runRun(opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&opts.InputsPath, "inputs", "", "safetensors `FILE` with one tensor per model input")
+	fl.StringVar(&opts.Prefix, "prefix", "", "prefix of the input tensor names in --inputs, e.g. input.")
+	fl.BoolVar(&opts.Random, "random", false, "generate random inputs (see --batch, --seq, --seed)")
+	fl.Int64Var(&opts.Batch, "batch", 1, "batch size of --random inputs")
+	fl.Int64Var(&opts.Seq, "seq", 16, "sequence length of --random inputs")
+	fl.Uint64Var(&opts.Seed, "seed", 0, "seed of --random inputs")
+	fl.StringVarP(&opts.Output, "output", "o", "", "write the outputs to this safetensors `FILE`")
+	fl.StringVar(&opts.Backend, "backend", runtime.DefaultBackend, "runtime backend")
+	fl.IntVar(&opts.Threads, "threads", 0, "intra-op threads (0: the backend's default)")
+	fl.BoolVar(&opts.CUDA, "cuda", false, "run on an NVIDIA GPU (ort backend with CUDA)")
+	fl.BoolVar(&opts.JSON, "json", false, "print the summary as JSON")
+	return cmd
+}
+
+func (o *Options) validate(cmd *cobra.Command) error {
+	changed := cmd.Flags().Changed
+	switch {
+	case o.InputsPath == "" && !o.Random:
+		return cmdutil.FlagErrorf("no inputs given: use --inputs FILE.safetensors or --random")
+	case o.InputsPath != "" && o.Random:
+		return cmdutil.FlagErrorf("--inputs and --random cannot be used together")
+	case changed("prefix") && o.InputsPath == "":
+		return cmdutil.FlagErrorf("--prefix applies to --inputs only")
+	case !o.Random && (changed("batch") || changed("seq") || changed("seed")):
+		return cmdutil.FlagErrorf("--batch, --seq and --seed apply to --random only")
+	case o.Batch < 1:
+		return cmdutil.FlagErrorf("--batch %d: must be at least 1", o.Batch)
+	case o.Seq < 1:
+		return cmdutil.FlagErrorf("--seq %d: must be at least 1", o.Seq)
+	case o.Threads < 0:
+		return cmdutil.FlagErrorf("--threads %d: must be 0 (the backend's default) or more", o.Threads)
+	case !slices.Contains(runtime.Backends(), o.Backend):
+		return cmdutil.FlagErrorf("unknown backend %q: want %s", o.Backend, cmdutil.OrList(runtime.Backends()))
+	}
+	return nil
+}
+
+// modelLimits are what the x-transformers metadata says about valid inputs.
+type modelLimits struct {
+	vocab     map[string]int64 // token ids of input name are in [0, vocab[name])
+	maxSeqLen int64            // 0 when unknown
+}
+
+// tokens returns the token range of an integer input: the config's
+// num_tokens for it, or defaultVocab.
+func (l modelLimits) tokens(input string) int64 {
+	if n, ok := l.vocab[input]; ok {
+		return n
+	}
+	return defaultVocab
+}
+
+// readLimits reads the token ranges and the max sequence length from the
+// model's metadata. A model without (readable) metadata gets the defaults.
+func readLimits(path string) modelLimits {
+	l := modelLimits{vocab: map[string]int64{}}
+	m, err := onnximport.ReadFile(path)
+	if err != nil {
+		return l // the runtime reports a broken file better
+	}
+	if s, ok := m.MetadataValue(builder.MetaMaxSeqLen); ok {
+		if n, err := strconv.ParseInt(s, 10, 64); err == nil && n > 0 {
+			l.maxSeqLen = n
+		}
+	}
+	s, ok := m.MetadataValue(builder.MetaConfig)
+	if !ok {
+		return l
+	}
+	cfg, err := builder.ParseConfig([]byte(s))
+	if err != nil {
+		return l
+	}
+	switch {
+	case cfg.Wrapper != nil:
+		l.vocab[builder.InputTokens] = int64(cfg.Wrapper.NumTokens)
+	case cfg.XTransformer != nil:
+		l.vocab[builder.InputSource] = int64(cfg.XTransformer.Enc.NumTokens)
+		l.vocab[builder.InputTarget] = int64(cfg.XTransformer.Dec.NumTokens)
+	}
+	for k, n := range l.vocab {
+		if n < 1 {
+			delete(l.vocab, k)
+		}
+	}
+	return l
+}
+
+func runRun(o *Options) error {
+	ios := o.IO
+	if o.Output != "" {
+		if fi, err := os.Stat(filepath.Dir(o.Output)); err != nil || !fi.IsDir() {
+			return fmt.Errorf("cannot write %s: directory %s does not exist", o.Output, filepath.Dir(o.Output))
+		}
+	}
+	limits := readLimits(o.ModelPath)
+	if o.Random && limits.maxSeqLen > 0 && o.Seq > limits.maxSeqLen {
+		return fmt.Errorf("--seq %d is longer than the model's max_seq_len %d: use --seq %d or less", o.Seq, limits.maxSeqLen, limits.maxSeqLen)
+	}
+
+	ios.StartProgress("loading %s", o.ModelPath)
+	sess, err := runtime.Open(o.ModelPath, runtime.Options{Backend: o.Backend, IntraOpThreads: o.Threads, CUDA: o.CUDA})
+	ios.StopProgress()
+	if err != nil {
+		return err
+	}
+	defer sess.Close()
+
+	var inputs map[string]*runtime.Tensor
+	if o.Random {
+		for _, in := range sess.Inputs() {
+			if _, ok := limits.vocab[in.Name]; !ok && (in.DType == runtime.Int64 || in.DType == runtime.Int32) {
+				fmt.Fprintf(ios.ErrOut, "xt2onnx: note: the model's metadata gives no num_tokens for input %q; its random ids are drawn from [0, %d)\n", in.Name, defaultVocab)
+			}
+		}
+		inputs, err = randomInputs(sess.Inputs(), o.Batch, o.Seq, o.Seed, limits.tokens)
+	} else {
+		inputs, err = readInputs(o.InputsPath, o.Prefix, sess.Inputs())
+		if err == nil {
+			err = checkSeq(sess.Inputs(), inputs, limits.maxSeqLen, o.InputsPath)
+		}
+	}
+	if err != nil {
+		return err
+	}
+
+	ctx := o.Ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ios.StartProgress("running %s", o.ModelPath)
+	outs, err := sess.Run(ctx, inputs)
+	ios.StopProgress()
+	if err != nil {
+		return err
+	}
+
+	stats := make([]outputStats, 0, len(outs))
+	for _, info := range sess.Outputs() {
+		if t, ok := outs[info.Name]; ok {
+			stats = append(stats, summarize(info.Name, t))
+		}
+	}
+	if o.Output != "" {
+		ts, err := tensorio.ToSafetensors("", outs)
+		if err != nil {
+			return fmt.Errorf("writing %s: %w", o.Output, err)
+		}
+		if err := safetensors.Write(o.Output, ts, nil); err != nil {
+			return err
+		}
+		if ios.IsStderrTTY() {
+			fmt.Fprintf(ios.ErrOut, "wrote %s to %s\n", plural(len(ts), "output"), o.Output)
+		}
+	}
+	if o.JSON {
+		return cmdutil.WriteJSON(ios.Out, stats)
+	}
+	t := cmdutil.NewTable(ios.Out, ios.IsStdoutTTY(), "NAME", "DTYPE", "SHAPE", "MIN", "MAX", "MEAN", "FIRST VALUES")
+	for _, s := range stats {
+		first := make([]string, len(s.First))
+		for i, v := range s.First {
+			first[i] = formatFloat(float64(v))
+		}
+		t.Row(s.Name, s.DType, runtime.FormatShape(s.Shape), formatFloat(float64(s.Min)), formatFloat(float64(s.Max)), formatFloat(float64(s.Mean)), strings.Join(first, " "))
+	}
+	return t.Render()
+}
+
+func readInputs(path, prefix string, infos []runtime.ValueInfo) (map[string]*runtime.Tensor, error) {
+	f, err := safetensors.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	inputs, err := tensorio.ReadInputs(f, path, prefix, infos)
+	if err != nil && prefix == "" && hasAll(f, fixturePrefix, infos) {
+		return nil, fmt.Errorf("%w\n(the file names the inputs %s…: add --prefix %s)", err, fixturePrefix, fixturePrefix)
+	}
+	return inputs, err
+}
+
+// fixturePrefix is the prefix of the input tensors in the reference
+// fixtures' io.safetensors.
+const fixturePrefix = "input."
+
+// hasAll reports whether f holds a tensor prefix+name for every input.
+func hasAll(f *safetensors.File, prefix string, infos []runtime.ValueInfo) bool {
+	for _, in := range infos {
+		if _, ok := f.Info(prefix + in.Name); !ok {
+			return false
+		}
+	}
+	return len(infos) > 0
+}
+
+// isSeqDim reports whether dim i of info is a sequence axis: one named seq
+// or *_seq (src_seq, context_seq), or an unnamed dynamic second dim.
+func isSeqDim(info runtime.ValueInfo, i int) bool {
+	name := dimName(info, i)
+	return name == "seq" || strings.HasSuffix(name, "_seq") || (name == "" && i == 1 && info.Shape[i] < 0)
+}
+
+func dimName(info runtime.ValueInfo, i int) string {
+	if i < len(info.DimNames) {
+		return info.DimNames[i]
+	}
+	return ""
+}
+
+// checkSeq refuses inputs whose seq dim exceeds maxSeqLen (0: unknown).
+func checkSeq(infos []runtime.ValueInfo, inputs map[string]*runtime.Tensor, maxSeqLen int64, file string) error {
+	if maxSeqLen == 0 {
+		return nil
+	}
+	for _, info := range infos {
+		t := inputs[info.Name]
+		if t == nil || len(info.Shape) != t.Rank() {
+			continue // the runtime reports it
+		}
+		for i, d := range t.Shape() {
+			if isSeqDim(info, i) && d > maxSeqLen {
+				return fmt.Errorf("inputs %s: input %q has sequence length %d (dim %d), longer than the model's max_seq_len %d: truncate it to %d", file, info.Name, d, i, maxSeqLen, maxSeqLen)
+			}
+		}
+	}
+	return nil
+}
+
+// randomInputs generates one tensor per input: token ids in [0,
+// tokens(input name)), all-true masks, N(0, 1) floats. Dynamic dims named
+// batch (or an unnamed first dim) get batch, sequence dims (see isSeqDim)
+// get seq.
+func randomInputs(infos []runtime.ValueInfo, batch, seq int64, seed uint64, tokens func(input string) int64) (map[string]*runtime.Tensor, error) {
+	rng := rand.New(rand.NewPCG(seed, 0x72756e))
+	out := make(map[string]*runtime.Tensor, len(infos))
+	for _, info := range infos {
+		if info.Shape == nil {
+			return nil, fmt.Errorf("input %q has no declared shape, so --random cannot size it: give the inputs with --inputs", info.Name)
+		}
+		shape := make([]int64, len(info.Shape))
+		for i, d := range info.Shape {
+			name := dimName(info, i)
+			switch {
+			case d >= 0:
+				shape[i] = d
+			case name == "batch" || (name == "" && i == 0):
+				shape[i] = batch
+			case isSeqDim(info, i):
+				shape[i] = seq
+			default:
+				return nil, fmt.Errorf("input %s: dynamic dim %d (%s) is neither batch nor seq, so --random cannot size it: give the inputs with --inputs", info, i, name)
+			}
+		}
+		n, err := runtime.NumElementsOf(shape)
+		if err != nil {
+			return nil, err
+		}
+		var t *runtime.Tensor
+		vocab := tokens(info.Name)
+		switch info.DType {
+		case runtime.Int64:
+			v := make([]int64, n)
+			for i := range v {
+				v[i] = rng.Int64N(vocab)
+			}
+			t, err = runtime.NewInt64(shape, v)
+		case runtime.Int32:
+			v := make([]int32, n)
+			for i := range v {
+				v[i] = int32(rng.Int64N(vocab))
+			}
+			t, err = runtime.NewInt32(shape, v)
+		case runtime.Bool:
+			v := make([]bool, n)
+			for i := range v {
+				v[i] = true
+			}
+			t, err = runtime.NewBool(shape, v)
+		case runtime.Float32:
+			v := make([]float32, n)
+			for i := range v {
+				v[i] = float32(rng.NormFloat64())
+			}
+			t, err = runtime.NewFloat32(shape, v)
+		case runtime.Float64:
+			v := make([]float64, n)
+			for i := range v {
+				v[i] = rng.NormFloat64()
+			}
+			t, err = runtime.NewFloat64(shape, v)
+		default:
+			return nil, fmt.Errorf("input %s: --random cannot generate %s values: give the inputs with --inputs", info, info.DType)
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[info.Name] = t
+	}
+	return out, nil
+}
+
+// outputStats summarises one output; its JSON form is an element of run's
+// --json output. Min, Max and Mean are null when not finite or for types
+// without numbers.
+type outputStats struct {
+	Name  string          `json:"name"`
+	DType string          `json:"dtype"`
+	Shape []int64         `json:"shape"`
+	Min   cmdutil.Float   `json:"min"`
+	Max   cmdutil.Float   `json:"max"`
+	Mean  cmdutil.Float   `json:"mean"`
+	First []cmdutil.Float `json:"first"`
+}
+
+// values returns t's elements as float64, or an error for non-numeric types.
+func values(t *runtime.Tensor) ([]float64, error) {
+	conv := func(n int, at func(int) float64) []float64 {
+		out := make([]float64, n)
+		for i := range out {
+			out[i] = at(i)
+		}
+		return out
+	}
+	switch d := t.Data().(type) {
+	case []float32:
+		return conv(len(d), func(i int) float64 { return float64(d[i]) }), nil
+	case []float64:
+		return d, nil
+	case []int64:
+		return conv(len(d), func(i int) float64 { return float64(d[i]) }), nil
+	case []int32:
+		return conv(len(d), func(i int) float64 { return float64(d[i]) }), nil
+	case []bool:
+		return conv(len(d), func(i int) float64 {
+			if d[i] {
+				return 1
+			}
+			return 0
+		}), nil
+	}
+	return nil, errors.New("no numeric summary for " + t.DType().String())
+}
+
+func summarize(name string, t *runtime.Tensor) outputStats {
+	s := outputStats{Name: name, DType: t.DType().String(), Shape: t.Shape(), First: []cmdutil.Float{}}
+	nan := cmdutil.Float(math.NaN())
+	s.Min, s.Max, s.Mean = nan, nan, nan
+	v, err := values(t)
+	if err != nil || len(v) == 0 {
+		return s
+	}
+	lo, hi, sum := math.Inf(1), math.Inf(-1), 0.0
+	for _, x := range v {
+		lo, hi, sum = math.Min(lo, x), math.Max(hi, x), sum+x
+	}
+	s.Min, s.Max, s.Mean = cmdutil.Float(lo), cmdutil.Float(hi), cmdutil.Float(sum/float64(len(v)))
+	for _, x := range v[:min(firstValues, len(v))] {
+		s.First = append(s.First, cmdutil.Float(x))
+	}
+	return s
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+func formatFloat(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }

@@ -1,0 +1,75 @@
+package verify
+
+import (
+	"errors"
+	"io"
+	"reflect"
+	"testing"
+
+	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/cmdutil"
+	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/factory"
+	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/iostreams"
+	xtexport "github.com/xt2onnx/xt2onnx/export"
+	_ "github.com/xt2onnx/xt2onnx/runtime/ort" // registers "ort", which --backend accepts
+)
+
+func TestNewCmdVerify(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		want    Options
+		wantErr string
+		flagErr bool
+	}{
+		{
+			name: "defaults",
+			args: []string{"--fixture", "fx/dec_basic"},
+			want: Options{FixtureDir: "fx/dec_basic", Backend: "ort", Graph: "built", Tol: 1e-5},
+		},
+		{
+			name: "built options",
+			args: []string{"--fixture", "d", "--opset", "17", "--inline", "--tol", "1e-4", "--json"},
+			want: Options{FixtureDir: "d", Backend: "ort", Graph: "built", Tol: 1e-4, Opset: 17, Inline: true, JSON: true},
+		},
+		{
+			name: "torch graph",
+			args: []string{"--fixture", "d", "--graph", "torch_dynamo"},
+			want: Options{FixtureDir: "d", Backend: "ort", Graph: "torch_dynamo", Tol: 1e-5},
+		},
+		{name: "no fixture", args: nil, wantErr: "--fixture is required: name the fixture directory", flagErr: true},
+		{name: "positional", args: []string{"d"}, wantErr: `unexpected argument "d": verify takes flags only`, flagErr: true},
+		{name: "unknown graph", args: []string{"--fixture", "d", "--graph", "onnx"}, wantErr: `invalid argument "onnx" for "--graph" flag: want built, torch_ts or torch_dynamo`},
+		{name: "zero tol", args: []string{"--fixture", "d", "--tol", "0"}, wantErr: "--tol 0: must be a positive number", flagErr: true},
+		{name: "opset 16", args: []string{"--fixture", "d", "--opset", "16"}, wantErr: "--opset 16 is not supported: want " + cmdutil.OrList(xtexport.Opsets()), flagErr: true},
+		{name: "inline torch graph", args: []string{"--fixture", "d", "--graph", "torch_ts", "--inline"}, wantErr: "--opset and --inline apply to --graph built only", flagErr: true},
+		{name: "unknown backend", args: []string{"--fixture", "d", "--backend", "tvm"}, wantErr: `unknown backend "tvm": want ort`, flagErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ios, _, _, _ := iostreams.Test()
+			var got *Options
+			cmd := NewCmdVerify(factory.New(ios, "test"), func(o *Options) error { got = o; return nil })
+			cmd.SetArgs(tt.args)
+			cmd.SetOut(io.Discard)
+			cmd.SetErr(io.Discard)
+			_, err := cmd.ExecuteC()
+			if tt.wantErr != "" {
+				if err == nil || err.Error() != tt.wantErr {
+					t.Fatalf("error = %v, want %q", err, tt.wantErr)
+				}
+				var fe *cmdutil.FlagError
+				if errors.As(err, &fe) != tt.flagErr {
+					t.Errorf("error is a FlagError: %v, want %v", !tt.flagErr, tt.flagErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got.IO, got.Ctx = nil, nil
+			if !reflect.DeepEqual(*got, tt.want) {
+				t.Errorf("options\n got %+v\nwant %+v", *got, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,68 @@
+package cmdutil
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"testing"
+
+	"github.com/spf13/pflag"
+)
+
+func TestTable(t *testing.T) {
+	for _, tt := range []struct {
+		tty  bool
+		want string
+	}{
+		{tty: false, want: "logits\tfloat32\t[2 3]\nx\tint64\t[2]\n"},
+		{tty: true, want: "NAME    DTYPE    SHAPE\nlogits  float32  [2 3]\nx       int64    [2]\n"},
+	} {
+		var b bytes.Buffer
+		tb := NewTable(&b, tt.tty, "NAME", "DTYPE", "SHAPE")
+		tb.Row("logits", "float32", "[2 3]")
+		tb.Row("x", "int64", "[2]")
+		if err := tb.Render(); err != nil {
+			t.Fatal(err)
+		}
+		if b.String() != tt.want {
+			t.Errorf("tty=%v:\n%q\nwant\n%q", tt.tty, b.String(), tt.want)
+		}
+	}
+}
+
+func TestFloatJSON(t *testing.T) {
+	b, err := json.Marshal([]Float{1.5, Float(math.NaN()), Float(math.Inf(-1)), 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(b) != "[1.5,null,null,0]" {
+		t.Errorf("got %s", b)
+	}
+}
+
+func TestStringEnumFlag(t *testing.T) {
+	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+	var v string
+	f := StringEnumFlag(fs, &v, "mask", "", "auto", []string{"auto", "on", "off"}, "mask input")
+	if v != "auto" || f.Usage != "mask input: {auto|on|off}" {
+		t.Errorf("default %q, usage %q", v, f.Usage)
+	}
+	if err := fs.Parse([]string{"--mask", "on"}); err != nil || v != "on" {
+		t.Errorf("--mask on: %v, value %q", err, v)
+	}
+	err := fs.Parse([]string{"--mask", "yes"})
+	if want := `invalid argument "yes" for "--mask" flag: want auto, on or off`; err == nil || err.Error() != want {
+		t.Errorf("error %v, want %q", err, want)
+	}
+}
+
+func TestOrList(t *testing.T) {
+	for _, tt := range []struct {
+		in   []int64
+		want string
+	}{{nil, ""}, {[]int64{17}, "17"}, {[]int64{17, 18}, "17 or 18"}, {[]int64{1, 2, 3}, "1, 2 or 3"}} {
+		if got := OrList(tt.in); got != tt.want {
+			t.Errorf("OrList(%v) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

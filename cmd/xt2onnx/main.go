@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/xt2onnx/xt2onnx/builder"
+	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/cmd/export"
+	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/cmd/inspect"
+	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/cmd/run"
+	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/cmd/verify"
+	versioncmd "github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/cmd/version"
+	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/cmdutil"
+	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/factory"
+	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/iostreams"
+	xtexport "github.com/xt2onnx/xt2onnx/export"
+	onnximport "github.com/xt2onnx/xt2onnx/import"
+	_ "github.com/xt2onnx/xt2onnx/runtime/ort" // registers the "ort" backend
+)
+
+// version is the xt2onnx version; release builds set it with
+// -ldflags "-X main.version=…".
+var version = "dev"
+
+// Exit statuses.
+const (
+	exitOK          = 0
+	exitError       = 1
+	exitUsage       = 2
+	exitUnsupported = 3
+)
+
+func main() {
+	xtexport.Version = version
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	code := execute(ctx, os.Args[1:], iostreams.System())
+	stop()
+	os.Exit(code)
+}
+
+// execute runs the command line args and returns the exit status.
+func execute(ctx context.Context, args []string, ios *iostreams.IOStreams) int {
+	root := newRootCmd(factory.New(ios, version))
+	root.SetArgs(args)
+	cmd, err := root.ExecuteContextC(ctx)
+	return exitStatus(err, cmd, ios.ErrOut)
+}
+
+// newRootCmd returns the xt2onnx command with its subcommands.
+func newRootCmd(f *factory.Factory) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "xt2onnx <command>",
+		Short: "export x-transformers models to ONNX and run them",
+		Long: `xt2onnx builds ONNX graphs of x-transformers 1.9.2 models from their config
+and weights, runs and inspects ONNX models, and verifies exports against
+reference fixtures made with PyTorch.
+
+Data goes to stdout; errors, notes and progress to stderr. Exit status: 0 on
+success, 1 on an error or a verify FAIL, 2 on a usage error, 3 when the model
+uses an option that is not supported yet.`,
+		Example: `  xt2onnx export --preset tiny -o tiny.onnx
+  xt2onnx inspect tiny.onnx
+  xt2onnx run tiny.onnx --random --batch 2 --seq 16
+  xt2onnx verify --fixture fixtures/xtransformers-1.9.2/dec_basic`,
+		Version:       f.Version,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	root.SetVersionTemplate("xt2onnx {{.Version}}\n")
+	root.SetOut(f.IOStreams.Out)
+	root.SetErr(f.IOStreams.ErrOut)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return cmdutil.FlagErrorWrap(err)
+	})
+	root.AddCommand(
+		export.NewCmdExport(f, nil),
+		run.NewCmdRun(f, nil),
+		inspect.NewCmdInspect(f, nil),
+		verify.NewCmdVerify(f, nil),
+		versioncmd.NewCmdVersion(f, nil),
+	)
+	return root
+}
+
+// exitStatus prints err to stderr as "xt2onnx: message" (with a usage hint
+// for usage errors) and returns the exit status for it: 0 for nil, 2 for a
+// usage error, 3 for an unsupported model option, 1 otherwise (silently for
+// cmdutil.ErrSilent). cmd is the command that ran.
+func exitStatus(err error, cmd *cobra.Command, stderr io.Writer) int {
+	if err == nil {
+		return exitOK
+	}
+	if errors.Is(err, cmdutil.ErrSilent) {
+		return exitError
+	}
+	fmt.Fprintf(stderr, "xt2onnx: %s\n", err)
+
+	var flagErr *cmdutil.FlagError
+	var builderUnsupported *builder.UnsupportedError
+	var importUnsupported *onnximport.UnsupportedError
+	switch {
+	case errors.As(err, &flagErr) || strings.HasPrefix(err.Error(), "unknown command "):
+		if cmd != nil {
+			fmt.Fprintf(stderr, "Usage: %s\nRun '%s --help' for more.\n", cmd.UseLine(), cmd.CommandPath())
+		}
+		return exitUsage
+	case errors.As(err, &builderUnsupported), errors.As(err, &importUnsupported):
+		return exitUnsupported
+	}
+	return exitError
+}
