@@ -1,0 +1,99 @@
+# xt2onnx — developer and user entry points. Every target installs what it
+# needs (the ONNX Runtime library included) and can be run again safely.
+#
+#   make demo   export the built-in default model, inspect it, run it and
+#               check it against PyTorch on a reference fixture
+#   make test   lint and run every test (what CI runs)
+
+GO ?= go
+BIN := bin/xt2onnx
+STATICCHECK_VERSION := v0.8.2
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+DEMO_DIR := out/demo
+
+.PHONY: all build ort demo test test-short lint fmt-check vet staticcheck bench clean
+
+all: build
+
+## ort: fetch and verify the ONNX Runtime 1.30.0 library (cached; ~113 MB once)
+ort:
+	@scripts/fetch-onnxruntime.sh >/dev/null
+
+## build: build the xt2onnx command into bin/
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/xt2onnx
+
+## demo: the main job on the built-in default (preset "small", random weights)
+demo: ort build
+	@mkdir -p $(DEMO_DIR)
+	$(BIN) export --preset small --seed 1 -o $(DEMO_DIR)/small.onnx
+	$(BIN) inspect $(DEMO_DIR)/small.onnx
+	$(BIN) run $(DEMO_DIR)/small.onnx --random --batch 2 --seq 64 -o $(DEMO_DIR)/logits.safetensors
+	$(BIN) verify --fixture fixtures/xtransformers-1.9.2/dec_qknorm_dimscale
+
+## test: formatting, vet, staticcheck, then every test with the race detector
+test: ort lint
+	$(GO) test -race -count=1 ./...
+
+## test-short: the tests without lint and without the race detector
+test-short: ort
+	$(GO) test -count=1 ./...
+
+lint: fmt-check vet staticcheck
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+staticcheck:
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+
+## bench: export and ONNX Runtime forward benchmarks on the 6-layer dim-512 decoder
+bench: ort
+	$(GO) test -run '^$$' -bench . -benchtime 5x -count 3 ./builder/
+
+clean:
+	rm -rf bin out
+
+# --- protobuf (ONNX schema) -------------------------------------------------
+# Merge into the top-level Makefile. `make proto` regenerates
+# internal/onnxpb/onnx.pb.go from proto/onnx.proto; `make check-proto` fails
+# when the committed file is stale. Requires protoc (Debian: protobuf-compiler)
+# and installs the pinned protoc-gen-go into $(GOBIN).
+
+PROTOC_GEN_GO_VERSION := v1.36.12
+GOBIN ?= $(shell go env GOPATH)/bin
+PROTOC ?= protoc
+PROTO_SRC := proto/onnx.proto
+PROTO_OUT := internal/onnxpb
+PROTOC_FLAGS = --proto_path=proto --plugin=protoc-gen-go=$(GOBIN)/protoc-gen-go --go_opt=paths=source_relative
+
+.PHONY: proto check-proto protoc-gen-go protoc-check
+
+protoc-check:
+	@command -v $(PROTOC) >/dev/null 2>&1 || { \
+	  echo "protoc not found: install it (Debian/Ubuntu: apt-get install protobuf-compiler;"; \
+	  echo "others: https://github.com/protocolbuffers/protobuf/releases) or set PROTOC=/path/to/protoc"; \
+	  exit 1; }
+
+protoc-gen-go:
+	GOBIN=$(GOBIN) go install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+
+proto: protoc-check protoc-gen-go
+	$(PROTOC) $(PROTOC_FLAGS) --go_out=$(PROTO_OUT) onnx.proto
+
+# Regenerates into a temporary directory and compares with the committed
+# file. The line naming the protoc version is ignored, so any protoc 3.21+
+# gives the same verdict.
+check-proto: protoc-check protoc-gen-go
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	$(PROTOC) $(PROTOC_FLAGS) --go_out="$$tmp" onnx.proto && \
+	if diff -u -I '^//[[:space:]]*protoc[[:space:]]' $(PROTO_OUT)/onnx.pb.go "$$tmp/onnx.pb.go"; then \
+	  echo "check-proto: $(PROTO_OUT)/onnx.pb.go is up to date"; \
+	else \
+	  echo "check-proto: $(PROTO_OUT)/onnx.pb.go is stale: run 'make proto' and commit the result"; exit 1; \
+	fi
