@@ -59,5 +59,5 @@ func ExampleMarshal_opset() {
 	_, err := export.Marshal(m, export.Options{Opset: 16})
 	fmt.Println(err)
 	// Output:
-	// export: ONNX opset 16 is not supported; supported opsets: 17, 18
+	// export: ONNX opset 16 is not supported; supported opsets: 17, 18, 23
 }

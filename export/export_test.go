@@ -154,11 +154,14 @@ func TestProducerAndIRVersion(t *testing.T) {
 	if ir, ok := export.IRVersion(18); ir != 8 || !ok {
 		t.Errorf("IRVersion(18) = %d, %v; want 8, true", ir, ok)
 	}
+	if ir, ok := export.IRVersion(23); !ok || ir != 11 {
+		t.Errorf("IRVersion(23) = %d, %v; want 11, true", ir, ok)
+	}
 	if _, ok := export.IRVersion(16); ok {
 		t.Error("IRVersion(16) accepted")
 	}
-	if got := export.Opsets(); !reflect.DeepEqual(got, []int64{17, 18}) {
-		t.Errorf("Opsets() = %v, want [17 18]", got)
+	if got := export.Opsets(); !reflect.DeepEqual(got, []int64{17, 18, 23}) {
+		t.Errorf("Opsets() = %v, want [17 18 23]", got)
 	}
 }
 
@@ -221,7 +224,7 @@ func TestRefusesBadModels(t *testing.T) {
 			name: "opset 16",
 			edit: func(m *graph.Model) { m.Opsets[0].Version = 16 },
 			opts: export.Options{Opset: 16},
-			want: []string{"opset 16 is not supported", "supported opsets: 17, 18"},
+			want: []string{"opset 16 is not supported", "supported opsets: 17, 18, 23"},
 		},
 		{
 			name: "model built for another opset",
