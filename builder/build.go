@@ -63,7 +63,19 @@ type Options struct {
 	// ContinuousTransformerWrapper model output the final-norm embeddings
 	// ("embeddings") instead of the logits (return_embeddings=True).
 	ReturnEmbeddings bool
+	// KVCache exports a decoder that also takes the keys and values of
+	// earlier positions (past_key_<i>, past_value_<i> for the i-th
+	// self-attention layer, and past_shift_<l> for token-shifting layer l)
+	// and returns them extended (present_*). One file serves the prompt
+	// (empty past) and every following step. TransformerWrapper decoders
+	// only.
+	KVCache bool
 }
+
+// Metadata keys of KV-cache models.
+const (
+	MetaKVCache = "xt2onnx.kv_cache" // "1" when the model takes past_* inputs
+)
 
 // UnsupportedError lists the config options a build does not implement.
 type UnsupportedError struct {
@@ -99,6 +111,21 @@ func Unsupported(cfg *Config, opts Options) []string {
 	if x := cfg.XTransformer; x != nil {
 		check("wrapper.enc_", x.EncoderConfig().Layers)
 		check("wrapper.dec_", x.DecoderConfig().Layers)
+	}
+	if opts.KVCache {
+		switch {
+		case cfg.Kind != KindTransformerWrapper:
+			out = append(out, fmt.Sprintf("KV cache for kind %s (TransformerWrapper decoders only; generate encoder-decoder models without the cache)", cfg.Kind))
+		case cfg.Layers != nil && !cfg.Layers.Causal():
+			out = append(out, "KV cache for a non-causal (Encoder) model")
+		case cfg.Layers != nil && cfg.Layers.NumAttnLayers() == 0:
+			out = append(out, "KV cache for a model without self-attention layers")
+		case cfg.Layers != nil && cfg.Layers.RotaryXPos:
+			out = append(out, "KV cache with attn_layers.rotary_xpos (x-transformers 1.9.2 scales the values by a power centred on n//2 of the whole sequence, so every earlier hidden state changes as the sequence grows; generate without the cache)")
+		}
+		if opts.Mask == MaskOn {
+			out = append(out, "KV cache together with a mask input (generation needs none)")
+		}
 	}
 	if opts.Opset != 0 && opts.Opset < 17 {
 		out = append(out, fmt.Sprintf("opset %d (LayerNormalization needs opset 17 or newer)", opts.Opset))
@@ -158,6 +185,9 @@ func Build(cfg *Config, w Weights, sourceName string, opts Options) (*graph.Mode
 		m.Opsets = append(m.Opsets, graph.OpsetImport{Domain: graph.DomainXT, Version: 1})
 	}
 	m.SetMetadata(MetaConfig, string(cfgJSON))
+	if opts.KVCache {
+		m.SetMetadata(MetaKVCache, "1")
+	}
 	m.SetMetadata(MetaXTransformers, XTransformersVersion)
 	if n := cfg.maxSeqLen(); n > 0 {
 		m.SetMetadata(MetaMaxSeqLen, fmt.Sprint(n))
@@ -174,6 +204,9 @@ type modelBuilder struct {
 	p    *params
 
 	inputs, outputs []graph.ValueInfo
+
+	// kv is set while building a KV-cache decoder.
+	kv *kvState
 }
 
 // weight adds parameter name (PyTorch shape) as an initializer and returns

@@ -11,6 +11,7 @@ import (
 // 'c') in an AttentionLayers shares: the keep mask, the position bias and
 // the rotary tables. They are emitted once and reused by every layer.
 type attnSite struct {
+	self bool    // self-attention (cached in a KV-cache decoder)
 	keep string  // bool, broadcasts to [b, h, i, j]; "" when unmasked
 	bias string  // float [h, i, j] added to the logits; "" when none
 	rot  *rotary // rotary tables; nil when none
@@ -20,9 +21,12 @@ type attnSite struct {
 // sequence: cos and sin of the position angles [n, width], and the xpos
 // scales for queries and for keys/values (empty without xpos).
 type rotary struct {
-	width            int64
-	cos, sin         string
-	qScale, kScale   string
+	width          int64
+	cos, sin       string
+	qScale, kScale string
+	// vFactor rescales the cached values of a KV-cache step with xpos,
+	// [head_dim] (see rotaryTables); "" otherwise.
+	vFactor          string
 	positionIDs      string // [batch, n] int64, for the opset-23 operator
 	cosHalf, sinHalf string // [n, width/2] (opset 23)
 	qCos, qSin       string // xpos-scaled [n, width/2] (opset 23)
@@ -50,12 +54,25 @@ func (mb *modelBuilder) selfSite(prefix string, l *AttentionLayers, x, mask stri
 	n := mb.scalarLen(p+".n", x)
 	qpos := mb.rangeOf(p+".query_positions", n)
 	kpos := qpos
-	if mem > 0 {
-		qpos = b.Op("Add", p+".query_positions.offset", []string{qpos, b.ConstInt64("const.mem_kv", nil, mem)})
-		j := b.Op("Add", p+".j", []string{n, b.ConstInt64("const.mem_kv", nil, mem)})
+	// Keys: num_mem_kv memory keys, the cached positions, the new ones;
+	// queries are the last n of them.
+	past := ""
+	if mb.kv != nil {
+		past = mb.kv.pastLen
+	}
+	if mem > 0 || past != "" {
+		j := n
+		if past != "" {
+			qpos = b.Op("Add", p+".query_positions.past", []string{qpos, past})
+			j = b.Op("Add", p+".total", []string{j, past})
+		}
+		if mem > 0 {
+			qpos = b.Op("Add", p+".query_positions.offset", []string{qpos, b.ConstInt64("const.mem_kv", nil, mem)})
+			j = b.Op("Add", p+".j", []string{j, b.ConstInt64("const.mem_kv", nil, mem)})
+		}
 		kpos = mb.rangeOf(p+".key_positions", j)
 	}
-	s := &attnSite{keep: mb.keepMask(p, l, l.Causal(), qpos, kpos, mask, mem)}
+	s := &attnSite{self: true, keep: mb.keepMask(p, l, l.Causal(), qpos, kpos, mask, mem)}
 	switch l.RelPos() {
 	case RelPosT5:
 		s.bias = mb.t5Bias(prefix, l, qpos, kpos)
@@ -63,9 +80,13 @@ func (mb *modelBuilder) selfSite(prefix string, l *AttentionLayers, x, mask stri
 		s.bias = mb.alibiBias(prefix, l, qpos, kpos)
 	case RelPosDynamic:
 		s.bias = mb.dynamicBias(prefix, l, kpos)
+		if past != "" {
+			// the rows of the new queries only
+			s.bias = b.Op("Slice", p+".bias_new_rows", []string{s.bias, ops.Unsqueeze(b, p+".past_1d", past, 0), b.Ints1D("const.int_max", math.MaxInt64), b.Ints1D("const.one_1d", 1)})
+		}
 	}
 	if l.UsesRotary() {
-		s.rot = mb.rotaryTables(prefix, l, x, n)
+		s.rot = mb.rotaryTables(prefix, l, x, n, past)
 	}
 	return s
 }
@@ -187,6 +208,13 @@ func (mb *modelBuilder) attention(path string, l *AttentionLayers, site *attnSit
 		q = mb.applyRotary(path+".q_rotary", q, site.rot, site.rot.qScale, site.rot.qCos, site.rot.qSin)
 		k = mb.applyRotary(path+".k_rotary", k, site.rot, site.rot.kScale, site.rot.kCos, site.rot.kSin)
 		v = mb.applyRotary(path+".v_rotary", v, site.rot, site.rot.kScale, site.rot.kCos, site.rot.kSin)
+	}
+	if mb.kv != nil && site.self {
+		kvHeads := h
+		if a.OneKVHead {
+			kvHeads = 1
+		}
+		k, v = mb.cacheKV(path, k, v, kvHeads, dh, vdh)
 	}
 	if m := int64(a.NumMemKV); m > 0 {
 		batch := b.Op("Shape", path+".batch", []string{x}, graph.AInt("start", 0), graph.AInt("end", 1))

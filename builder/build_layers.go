@@ -45,7 +45,11 @@ func (mb *modelBuilder) attentionLayers(prefix string, l *AttentionLayers, x, ma
 			if t == LayerFeedForward {
 				m = "" // FeedForward is called without the mask kwarg
 			}
-			x = mb.shiftTokens(path+".shift_tokens", x, int64(l.Dim), shifts, m)
+			past := ""
+			if mb.kv != nil {
+				past = mb.kv.pastShift[i]
+			}
+			x = mb.shiftTokens(path+".shift_tokens", x, int64(l.Dim), shifts, m, past, i)
 		}
 		var out string
 		switch t {
@@ -152,8 +156,15 @@ func splitN(b *graph.Builder, name, x, sizes string, n int) []string {
 // width dim/len(shifts) are shifted along the sequence by shifts[k] (zeros
 // shifted in; masked positions zeroed first when a mask is given); the
 // remaining features pass through.
-func (mb *modelBuilder) shiftTokens(path, x string, dim int64, shifts []int, mask string) string {
+//
+// With a KV cache, past holds the last max(shifts) block inputs before x
+// (zeros before the sequence starts); the shifted rows are read from
+// past ++ x and the new last rows become present_shift_<layer>.
+func (mb *modelBuilder) shiftTokens(path, x string, dim int64, shifts []int, mask, past string, layer int) string {
 	b := mb.b
+	if past != "" {
+		return mb.shiftTokensCached(path, x, dim, shifts, past, layer)
+	}
 	segs := int64(len(shifts))
 	feats := dim / segs
 	var parts []string
@@ -215,4 +226,35 @@ func (mb *modelBuilder) feedForward(path string, l *AttentionLayers, x string) s
 		h = mb.layerNorm(path+".ff.1", h, inner)
 	}
 	return mb.linear(path+".ff.3", h, inner, int64(f.OutDim(l.Dim)), !f.NoBias)
+}
+
+// shiftTokensCached is shiftTokens for a KV-cache step (causal shifts ≥ 0,
+// no mask).
+func (mb *modelBuilder) shiftTokensCached(path, x string, dim int64, shifts []int, past string, layer int) string {
+	b := mb.b
+	segs := int64(len(shifts))
+	feats := dim / segs
+	maxShift := int64(0)
+	for _, a := range shifts {
+		maxShift = max(maxShift, int64(a))
+	}
+	full := b.Op("Concat", path+".with_past", []string{past, x}, graph.AInt("axis", 1))
+	n := mb.seqLen(path+".seq_len", x)
+	var parts []string
+	for k, amount := range shifts {
+		// rows maxShift − a … maxShift − a + n − 1 of past ++ x
+		start := b.Ints1D("const.shift_start", maxShift-int64(amount))
+		end := b.Op("Add", fmt.Sprintf("%s.seg%d.end", path, k), []string{start, n})
+		parts = append(parts, b.Op("Slice", fmt.Sprintf("%s.seg%d", path, k), []string{full,
+			b.Op("Concat", fmt.Sprintf("%s.seg%d.starts", path, k), []string{start, b.Ints1D("const.seg_start", int64(k)*feats)}, graph.AInt("axis", 0)),
+			b.Op("Concat", fmt.Sprintf("%s.seg%d.ends", path, k), []string{end, b.Ints1D("const.seg_end", int64(k+1)*feats)}, graph.AInt("axis", 0)),
+			b.Ints1D("const.axes_seq_feat", 1, 2)}))
+	}
+	if segs*feats < dim {
+		parts = append(parts, b.Op("Slice", path+".rest", []string{x, b.Ints1D("const.seg_start", segs*feats), b.Ints1D("const.int_max", math.MaxInt64), b.Ints1D("const.minus_one_1d", -1)}))
+	}
+	present := b.Op("Slice", path+".present", []string{full, b.Ints1D("const.neg_shift", -maxShift), b.Ints1D("const.int_max", math.MaxInt64), b.Ints1D("const.one_1d", 1)})
+	mb.kv.present = append(mb.kv.present, presentValue{fmt.Sprint(PresentShiftPrefix, layer), present,
+		[]graph.Dim{graph.Sym("batch"), graph.Fixed(maxShift), graph.Fixed(dim)}})
+	return b.Op("Concat", path, parts, graph.AInt("axis", -1))
 }

@@ -141,7 +141,9 @@ func (mb *modelBuilder) dynamicBias(prefix string, l *AttentionLayers, kpos stri
 // sequence of x: angles t·inv_freq for t = 0 … n−1, duplicated to the full
 // rotary width, and with xpos the scales scale^((t − n//2)/scale_base) for
 // queries and their reciprocals for keys and values.
-func (mb *modelBuilder) rotaryTables(prefix string, l *AttentionLayers, x, n string) *rotary {
+//
+// past (a scalar int64 or "") offsets the positions of a KV-cache step.
+func (mb *modelBuilder) rotaryTables(prefix string, l *AttentionLayers, x, n, past string) *rotary {
 	b := mb.b
 	p := prefix + "rotary_pos_emb"
 	r := l.RotaryEmbDim()
@@ -153,22 +155,27 @@ func (mb *modelBuilder) rotaryTables(prefix string, l *AttentionLayers, x, n str
 	}
 	invFreq := mb.buffer(p+".inv_freq", inv, int64(half))
 	invFull := b.Op("Concat", p+".inv_freq_full", []string{invFreq, invFreq}, graph.AInt("axis", 0))
-	t := b.Op("Cast", p+".t", []string{mb.rangeOf(p+".positions", n)}, graph.AInt("to", int64(graph.Float)))
+	positions := mb.rangeOf(p+".positions", n)
+	if past != "" {
+		positions = b.Op("Add", p+".positions.past", []string{positions, past})
+	}
+	t := b.Op("Cast", p+".t", []string{positions}, graph.AInt("to", int64(graph.Float)))
 	tcol := ops.Unsqueeze(b, p+".t_col", t, 1)
 	freqs := b.Op("Mul", p+".freqs", []string{tcol, invFull})
 	rot := &rotary{width: int64(2 * half)}
 	rot.cos = b.Op("Cos", p+".cos", []string{freqs})
 	rot.sin = b.Op("Sin", p+".sin", []string{freqs})
 	if l.RotaryXPos {
-		base := make([]float32, half)
-		for i := range base {
-			base[i] = (float32(2*i) + float32(0.4*float64(r))) / float32(1.4*float64(r))
+		scales := make([]float32, half)
+		for i := range scales {
+			scales[i] = (float32(2*i) + float32(0.4*float64(r))) / float32(1.4*float64(r))
 		}
-		sb := mb.buffer(p+".scale", base, int64(half))
+		sb := mb.buffer(p+".scale", scales, int64(half))
 		sbFull := b.Op("Concat", p+".scale_full", []string{sb, sb}, graph.AInt("axis", 0))
+		base := b.ConstFloat("const.xpos_base", nil, float32(l.RotaryXPosScaleBase))
 		center := b.Op("Div", p+".center", []string{n, b.ConstInt64("const.two", nil, 2)})
-		shifted := b.Op("Sub", p+".shifted", []string{mb.rangeOf(p+".xpos_positions", n), center})
-		power := b.Op("Div", p+".power", []string{b.Op("Cast", p+".shifted_f", []string{shifted}, graph.AInt("to", int64(graph.Float))), b.ConstFloat("const.xpos_base", nil, float32(l.RotaryXPosScaleBase))})
+		shifted := b.Op("Sub", p+".shifted", []string{positions, center})
+		power := b.Op("Div", p+".power", []string{b.Op("Cast", p+".shifted_f", []string{shifted}, graph.AInt("to", int64(graph.Float))), base})
 		rot.qScale = b.Op("Pow", p+".q_scale", []string{sbFull, ops.Unsqueeze(b, p+".power_col", power, 1)})
 		rot.kScale = b.Op("Reciprocal", p+".k_scale", []string{rot.qScale})
 	}

@@ -34,8 +34,11 @@ func (mb *modelBuilder) model() (*graph.Graph, error) {
 	switch cfg.Kind {
 	case KindTransformerWrapper:
 		x := mb.input(InputTokens, graph.Int64, graph.Sym("batch"), graph.Sym("seq"))
+		if mb.opts.KVCache {
+			mb.kv = mb.cacheInputs(cfg)
+		}
 		mask := ""
-		if mb.wantMask(InputMask, cfg.Layers.Type == LayersEncoder) {
+		if mb.kv == nil && mb.wantMask(InputMask, cfg.Layers.Type == LayersEncoder) {
 			mask = mb.input(InputMask, graph.Bool, graph.Sym("batch"), graph.Sym("seq"))
 		}
 		out := mb.transformerWrapper("", cfg, x, mask, mb.contextInputs(cfg.Layers), mb.opts.ReturnEmbeddings)
@@ -44,6 +47,9 @@ func (mb *modelBuilder) model() (*graph.Graph, error) {
 			name = OutputEmbeddings
 		}
 		mb.output(name, out, graph.Sym("batch"), graph.Sym("seq"), graph.Fixed(mb.lastDim(cfg, mb.opts.ReturnEmbeddings)))
+		if mb.kv != nil {
+			mb.cacheOutputs()
+		}
 	case KindContinuousTransformerWrapper:
 		c := cfg.Continuous
 		x := mb.input(InputTokens, graph.Float, graph.Sym("batch"), graph.Sym("seq"), graph.Fixed(int64(derefOr(c.DimIn, cfg.Dim()))))
@@ -174,7 +180,11 @@ func (mb *modelBuilder) transformerWrapper(prefix string, cfg *Config, tokens, m
 	if w.L2NormEmbed {
 		x = mb.l2norm(prefix+"token_emb.l2norm", x, 1)
 	}
-	if pos := mb.posEmb(prefix, cfg.PosEmb(), tokens, emb, w.MaxSeqLen, w.L2NormEmbed); pos != "" {
+	offset := ""
+	if mb.kv != nil {
+		offset = mb.kv.pastTokens
+	}
+	if pos := mb.posEmb(prefix, cfg.PosEmb(), tokens, emb, w.MaxSeqLen, w.L2NormEmbed, offset); pos != "" {
 		x = b.Op("Add", prefix+"embed", []string{x, pos})
 	}
 	if w.PostEmbNorm {
@@ -184,10 +194,17 @@ func (mb *modelBuilder) transformerWrapper(prefix string, cfg *Config, tokens, m
 		x = mb.linear(prefix+"project_emb", x, emb, dim, true)
 	}
 	numMem := int64(cfg.NumMemoryTokens())
+	memCount := b.Ints1D("const.num_memory_tokens", numMem) // memory tokens prepended by this call
 	if numMem > 0 {
 		memTok := mb.weight(prefix+"memory_tokens", initNormal, numMem, dim)
+		if mb.kv != nil {
+			// Memory tokens enter once, with the prompt; later steps find
+			// them in the cache.
+			memCount = mb.kv.memCount
+			memTok = b.Op("Slice", prefix+"memory_tokens.this_call", []string{memTok, b.Ints1D("const.zero_1d", 0), memCount, b.Ints1D("const.zero_1d", 0)})
+		}
 		batch := b.Op("Shape", prefix+"batch", []string{tokens}, graph.AInt("start", 0), graph.AInt("end", 1))
-		shape := b.Op("Concat", prefix+"memory_tokens.shape", []string{batch, b.Ints1D("const.mem_shape", numMem, dim)}, graph.AInt("axis", 0))
+		shape := b.Op("Concat", prefix+"memory_tokens.shape", []string{batch, memCount, b.Ints1D("const.dim_1d", dim)}, graph.AInt("axis", 0))
 		mem := b.Op("Expand", prefix+"memory_tokens.expand", []string{memTok, shape})
 		x = b.Op("Concat", prefix+"with_memory_tokens", []string{mem, x}, graph.AInt("axis", 1))
 		if mask != "" {
@@ -197,7 +214,7 @@ func (mb *modelBuilder) transformerWrapper(prefix string, cfg *Config, tokens, m
 	x = mb.attentionLayers(prefix+"attn_layers.", l, x, mask, ctx)
 	x = mb.layerNorm(prefix+"norm", x, dim)
 	if numMem > 0 {
-		x = b.Op("Slice", prefix+"drop_memory_tokens", []string{x, b.Ints1D("const.mem_start", numMem), b.Ints1D("const.int_max", math.MaxInt64), b.Ints1D("const.one_1d", 1)})
+		x = b.Op("Slice", prefix+"drop_memory_tokens", []string{x, memCount, b.Ints1D("const.int_max", math.MaxInt64), b.Ints1D("const.one_1d", 1)})
 	}
 	if embeddings {
 		if prefix != "" && !w.TieEmbedding {
@@ -227,13 +244,20 @@ func (mb *modelBuilder) padMaskLeft(name, mask string, n int64) string {
 
 // posEmb emits the wrapper's position embedding for a sequence shaped like
 // x (axis 1), or "" when there is none.
-func (mb *modelBuilder) posEmb(prefix string, kind PosEmbKind, x string, dim int64, maxSeqLen int, l2 bool) string {
+//
+// offset, a scalar int64 or "", is the position of the first element (a
+// KV-cache step continues where the cache ends).
+func (mb *modelBuilder) posEmb(prefix string, kind PosEmbKind, x string, dim int64, maxSeqLen int, l2 bool, offset string) string {
 	b := mb.b
 	switch kind {
 	case PosEmbAbsolute:
-		n := mb.seqLen(prefix+"pos_emb.seq_len", x)
+		start, end := b.Ints1D("const.zero_1d", 0), mb.seqLen(prefix+"pos_emb.seq_len", x)
+		if offset != "" {
+			start = ops.Unsqueeze(b, prefix+"pos_emb.start", offset, 0)
+			end = b.Op("Add", prefix+"pos_emb.end", []string{end, start})
+		}
 		table := mb.weight(prefix+"pos_emb.emb.weight", initNormal, int64(maxSeqLen), dim)
-		pos := b.Op("Slice", prefix+"pos_emb", []string{table, b.Ints1D("const.zero_1d", 0), n, b.Ints1D("const.zero_1d", 0)})
+		pos := b.Op("Slice", prefix+"pos_emb", []string{table, start, end, b.Ints1D("const.zero_1d", 0)})
 		if l2 {
 			return mb.l2norm(prefix+"pos_emb.l2norm", pos, 1)
 		}
@@ -247,7 +271,7 @@ func (mb *modelBuilder) posEmb(prefix string, kind PosEmbKind, x string, dim int
 			inv[i] = float32(math.Pow(10000, -float64(float32(i)/float32(half))))
 		}
 		scale := mb.weightValue(prefix+"pos_emb.scale", float32(math.Pow(float64(dim), -0.5)), 1)
-		pos := mb.positions(prefix+"pos_emb.positions", x)
+		pos := mb.positions(prefix+"pos_emb.positions", x, offset)
 		args := b.Op("Mul", prefix+"pos_emb.args", []string{ops.Unsqueeze(b, prefix+"pos_emb.positions_col", pos, 1), b.ConstFloat("const.sinu_inv_freq", []int64{1, half}, inv...)})
 		sc := b.Op("Concat", prefix+"pos_emb.sincos", []string{b.Op("Sin", prefix+"pos_emb.sin", []string{args}), b.Op("Cos", prefix+"pos_emb.cos", []string{args})}, graph.AInt("axis", -1))
 		return b.Op("Mul", prefix+"pos_emb", []string{sc, scale})
@@ -255,11 +279,15 @@ func (mb *modelBuilder) posEmb(prefix string, kind PosEmbKind, x string, dim int
 	return ""
 }
 
-// positions returns the float32 positions 0 … n-1 of axis 1 of x.
-func (mb *modelBuilder) positions(name, x string) string {
+// positions returns the float32 positions offset … offset+n-1 of axis 1
+// of x (offset "" means 0).
+func (mb *modelBuilder) positions(name, x, offset string) string {
 	b := mb.b
 	n := b.Op("Squeeze", name+".n", []string{mb.seqLen(name+".seq_len", x), b.Ints1D("const.zero_1d", 0)})
 	r := b.Op("Range", name+".range", []string{b.ConstInt64("const.zero", nil, 0), n, b.ConstInt64("const.one_i64", nil, 1)})
+	if offset != "" {
+		r = b.Op("Add", name+".offset", []string{r, offset})
+	}
 	return b.Op("Cast", name, []string{r}, graph.AInt("to", int64(graph.Float)))
 }
 
@@ -270,7 +298,7 @@ func (mb *modelBuilder) continuousWrapper(x, mask string) string {
 	if c.DimIn != nil {
 		x = mb.linear("project_in", x, int64(*c.DimIn), dim, true)
 	}
-	if pos := mb.posEmb("", cfg.PosEmb(), x, dim, c.MaxSeqLen, false); pos != "" {
+	if pos := mb.posEmb("", cfg.PosEmb(), x, dim, c.MaxSeqLen, false, ""); pos != "" {
 		x = mb.b.Op("Add", "embed", []string{x, pos})
 	}
 	if c.PostEmbNorm {

@@ -1,0 +1,100 @@
+package builder
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/xt2onnx/xt2onnx/internal/graph"
+	"github.com/xt2onnx/xt2onnx/ops"
+)
+
+// Names of the KV-cache inputs and outputs. Self-attention layers are
+// numbered 0, 1, … in order; token-shifting layers by their layer index.
+const (
+	PastKeyPrefix      = "past_key_"
+	PastValuePrefix    = "past_value_"
+	PastShiftPrefix    = "past_shift_"
+	PresentKeyPrefix   = "present_key_"
+	PresentValuePrefix = "present_value_"
+	PresentShiftPrefix = "present_shift_"
+)
+
+// kvState carries a KV-cache decoder's cache values while it is built.
+type kvState struct {
+	// pastLen is the number of cached positions (memory tokens included),
+	// a scalar int64.
+	pastLen string
+	// pastTokens is the position of the first new token for the wrapper's
+	// position embedding (memory tokens excluded), a scalar int64.
+	pastTokens string
+	// memCount is how many memory tokens this call prepends: all of them
+	// for the prompt (empty cache), none afterwards; 1-D int64.
+	memCount string
+
+	pastKeys, pastValues []string       // per self-attention layer
+	pastShift            map[int]string // per token-shifting layer index
+	present              []presentValue // in output order
+	attn                 int            // next self-attention layer ordinal
+}
+
+type presentValue struct {
+	name, value string
+	dims        []graph.Dim
+}
+
+// cacheInputs declares the past_* inputs of a KV-cache decoder.
+func (mb *modelBuilder) cacheInputs(cfg *Config) *kvState {
+	b, l := mb.b, cfg.Layers
+	kvHeads := int64(l.Heads)
+	if l.Attn.OneKVHead {
+		kvHeads = 1
+	}
+	dh, vdh := int64(l.DimHead()), int64(l.ValueDimHead())
+	kv := &kvState{pastShift: map[int]string{}}
+	for i := range l.NumAttnLayers() {
+		kv.pastKeys = append(kv.pastKeys, mb.input(fmt.Sprint(PastKeyPrefix, i), graph.Float, graph.Sym("batch"), graph.Fixed(kvHeads), graph.Sym("past_seq"), graph.Fixed(dh)))
+		kv.pastValues = append(kv.pastValues, mb.input(fmt.Sprint(PastValuePrefix, i), graph.Float, graph.Sym("batch"), graph.Fixed(kvHeads), graph.Sym("past_seq"), graph.Fixed(vdh)))
+	}
+	for i := range l.LayerTypes() {
+		if shifts := l.TokenShifts(i); len(shifts) > 0 {
+			s := int64(slices.Max(shifts))
+			kv.pastShift[i] = mb.input(fmt.Sprint(PastShiftPrefix, i), graph.Float, graph.Sym("batch"), graph.Fixed(s), graph.Fixed(int64(l.Dim)))
+		}
+	}
+	kv.pastLen = b.Op("Squeeze", "cache.past_len", []string{
+		b.Op("Shape", "cache.past_len_1d", []string{kv.pastKeys[0]}, graph.AInt("start", 2), graph.AInt("end", 3)),
+		b.Ints1D("const.zero_1d", 0)})
+	kv.pastTokens = kv.pastLen
+	if numMem := int64(cfg.NumMemoryTokens()); numMem > 0 {
+		empty := b.Op("Equal", "cache.empty", []string{kv.pastLen, b.ConstInt64("const.zero", nil, 0)})
+		kv.memCount = b.Op("Where", "cache.memory_tokens", []string{ops.Unsqueeze(b, "cache.empty_1d", empty, 0), b.Ints1D("const.num_memory_tokens", numMem), b.Ints1D("const.zero_1d", 0)})
+		kv.pastTokens = b.Op("Max", "cache.past_tokens", []string{
+			b.Op("Sub", "cache.past_minus_memory", []string{kv.pastLen, b.ConstInt64("const.num_memory_tokens_s", nil, numMem)}),
+			b.ConstInt64("const.zero", nil, 0)})
+	}
+	return kv
+}
+
+// cacheOutputs declares the present_* outputs collected while building.
+func (mb *modelBuilder) cacheOutputs() {
+	for _, p := range mb.kv.present {
+		v := mb.b.Op("Identity", p.name, []string{p.value})
+		mb.outputs = append(mb.outputs, graph.ValueInfo{Name: v, DType: graph.Float, Shape: p.dims})
+	}
+}
+
+// cacheKV extends a self-attention layer's new keys and values ([b, h, n,
+// d], after rotary) with the cached ones, records the extended tensors as
+// present outputs, and returns them.
+func (mb *modelBuilder) cacheKV(path, k, v string, kvHeads, dh, vdh int64) (string, string) {
+	b, kv := mb.b, mb.kv
+	i := kv.attn
+	kv.attn++
+	k = b.Op("Concat", path+".k_cached", []string{kv.pastKeys[i], k}, graph.AInt("axis", 2))
+	v = b.Op("Concat", path+".v_cached", []string{kv.pastValues[i], v}, graph.AInt("axis", 2))
+	seq := graph.Sym("present_seq")
+	kv.present = append(kv.present,
+		presentValue{fmt.Sprint(PresentKeyPrefix, i), k, []graph.Dim{graph.Sym("batch"), graph.Fixed(kvHeads), seq, graph.Fixed(dh)}},
+		presentValue{fmt.Sprint(PresentValuePrefix, i), v, []graph.Dim{graph.Sym("batch"), graph.Fixed(kvHeads), seq, graph.Fixed(vdh)}})
+	return k, v
+}

@@ -1,0 +1,184 @@
+package builder_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/xt2onnx/xt2onnx/builder"
+	"github.com/xt2onnx/xt2onnx/export"
+	"github.com/xt2onnx/xt2onnx/runtime"
+	_ "github.com/xt2onnx/xt2onnx/runtime/ort"
+)
+
+// openBuilt builds a fixture's model (or a config with random weights) and
+// opens it in ONNX Runtime.
+func openBuilt(t *testing.T, cfg *builder.Config, w builder.Weights, opts builder.Options) runtime.Session {
+	t.Helper()
+	m, err := builder.Build(cfg, w, "", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := export.Marshal(m, export.Options{Opset: opts.Opset})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := runtime.OpenBytes(data, runtime.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func tokenTensor(t *testing.T, rows [][]int64) *runtime.Tensor {
+	t.Helper()
+	var flat []int64
+	for _, r := range rows {
+		flat = append(flat, r...)
+	}
+	x, err := runtime.NewInt64([]int64{int64(len(rows)), int64(len(rows[0]))}, flat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return x
+}
+
+// emptyPast returns the initial cache inputs: zero-length keys and values,
+// zero shift buffers.
+func emptyPast(t *testing.T, s runtime.Session, batch int64) map[string]*runtime.Tensor {
+	t.Helper()
+	in := map[string]*runtime.Tensor{}
+	for _, info := range s.Inputs() {
+		if !strings.HasPrefix(info.Name, "past_") {
+			continue
+		}
+		shape := info.Shape
+		shape = append([]int64{batch}, shape[1:]...)
+		if strings.HasPrefix(info.Name, builder.PastKeyPrefix) || strings.HasPrefix(info.Name, builder.PastValuePrefix) {
+			shape[2] = 0
+		}
+		n := int64(1)
+		for _, d := range shape {
+			n *= d
+		}
+		v, err := runtime.NewFloat32(shape, make([]float32, n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		in[info.Name] = v
+	}
+	return in
+}
+
+// TestKVCacheMatchesFullRun checks, for every decoder fixture, that
+// prefilling 5 tokens and then feeding one token at a time through the
+// cache gives the same logits as one run over the whole sequence.
+func TestKVCacheMatchesFullRun(t *testing.T) {
+	dirs, _ := filepath.Glob("../fixtures/xtransformers-1.9.2/dec_*")
+	if len(dirs) != 19 {
+		t.Fatalf("found %d decoder fixtures, want 19", len(dirs))
+	}
+	for _, dir := range dirs {
+		if strings.HasSuffix(dir, "dec_rotary_xpos") {
+			continue // not cacheable; TestKVCacheRejects covers it
+		}
+		for _, opset := range []int64{18, 23} {
+			t.Run(fmt.Sprintf("%s/opset%d", filepath.Base(dir), opset), func(t *testing.T) {
+				cfg, err := builder.LoadConfig(filepath.Join(dir, "config.json"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				w, err := builder.OpenWeights(filepath.Join(dir, "model.safetensors"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer w.Close()
+				full := openBuilt(t, cfg, w, builder.Options{Opset: opset, Mask: builder.MaskOff})
+				cached := openBuilt(t, cfg, w, builder.Options{Opset: opset, KVCache: true})
+				seq := [][]int64{{3, 14, 15, 9, 26, 5, 35, 8, 9, 7, 9, 32}, {2, 7, 18, 28, 18, 28, 4, 59, 0, 45, 23, 53}}
+				const prefill = 5
+				in := emptyPast(t, cached, 2)
+				pos := 0
+				for pos < len(seq[0]) {
+					step := 1
+					if pos == 0 {
+						step = prefill
+					}
+					chunk := [][]int64{seq[0][pos : pos+step], seq[1][pos : pos+step]}
+					in["x"] = tokenTensor(t, chunk)
+					out, err := cached.Run(context.Background(), in)
+					if err != nil {
+						t.Fatal(err)
+					}
+					got, _ := out["logits"].Float32s()
+					// The no-cache path re-runs the whole prefix; compare
+					// the logits of its last position, the one generation
+					// samples from (with xpos the others depend on the
+					// prefix length, as in x-transformers).
+					end := pos + step
+					prefix := [][]int64{seq[0][:end], seq[1][:end]}
+					want := runLogits(t, full, map[string]*runtime.Tensor{"x": tokenTensor(t, prefix)})
+					vocab := len(got) / (2 * step)
+					for b := 0; b < 2; b++ {
+						for v := 0; v < vocab; v++ {
+							g := got[(b*step+step-1)*vocab+v]
+							e := want[(b*end+end-1)*vocab+v]
+							if d := math.Abs(float64(g - e)); d > 2e-5 {
+								t.Fatalf("position %d row %d token %d: cached %g, full %g (diff %.3g)", end-1, b, v, g, e, d)
+							}
+						}
+					}
+					for name, v := range out {
+						if p, ok := strings.CutPrefix(name, "present_"); ok {
+							in["past_"+p] = v
+						}
+					}
+					pos += step
+				}
+			})
+		}
+	}
+}
+
+func runLogits(t *testing.T, s runtime.Session, in map[string]*runtime.Tensor) []float32 {
+	t.Helper()
+	out, err := s.Run(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := out["logits"].Float32s()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func TestKVCacheRejects(t *testing.T) {
+	tests := []struct {
+		name, config, want string
+		opts               builder.Options
+	}{
+		{"xpos", "dec_rotary_xpos", "rotary_xpos", builder.Options{KVCache: true}},
+		{"encoder", "enc_rmsnorm_glu", "non-causal", builder.Options{KVCache: true, Mask: builder.MaskOff}},
+		{"mask", "dec_basic", "mask input", builder.Options{KVCache: true, Mask: builder.MaskOn}},
+		{"xtransformer", "enc_dec", "TransformerWrapper decoders only", builder.Options{KVCache: true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := builder.LoadConfig(filepath.Join("../fixtures/xtransformers-1.9.2", tt.config, "config.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = builder.Build(cfg, builder.RandomWeights{Seed: 1}, "", tt.opts)
+			var ue *builder.UnsupportedError
+			if !errors.As(err, &ue) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got %v, want an UnsupportedError mentioning %q", err, tt.want)
+			}
+		})
+	}
+}
