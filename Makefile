@@ -12,7 +12,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 DEMO_DIR := out/demo
 
-.PHONY: all build ort demo test test-short lint fmt-check vet staticcheck bench clean
+.PHONY: all build ort demo test test-short lint fmt-check vet staticcheck bench clean oracle-venv test-oracle
 
 all: build
 
@@ -97,3 +97,17 @@ check-proto: protoc-check protoc-gen-go
 	else \
 	  echo "check-proto: $(PROTO_OUT)/onnx.pb.go is stale: run 'make proto' and commit the result"; exit 1; \
 	fi
+
+# --- the PyTorch oracle (developer tool; needs PyPI, several GB) -------------
+ORACLE_VENV ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/xt2onnx/oracle-venv
+N ?= 200
+SEED ?= 1
+
+## oracle-venv: install x-transformers 1.9.2 + torch into a venv outside the repo
+oracle-venv:
+	@[ -x "$(ORACLE_VENV)/bin/python" ] || python3 -m venv "$(ORACLE_VENV)"
+	"$(ORACLE_VENV)/bin/pip" install -q -r tools/oracle/requirements.txt
+
+## test-oracle: random configs through PyTorch and through xt2onnx (N, SEED)
+test-oracle: ort build oracle-venv
+	ORACLE_VENV="$(ORACLE_VENV)" tools/oracle/run.sh $(N) $(SEED)

@@ -58,7 +58,11 @@ type Result struct {
 	Tol        float64      `json:"tol"`
 	Outputs    []OutputDiff `json:"outputs"`
 	MaxAbsDiff float64      `json:"max_abs_diff"`
-	Pass       bool         `json:"pass"`
+	// TorchF32MaxAbsDiff is PyTorch's own float32 error against its float64
+	// result on the same inputs (the fixture's "output" vs "output_f64"):
+	// the float32 noise floor of this model. 0 when the fixture lacks it.
+	TorchF32MaxAbsDiff float64 `json:"torch_f32_max_abs_diff"`
+	Pass               bool    `json:"pass"`
 	// Reason says why the case failed: the build, run or comparison error,
 	// or the tolerance exceeded.
 	Reason string `json:"reason,omitempty"`
@@ -94,7 +98,7 @@ func Fixture(ctx context.Context, dir string, opts Options) (*Result, error) {
 		return r, nil
 	}
 	if r.MaxAbsDiff > opts.Tol || math.IsNaN(r.MaxAbsDiff) {
-		r.Reason = fmt.Sprintf("max_abs_diff=%.3g exceeds tol=%.3g", r.MaxAbsDiff, opts.Tol)
+		r.Reason = fmt.Sprintf("max_abs_diff=%.3g exceeds tol=%.3g (PyTorch's own float32 error: %.3g)", r.MaxAbsDiff, opts.Tol, r.TorchF32MaxAbsDiff)
 		return r, nil
 	}
 	r.Pass = true
@@ -172,6 +176,11 @@ func run(ctx context.Context, dir string, opts Options, r *Result) error {
 	}
 	r.Outputs = append(r.Outputs, d)
 	r.MaxAbsDiff = d.MaxAbsDiff
+	if f32, err := io.Float64s("output"); err == nil && len(f32) == len(want) {
+		for i := range want {
+			r.TorchF32MaxAbsDiff = max(r.TorchF32MaxAbsDiff, math.Abs(f32[i]-want[i]))
+		}
+	}
 	if d.NaNs > 0 {
 		r.MaxAbsDiff = math.NaN()
 	}
