@@ -41,6 +41,28 @@ func TestFixturesBuiltORT(t *testing.T) {
 	}
 }
 
+// TestOracleFixturesORT checks the oracle's coverage set: random
+// configurations that together use every 1.9.2 option at least twice.
+func TestOracleFixturesORT(t *testing.T) {
+	dirs, _ := filepath.Glob("../../fixtures/oracle-1.9.2/cov_*")
+	if len(dirs) < 10 {
+		t.Fatalf("found %d oracle fixtures", len(dirs))
+	}
+	for _, dir := range dirs {
+		for _, o := range []Options{{}, {Inline: true, Opset: 23}} {
+			t.Run(fmt.Sprintf("%s/opset%d/inline=%v", filepath.Base(dir), o.Opset, o.Inline), func(t *testing.T) {
+				r, err := Fixture(context.Background(), dir, o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !r.Pass {
+					t.Fatal(r.Line())
+				}
+			})
+		}
+	}
+}
+
 // TestFixturesTorchORT runs PyTorch's own exports through the same path.
 func TestFixturesTorchORT(t *testing.T) {
 	for _, c := range []string{"dec_basic", "enc_dec", "vit"} {
