@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/xt2onnx/xt2onnx/builder"
 	"github.com/xt2onnx/xt2onnx/export"
@@ -74,7 +75,11 @@ func (r *Result) Line() string {
 	if r.Pass {
 		return fmt.Sprintf("PASS %s graph=%s backend=%s max_abs_diff=%.3g", r.Case, r.Graph, r.Backend, r.MaxAbsDiff)
 	}
-	return fmt.Sprintf("FAIL %s graph=%s backend=%s %s", r.Case, r.Graph, r.Backend, r.Reason)
+	// One line, whatever the reason: multi-line errors (a WeightsError
+	// listing tensors) are joined with "; ".
+	reason := strings.Join(strings.Fields(strings.ReplaceAll(r.Reason, "\n", " ; ")), " ")
+	reason = strings.ReplaceAll(reason, ": ;", ":")
+	return fmt.Sprintf("FAIL %s graph=%s backend=%s %s", r.Case, r.Graph, r.Backend, reason)
 }
 
 // Fixture verifies the fixture in dir. A failing comparison, an unsupported

@@ -96,9 +96,18 @@ func TestFailLines(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if r.Pass || !strings.Contains(r.Line(), tt.want) {
+			if r.Pass || !strings.Contains(r.Line(), tt.want) || strings.Contains(r.Line(), "\n") {
 				t.Fatalf("got %q, want it to contain %q", r.Line(), tt.want)
 			}
 		})
+	}
+}
+
+func TestLineIsOneLine(t *testing.T) {
+	r := &Result{Case: "c", Graph: "built", Backend: "ort",
+		Reason: "builder: weights w do not match the config\n  missing (1):\n    norm.bias [32]"}
+	want := "FAIL c graph=built backend=ort builder: weights w do not match the config ; missing (1): norm.bias [32]"
+	if got := r.Line(); got != want {
+		t.Fatalf("Line() = %q, want %q", got, want)
 	}
 }
