@@ -1,0 +1,636 @@
+package onnximport
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"gorgonia.org/tensor"
+
+	"github.com/xt2onnx/xt2onnx/internal/graph"
+)
+
+// CompileOptions configures Compile.
+type CompileOptions struct {
+	// Outputs names the graph outputs the program computes, in any order;
+	// empty means all of them. Nodes no requested output depends on are
+	// dropped.
+	Outputs []string
+	// Params names initializers to keep as Gorgonia input nodes, bound to
+	// their values on every run, instead of constants, so that gradients
+	// can be taken with respect to them (see Program.Param). Nothing that
+	// depends on a param is folded.
+	Params []string
+	// Samples holds input values to infer shapes with instead of zeros,
+	// by input name; each must have the input's dtype and the shape it is
+	// compiled for. Give the values of the first run when they decide
+	// shapes (Reshape's shape, Slice's starts, TopK's k as graph inputs):
+	// the program then serves later runs of the same shapes as long as
+	// those values leave every shape unchanged, and fails with a
+	// *DataDependentShapeError otherwise. Samples are not kept.
+	Samples map[string]*tensor.Dense
+}
+
+// Compile prepares m (see Prepare) and compiles it for one set of input
+// shapes (see PreparedModel.Compile). shapes maps every graph input that
+// is not also an initializer to its concrete shape.
+func Compile(m *graph.Model, reg *Registry, shapes map[string][]int64, opts CompileOptions) (*Program, error) {
+	pm, err := Prepare(m, reg)
+	if err != nil {
+		return nil, err
+	}
+	return pm.Compile(shapes, opts)
+}
+
+// PreparedModel is a model made ready for compiling: its model-local
+// functions inlined, every node's operator looked up and its arity checked.
+// Initializers are decoded once, on first use, and shared by every program
+// compiled from it. A PreparedModel is safe for concurrent use.
+type PreparedModel struct {
+	g      *graph.Graph // the inlined main graph
+	specs  []OpSpec     // per node of g
+	opsets []int64      // per node of g: the model's opset of its domain
+
+	inits map[string]*graph.Tensor // initializers by name
+
+	mu      sync.Mutex
+	decoded map[string]*tensor.Dense // initializers decoded so far
+}
+
+// Prepare inlines m's model-local functions (on a copy: m is not changed)
+// and looks up every node's operator in reg for the model's opset of the
+// node's domain. Every operator reg cannot run is collected into one
+// *UnsupportedOpsError before anything else is checked. It then checks each
+// node's input and output counts against its OpSpec, reporting the first
+// mismatch as a *NodeError.
+func Prepare(m *graph.Model, reg *Registry) (pm *PreparedModel, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			pm, err = nil, fmt.Errorf("onnximport: compile: internal error: %v", r)
+		}
+	}()
+	if m == nil || m.Graph == nil {
+		return nil, errors.New("onnximport: compile: the model has no graph")
+	}
+	if reg == nil {
+		return nil, errors.New("onnximport: compile: nil registry (use DefaultRegistry())")
+	}
+	mc := *m
+	gc := *m.Graph
+	gc.Nodes = slices.Clone(m.Graph.Nodes)
+	mc.Graph = &gc
+	mc.Opsets = slices.Clone(m.Opsets)
+	mc.Functions = slices.Clone(m.Functions)
+	if err := graph.InlineFunctions(&mc); err != nil {
+		return nil, fmt.Errorf("onnximport: compile: inlining model-local functions: %w", err)
+	}
+	g := mc.Graph
+	pm = &PreparedModel{
+		g:       g,
+		specs:   make([]OpSpec, len(g.Nodes)),
+		opsets:  make([]int64, len(g.Nodes)),
+		inits:   make(map[string]*graph.Tensor, len(g.Initializers)),
+		decoded: map[string]*tensor.Dense{},
+	}
+	var missing []UnsupportedOp
+	seen := map[string]int{}
+	for i, n := range g.Nodes {
+		domain := n.Domain
+		if domain == "ai.onnx" {
+			domain = ""
+		}
+		opset := mc.Opset(domain)
+		pm.opsets[i] = opset
+		s, err := reg.Lookup(domain, n.OpType, opset)
+		if err == nil {
+			pm.specs[i] = s
+			continue
+		}
+		key := fmt.Sprintf("%s::%s::%d", domain, n.OpType, opset)
+		j, ok := seen[key]
+		if !ok {
+			u := UnsupportedOp{Domain: domain, OpType: n.OpType, Opset: opset}
+			var oe *OpsetError
+			if errors.As(err, &oe) {
+				u.Supported = oe.Supported
+			}
+			j = len(missing)
+			seen[key] = j
+			missing = append(missing, u)
+		}
+		missing[j].Nodes = append(missing[j].Nodes, nodeLabel(n, i))
+	}
+	if len(missing) > 0 {
+		return nil, &UnsupportedOpsError{Ops: missing}
+	}
+	for i, n := range g.Nodes {
+		if err := pm.specs[i].CheckArity(&Node{Node: n, Opset: pm.opsets[i]}); err != nil {
+			return nil, pm.nodeErr(i, err)
+		}
+	}
+	for _, t := range g.Initializers {
+		pm.inits[t.Name] = t
+	}
+	return pm, nil
+}
+
+// nodeLabel names node i for messages: its name, or "#i" when unnamed.
+func nodeLabel(n *graph.Node, i int) string {
+	if n.Name != "" {
+		return n.Name
+	}
+	return fmt.Sprintf("#%d", i)
+}
+
+// nodeErr wraps err as a *NodeError for node i.
+func (pm *PreparedModel) nodeErr(i int, err error) error {
+	var ne *NodeError
+	if errors.As(err, &ne) {
+		return err
+	}
+	n := pm.g.Nodes[i]
+	return &NodeError{Node: nodeLabel(n, i), Domain: n.Domain, OpType: n.OpType, Opset: pm.opsets[i], Err: err}
+}
+
+// Inputs returns the graph inputs a run must be given: those that are not
+// also initializers (an initializer listed as an input is a constant).
+func (pm *PreparedModel) Inputs() []graph.ValueInfo {
+	var out []graph.ValueInfo
+	for _, in := range pm.g.Inputs {
+		if _, ok := pm.inits[in.Name]; !ok {
+			out = append(out, in)
+		}
+	}
+	return out
+}
+
+// Outputs returns the graph outputs.
+func (pm *PreparedModel) Outputs() []graph.ValueInfo { return slices.Clone(pm.g.Outputs) }
+
+// initializer returns the decoded initializer name, decoding it once.
+func (pm *PreparedModel) initializer(name string) (*tensor.Dense, error) {
+	pm.mu.Lock()
+	defer pm.mu.Unlock()
+	if d, ok := pm.decoded[name]; ok {
+		return d, nil
+	}
+	d, err := DenseFromTensor(pm.inits[name])
+	if err != nil {
+		return nil, err // names the tensor
+	}
+	pm.decoded[name] = d
+	return d, nil
+}
+
+// valueKind says where a value of a plan comes from.
+type valueKind int
+
+const (
+	kindInput    valueKind = iota + 1 // a graph input, bound on each run
+	kindParam                         // an initializer kept as an input node
+	kindConst                         // an initializer or a folded value
+	kindComputed                      // a node output computed at run time
+)
+
+// cValue is one named value of a compiled plan.
+type cValue struct {
+	name  string
+	kind  valueKind
+	dtype tensor.Dtype
+	shape []int
+	konst *tensor.Dense // kindConst and kindParam: the value
+	step  int           // kindComputed: index into plan.steps
+	out   int           // kindComputed: output index of that step
+}
+
+// cStep is one ONNX node that runs at run time.
+type cStep struct {
+	node   *graph.Node
+	index  int // in the inlined graph
+	opset  int64
+	spec   OpSpec
+	kernel Kernel
+	ins    []int          // value ids by input slot; -1 for an omitted input
+	outs   []int          // value ids by output slot; -1 when omitted or unused
+	outT   []tensor.Dtype // per output slot, as inferred
+	outS   [][]int        // per output slot, as inferred
+}
+
+// plan is the shape-specific result of compiling: the values, the steps
+// left after folding, and what the program reads and returns. Programs
+// instantiated from one plan share it read-only.
+type plan struct {
+	pm        *PreparedModel
+	values    []*cValue
+	byName    map[string]int
+	steps     []*cStep
+	inputs    []int    // every runtime graph input, in graph order
+	params    []int    // params, in option order
+	outputs   []int    // requested outputs, in graph order
+	consumers []int    // per value: input slots of steps reading it
+	exposed   []bool   // per value: returned to the caller (never released)
+	shapes    [][]int  // per runtime input, by position in inputs
+	outNames  []string // requested outputs, in graph order
+}
+
+// Compile compiles the model for the given input shapes and returns a
+// program ready to run. shapes must name every graph input that is not an
+// initializer, with a shape of the declared rank whose fixed dims match.
+//
+// Compiling folds every node whose inputs are all constant (initializers,
+// Constant outputs and values folded before), and every Shape and Size
+// node (whose outputs depend only on the now known input shapes), into
+// constants, by running the node's kernel at compile time. It then infers
+// each remaining value's shape and dtype by running the remaining kernels
+// once on inputs of the given shapes (CompileOptions.Samples, or zeros), so
+// that compiling costs about one forward pass, and builds a Gorgonia graph
+// of the remaining nodes. A node whose output shape depends on input values
+// (rather than on shapes alone) and comes out different at run time fails
+// that run with a *DataDependentShapeError.
+func (pm *PreparedModel) Compile(shapes map[string][]int64, opts CompileOptions) (prog *Program, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			prog, err = nil, fmt.Errorf("onnximport: compile: internal error: %v", r)
+		}
+	}()
+	pl, err := pm.plan(shapes, opts)
+	if err != nil {
+		return nil, err
+	}
+	return pl.instantiate()
+}
+
+func (pm *PreparedModel) plan(shapes map[string][]int64, opts CompileOptions) (*plan, error) {
+	g := pm.g
+	pl := &plan{pm: pm, byName: map[string]int{}}
+	add := func(v *cValue) int {
+		pl.byName[v.name] = len(pl.values)
+		pl.values = append(pl.values, v)
+		return len(pl.values) - 1
+	}
+
+	// Requested outputs.
+	outNames := opts.Outputs
+	if len(outNames) == 0 {
+		for _, o := range g.Outputs {
+			outNames = append(outNames, o.Name)
+		}
+	} else {
+		declared := map[string]bool{}
+		for _, o := range g.Outputs {
+			declared[o.Name] = true
+		}
+		for _, name := range outNames {
+			if !declared[name] {
+				return nil, fmt.Errorf("onnximport: compile: CompileOptions.Outputs names %q, which is not a graph output (outputs: %s)", name, valueNames(g.Outputs))
+			}
+		}
+		want := map[string]bool{}
+		for _, n := range outNames {
+			want[n] = true
+		}
+		outNames = nil
+		for _, o := range g.Outputs {
+			if want[o.Name] {
+				outNames = append(outNames, o.Name)
+				want[o.Name] = false
+			}
+		}
+	}
+
+	// Params.
+	isParam := map[string]bool{}
+	for _, name := range opts.Params {
+		if _, ok := pm.inits[name]; !ok {
+			return nil, fmt.Errorf("onnximport: compile: CompileOptions.Params names %q, which is not an initializer", name)
+		}
+		isParam[name] = true
+	}
+
+	// Runtime inputs and their shapes.
+	inputs := pm.Inputs()
+	known := map[string]bool{}
+	for _, in := range inputs {
+		known[in.Name] = true
+	}
+	var extra []string
+	for name := range shapes {
+		if !known[name] {
+			extra = append(extra, name)
+		}
+	}
+	if len(extra) > 0 {
+		slices.Sort(extra)
+		return nil, fmt.Errorf("onnximport: compile: shapes given for %s, which are not graph inputs (inputs: %s)", strings.Join(extra, ", "), valueNames(inputs))
+	}
+	samples := map[string]*tensor.Dense{} // inference values of runtime values
+	for _, in := range inputs {
+		s, ok := shapes[in.Name]
+		if !ok {
+			return nil, fmt.Errorf("onnximport: compile: no shape given for input %q (%s)", in.Name, describeInfo(in))
+		}
+		shape, err := checkShape(in, s)
+		if err != nil {
+			return nil, err
+		}
+		dt, err := DenseDtype(in.DType)
+		if err != nil {
+			return nil, fmt.Errorf("onnximport: compile: input %q: %w", in.Name, err)
+		}
+		id := add(&cValue{name: in.Name, kind: kindInput, dtype: dt, shape: shape, step: -1})
+		pl.inputs = append(pl.inputs, id)
+		pl.shapes = append(pl.shapes, shape)
+		if d, ok := opts.Samples[in.Name]; ok && d != nil {
+			if d.Dtype() != dt || !slices.Equal([]int(d.Shape()), shape) {
+				return nil, fmt.Errorf("onnximport: compile: CompileOptions.Samples: input %q is %v%v, want %v%v", in.Name, d.Dtype(), []int(d.Shape()), dt, shape)
+			}
+			samples[in.Name] = d
+		} else {
+			samples[in.Name] = tensor.New(tensor.Of(dt), tensor.WithShape(shape...))
+		}
+	}
+	for name := range opts.Samples {
+		if !known[name] {
+			return nil, fmt.Errorf("onnximport: compile: CompileOptions.Samples names %q, which is not a graph input (inputs: %s)", name, valueNames(inputs))
+		}
+	}
+	for _, name := range opts.Params {
+		if _, dup := pl.byName[name]; dup {
+			continue
+		}
+		d, err := pm.initializer(name)
+		if err != nil {
+			return nil, err
+		}
+		id := add(&cValue{name: name, kind: kindParam, dtype: d.Dtype(), shape: slices.Clone([]int(d.Shape())), konst: d, step: -1})
+		pl.params = append(pl.params, id)
+		samples[name] = d
+	}
+
+	// Which nodes the requested outputs need, whatever gets folded.
+	producer := map[string]int{}
+	for i, n := range g.Nodes {
+		for _, o := range n.Outputs {
+			if o == "" {
+				continue
+			}
+			if j, dup := producer[o]; dup {
+				return nil, pm.nodeErr(i, fmt.Errorf("output %q is also produced by node %s", o, nodeLabel(g.Nodes[j], j)))
+			}
+			if _, isInit := pm.inits[o]; isInit || known[o] {
+				return nil, pm.nodeErr(i, fmt.Errorf("output %q has the name of a graph input or initializer", o))
+			}
+			producer[o] = i
+		}
+	}
+	neededVal := map[string]bool{}
+	for _, name := range outNames {
+		neededVal[name] = true
+	}
+	needed := make([]bool, len(g.Nodes))
+	for i := len(g.Nodes) - 1; i >= 0; i-- {
+		n := g.Nodes[i]
+		for _, o := range n.Outputs {
+			if o != "" && neededVal[o] {
+				needed[i] = true
+			}
+		}
+		if needed[i] {
+			for _, in := range n.Inputs {
+				if in != "" {
+					neededVal[in] = true
+				}
+			}
+		}
+	}
+	for _, name := range outNames {
+		if _, ok := producer[name]; !ok && !known[name] && pm.inits[name] == nil {
+			return nil, fmt.Errorf("onnximport: compile: graph output %q is produced by no node, input or initializer", name)
+		}
+	}
+	// Last use of each value among the needed nodes, to drop inference
+	// samples as soon as possible.
+	lastUse := map[string]int{}
+	for i, n := range g.Nodes {
+		if needed[i] {
+			for _, in := range n.Inputs {
+				lastUse[in] = i
+			}
+		}
+	}
+
+	// Walk the needed nodes: fold or infer.
+	for i, n := range g.Nodes {
+		if !needed[i] {
+			continue
+		}
+		node := &Node{Node: n, Opset: pm.opsets[i], Const: make([]*tensor.Dense, len(n.Inputs))}
+		ids := make([]int, len(n.Inputs))
+		args := make([]*tensor.Dense, len(n.Inputs))
+		allConst := true
+		for j, in := range n.Inputs {
+			ids[j] = -1
+			if in == "" {
+				continue
+			}
+			id, ok := pl.byName[in]
+			if !ok {
+				if _, isInit := pm.inits[in]; !isInit {
+					if p, later := producer[in]; later && p > i {
+						return nil, pm.nodeErr(i, fmt.Errorf("input %q is produced by a later node (%s): the graph is not in topological order", in, nodeLabel(g.Nodes[p], p)))
+					}
+					return nil, pm.nodeErr(i, fmt.Errorf("input %q is not a graph input, an initializer or an earlier node's output", in))
+				}
+				d, err := pm.initializer(in)
+				if err != nil {
+					return nil, err
+				}
+				id = add(&cValue{name: in, kind: kindConst, dtype: d.Dtype(), shape: slices.Clone([]int(d.Shape())), konst: d, step: -1})
+			}
+			ids[j] = id
+			v := pl.values[id]
+			if v.kind == kindConst {
+				node.Const[j] = v.konst
+				args[j] = v.konst
+			} else {
+				allConst = false
+				args[j] = samples[in]
+			}
+		}
+		spec := pm.specs[i]
+		kernel, err := spec.NewKernel(node)
+		if err != nil {
+			return nil, pm.nodeErr(i, err)
+		}
+		outs, err := kernel(args)
+		if err != nil {
+			return nil, pm.nodeErr(i, err)
+		}
+		fold := allConst || shapeOnly(n)
+		st := &cStep{node: n, index: i, opset: pm.opsets[i], spec: spec, kernel: kernel, ins: ids,
+			outs: make([]int, len(n.Outputs)), outT: make([]tensor.Dtype, len(n.Outputs)), outS: make([][]int, len(n.Outputs))}
+		for k, name := range n.Outputs {
+			st.outs[k] = -1
+			var d *tensor.Dense
+			if k < len(outs) {
+				d = outs[k]
+			}
+			if d == nil {
+				if name != "" || k == 0 {
+					return nil, pm.nodeErr(i, fmt.Errorf("kernel returned no value for output %d (%q)", k, name))
+				}
+				continue
+			}
+			st.outT[k], st.outS[k] = d.Dtype(), slices.Clone([]int(d.Shape()))
+			if name == "" {
+				continue
+			}
+			v := &cValue{name: name, dtype: d.Dtype(), shape: st.outS[k], step: -1}
+			if fold {
+				v.kind, v.konst = kindConst, d
+			} else {
+				v.kind, v.step, v.out = kindComputed, len(pl.steps), k
+				samples[name] = d
+			}
+			st.outs[k] = add(v)
+		}
+		if !fold {
+			pl.steps = append(pl.steps, st)
+		}
+		for _, in := range n.Inputs {
+			if lastUse[in] == i {
+				delete(samples, in)
+			}
+		}
+	}
+
+	// Requested outputs that are inputs or initializers only.
+	for _, name := range outNames {
+		if _, ok := pl.byName[name]; ok {
+			continue
+		}
+		d, err := pm.initializer(name)
+		if err != nil {
+			return nil, err
+		}
+		add(&cValue{name: name, kind: kindConst, dtype: d.Dtype(), shape: slices.Clone([]int(d.Shape())), konst: d, step: -1})
+	}
+	pl.outNames = outNames
+	for _, name := range outNames {
+		pl.outputs = append(pl.outputs, pl.byName[name])
+	}
+	pl.prune()
+	return pl, nil
+}
+
+// prune drops the steps no requested output needs once folding is done,
+// and counts the consumers of each value.
+func (pl *plan) prune() {
+	need := make([]bool, len(pl.values))
+	for _, id := range pl.outputs {
+		need[id] = true
+	}
+	keep := make([]bool, len(pl.steps))
+	for s := len(pl.steps) - 1; s >= 0; s-- {
+		st := pl.steps[s]
+		for k, id := range st.outs {
+			if id >= 0 && !need[id] {
+				st.outs[k] = -1 // computed but unused
+			}
+			if id >= 0 && need[id] {
+				keep[s] = true
+			}
+		}
+		if keep[s] {
+			for _, id := range st.ins {
+				if id >= 0 {
+					need[id] = true
+				}
+			}
+		}
+	}
+	var steps []*cStep
+	remap := make([]int, len(pl.steps))
+	for s, st := range pl.steps {
+		remap[s] = -1
+		if keep[s] {
+			remap[s] = len(steps)
+			steps = append(steps, st)
+		}
+	}
+	pl.steps = steps
+	for id, v := range pl.values {
+		if v.kind == kindComputed {
+			v.step = remap[v.step]
+		}
+		if v.kind == kindConst && !need[id] {
+			v.konst = nil // used only while folding
+		}
+	}
+	pl.consumers = make([]int, len(pl.values))
+	pl.exposed = make([]bool, len(pl.values))
+	for _, st := range pl.steps {
+		for _, id := range st.ins {
+			if id >= 0 && pl.values[id].kind != kindConst {
+				pl.consumers[id]++
+			}
+		}
+	}
+	for _, id := range pl.outputs {
+		pl.exposed[id] = true
+	}
+}
+
+// shapeOnly reports whether the node's outputs depend only on its inputs'
+// shapes, so that it folds once the input shapes are known.
+func shapeOnly(n *graph.Node) bool {
+	return (n.Domain == "" || n.Domain == "ai.onnx") && (n.OpType == "Shape" || n.OpType == "Size")
+}
+
+// checkShape checks a given input shape against the declared one.
+func checkShape(in graph.ValueInfo, s []int64) ([]int, error) {
+	shape := make([]int, len(s))
+	for i, d := range s {
+		if d < 0 {
+			return nil, fmt.Errorf("onnximport: compile: input %q: shape %v has a negative dim", in.Name, s)
+		}
+		shape[i] = int(d)
+	}
+	if in.Shape == nil {
+		return shape, nil
+	}
+	if len(in.Shape) != len(s) {
+		return nil, fmt.Errorf("onnximport: compile: input %q: shape %v has rank %d, the model declares %s", in.Name, s, len(s), describeInfo(in))
+	}
+	for i, d := range in.Shape {
+		if d.Param == "" && d.Value > 0 && d.Value != s[i] {
+			return nil, fmt.Errorf("onnximport: compile: input %q: dim %d is %d, the model declares %s", in.Name, i, s[i], describeInfo(in))
+		}
+	}
+	return shape, nil
+}
+
+// describeInfo renders a value's declared type as "float32[batch 4]".
+func describeInfo(v graph.ValueInfo) string {
+	if v.Shape == nil {
+		return v.DType.String() + "[...]"
+	}
+	dims := make([]string, len(v.Shape))
+	for i, d := range v.Shape {
+		dims[i] = d.String()
+	}
+	return v.DType.String() + "[" + strings.Join(dims, " ") + "]"
+}
+
+func valueNames(vs []graph.ValueInfo) string {
+	names := make([]string, len(vs))
+	for i, v := range vs {
+		names[i] = v.Name
+	}
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
+}
