@@ -1,0 +1,473 @@
+package generate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
+
+	"github.com/xt2onnx/xt2onnx/builder"
+	"github.com/xt2onnx/xt2onnx/runtime"
+)
+
+// Filter selects how the logits are filtered before sampling.
+type Filter int
+
+// The filters of x-transformers 1.9.2.
+const (
+	// FilterTopK keeps the k = ceil((1 - FilterThres) · vocab) largest
+	// logits (1.9.2's default, top_k).
+	FilterTopK Filter = iota
+	// FilterTopP is 1.9.2's nucleus filter top_p: it keeps the smallest set
+	// of most likely tokens whose probability exceeds 1 - FilterThres.
+	FilterTopP
+	// FilterTopA is 1.9.2's top_a: it keeps the tokens whose probability is
+	// at least max(p)^MinPPow · MinPRatio, max over the whole batch, and
+	// makes them equally likely.
+	FilterTopA
+)
+
+var filterNames = map[Filter]string{FilterTopK: "top-k", FilterTopP: "top-p", FilterTopA: "top-a"}
+
+// String returns "top-k", "top-p" or "top-a".
+func (f Filter) String() string {
+	if s, ok := filterNames[f]; ok {
+		return s
+	}
+	return fmt.Sprintf("filter(%d)", int(f))
+}
+
+// Defaults of the sampling options, as in x-transformers 1.9.2.
+const (
+	DefaultTemperature = 1.0
+	DefaultFilterThres = 0.9
+	DefaultMinPPow     = 2.0
+	DefaultMinPRatio   = 0.02
+)
+
+// Step describes one generation step to Options.OnStep.
+type Step struct {
+	// N is the number of new tokens per row so far, this step's included
+	// (1 for the first step).
+	N int
+	// Tokens holds the token drawn for each row at this step. Do not keep
+	// the slice beyond the call.
+	Tokens []int64
+	// Cached reports whether the step ran with the KV cache, that is on
+	// the new tokens only; false for the first step (the prompt) and for
+	// steps that ran the whole window.
+	Cached bool
+}
+
+// Options configure one Generate call. The zero value (apart from MaxNew)
+// samples like 1.9.2's generate defaults: top-k with thres 0.9, temperature
+// 1, no eos.
+type Options struct {
+	// MaxNew is the number of tokens to generate per row (1.9.2's seq_len).
+	MaxNew int
+	// Temperature divides the filtered logits; 0 means 1. It does not
+	// apply to Greedy.
+	Temperature float64
+	// Filter is the logits filter; FilterTopK by default.
+	Filter Filter
+	// FilterThres is 1.9.2's filter_thres for FilterTopK and FilterTopP,
+	// in (0, 1); 0 means 0.9.
+	FilterThres float64
+	// MinPPow and MinPRatio parameterise FilterTopA; 0 means 2.0 and
+	// 0.02.
+	MinPPow, MinPRatio float64
+	// Greedy picks the most likely token (the lowest id on ties) instead
+	// of sampling; it equals top-k with k = 1 and ignores the filter and
+	// the temperature.
+	Greedy bool
+	// EOSToken ends generation once every row holds it (see the package
+	// documentation); nil means no end token.
+	EOSToken *int64
+	// PadValue replaces the tokens after each row's first EOSToken.
+	PadValue int64
+	// Seed seeds the PCG generator the tokens are drawn with.
+	Seed uint64
+	// NoCache runs the whole window at every step even when the model has
+	// a KV cache (its past inputs get an empty cache).
+	NoCache bool
+	// OnStep, when not nil, is called after every step, for progress or
+	// streaming; an error it returns ends generation with that error.
+	OnStep func(Step) error
+}
+
+// settings are Options with the defaults filled in and checked.
+type settings struct {
+	Options
+}
+
+func (o Options) resolve() (settings, error) {
+	if o.MaxNew < 0 {
+		return settings{}, fmt.Errorf("generate: MaxNew %d is negative", o.MaxNew)
+	}
+	if o.Temperature == 0 {
+		o.Temperature = DefaultTemperature
+	}
+	if !(o.Temperature > 0) || math.IsInf(o.Temperature, 0) {
+		return settings{}, fmt.Errorf("generate: temperature %g must be positive and finite (for the most likely token use Greedy)", o.Temperature)
+	}
+	if o.FilterThres == 0 {
+		o.FilterThres = DefaultFilterThres
+	}
+	if o.MinPPow == 0 {
+		o.MinPPow = DefaultMinPPow
+	}
+	if o.MinPRatio == 0 {
+		o.MinPRatio = DefaultMinPRatio
+	}
+	if o.Greedy {
+		return settings{o}, nil
+	}
+	switch o.Filter {
+	case FilterTopK, FilterTopP:
+		if !(o.FilterThres > 0 && o.FilterThres < 1) {
+			return settings{}, fmt.Errorf("generate: %s threshold %g is outside (0, 1)", o.Filter, o.FilterThres)
+		}
+	case FilterTopA:
+		if !(o.MinPRatio > 0) || math.IsInf(o.MinPRatio, 0) || math.IsNaN(o.MinPPow) || math.IsInf(o.MinPPow, 0) {
+			return settings{}, fmt.Errorf("generate: top-a needs a finite MinPPow and a positive, finite MinPRatio (got %g and %g)", o.MinPPow, o.MinPRatio)
+		}
+	default:
+		return settings{}, fmt.Errorf("generate: unknown filter %d (want FilterTopK, FilterTopP or FilterTopA)", int(o.Filter))
+	}
+	return settings{o}, nil
+}
+
+// cacheIO pairs a past_* input with the present_* output that feeds it.
+type cacheIO struct {
+	past    runtime.ValueInfo
+	present string
+}
+
+// Generator generates tokens with one model. It is safe for concurrent use
+// when its session is (every runtime backend's session is).
+type Generator struct {
+	sess   runtime.Session
+	meta   Meta
+	logits string
+	mask   bool      // the model takes a "mask" input (all true)
+	cache  []cacheIO // empty: no KV cache
+}
+
+// New returns a Generator over sess, a decoder-only TransformerWrapper
+// model built by xt2onnx: input "x" (int64 [batch, seq]), optionally "mask"
+// (bool [batch, seq]) or the KV-cache inputs past_* with their present_*
+// outputs, and output "logits" (float32 [batch, seq, vocab]).
+func New(sess runtime.Session, meta Meta) (*Generator, error) {
+	if sess == nil {
+		return nil, errors.New("generate: nil session")
+	}
+	if meta.MaxSeqLen < 0 || meta.NumTokens < 0 {
+		return nil, fmt.Errorf("generate: Meta has a negative MaxSeqLen (%d) or NumTokens (%d)", meta.MaxSeqLen, meta.NumTokens)
+	}
+	g := &Generator{sess: sess, meta: meta}
+	outputs := map[string]runtime.ValueInfo{}
+	for _, o := range sess.Outputs() {
+		outputs[o.Name] = o
+	}
+	var haveX bool
+	var unknown []string
+	for _, in := range sess.Inputs() {
+		switch {
+		case in.Name == builder.InputTokens:
+			if in.DType != runtime.Int64 || len(in.Shape) != 2 {
+				return nil, fmt.Errorf("generate: input %s: want int64 token ids [batch seq]: generation needs a TransformerWrapper model", in)
+			}
+			haveX = true
+		case in.Name == builder.InputMask && in.DType == runtime.Bool && len(in.Shape) == 2:
+			g.mask = true
+		case strings.HasPrefix(in.Name, "past_"):
+			present := "present_" + strings.TrimPrefix(in.Name, "past_")
+			if _, ok := outputs[present]; !ok {
+				return nil, fmt.Errorf("generate: KV-cache input %q has no output %q to feed it: re-export the model with xt2onnx export --kv-cache", in.Name, present)
+			}
+			if in.DType != runtime.Float32 || len(in.Shape) == 0 {
+				return nil, fmt.Errorf("generate: KV-cache input %s: want a float32 tensor with a batch dim", in)
+			}
+			g.cache = append(g.cache, cacheIO{past: in, present: present})
+		default:
+			unknown = append(unknown, in.String())
+		}
+	}
+	if !haveX {
+		return nil, fmt.Errorf("generate: the model has no input %q (int64 [batch seq]); generation needs a decoder-only TransformerWrapper model", builder.InputTokens)
+	}
+	if len(unknown) > 0 {
+		return nil, fmt.Errorf("generate: the model takes inputs generation cannot fill (%s); generation needs a decoder-only TransformerWrapper model (inputs x, mask or the KV cache)", strings.Join(unknown, ", "))
+	}
+	if g.mask && len(g.cache) > 0 {
+		return nil, errors.New("generate: the model takes both a mask and a KV cache; export it without the mask input")
+	}
+	if o, ok := outputs[builder.OutputLogits]; ok {
+		g.logits = o.Name
+	} else if outs := sess.Outputs(); len(outs) == 1 {
+		g.logits = outs[0].Name
+	} else {
+		return nil, fmt.Errorf("generate: the model has no output %q: generation needs the logits (export without --return-embeddings)", builder.OutputLogits)
+	}
+	if o := outputs[g.logits]; o.DType != runtime.Float32 || (o.Shape != nil && len(o.Shape) != 3) {
+		return nil, fmt.Errorf("generate: output %s: want float32 logits [batch seq vocab]", o)
+	}
+	return g, nil
+}
+
+// HasCache reports whether the model has a KV cache, which Generate uses
+// unless Options.NoCache is set.
+func (g *Generator) HasCache() bool { return len(g.cache) > 0 }
+
+// Meta returns the Meta the generator was made with.
+func (g *Generator) Meta() Meta { return g.meta }
+
+// Generate continues every row of start (all rows of one length, at least
+// one token each) by up to opts.MaxNew tokens and returns the new tokens
+// only, one slice per row. All rows have the same length: MaxNew, or fewer
+// when generation ended on opts.EOSToken.
+func (g *Generator) Generate(ctx context.Context, start [][]int64, opts Options) ([][]int64, error) {
+	o, err := opts.resolve()
+	if err != nil {
+		return nil, err
+	}
+	if err := g.checkStart(start); err != nil {
+		return nil, err
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	batch, t := len(start), len(start[0])
+	out := make([][]int64, batch)
+	for r, row := range start {
+		out[r] = make([]int64, t, t+o.MaxNew)
+		copy(out[r], row)
+	}
+	rng := rand.New(rand.NewPCG(o.Seed, pcgStream))
+	useCache := len(g.cache) > 0 && !o.NoCache
+	var past map[string]*runtime.Tensor // the cache after the previous step, nil when it cannot be used
+	next := make([]int64, batch)
+	for step := 1; step <= o.MaxNew; step++ {
+		n := len(out[0])
+		from := 0 // first position of the window
+		if g.meta.MaxSeqLen > 0 && n > g.meta.MaxSeqLen {
+			from = n - g.meta.MaxSeqLen
+		}
+		cached := useCache && from == 0 && past != nil
+		var logits [][]float32
+		if cached {
+			logits, past, err = g.run(ctx, out, n-1, batch, past, true)
+		} else {
+			logits, past, err = g.run(ctx, out, from, batch, nil, useCache && from == 0)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("generate: step %d: %w", step, err)
+		}
+		if err := o.pick(logits, rng, next); err != nil {
+			return nil, fmt.Errorf("generate: step %d: %w", step, err)
+		}
+		for r := range out {
+			out[r] = append(out[r], next[r])
+		}
+		if o.OnStep != nil {
+			if err := o.OnStep(Step{N: step, Tokens: next, Cached: cached}); err != nil {
+				return nil, err
+			}
+		}
+		if o.EOSToken != nil && padAfterEOS(out, *o.EOSToken, o.PadValue) {
+			break
+		}
+	}
+	for r := range out {
+		out[r] = out[r][t:]
+	}
+	return out, nil
+}
+
+// pcgStream is the second PCG seed word; Options.Seed is the first.
+const pcgStream = 0x78743267656e // "xt2gen"
+
+func (g *Generator) checkStart(start [][]int64) error {
+	if len(start) == 0 {
+		return errors.New("generate: no prompt rows: give at least one row of start tokens")
+	}
+	t := len(start[0])
+	for r, row := range start {
+		if len(row) == 0 {
+			return fmt.Errorf("generate: prompt row %d is empty: give at least one start token per row", r)
+		}
+		if len(row) != t {
+			return fmt.Errorf("generate: prompt row %d has %d tokens and row 0 has %d: all rows must have the same length (1.9.2 takes one [batch, len] tensor)", r, len(row), t)
+		}
+		for j, tok := range row {
+			if tok < 0 || (g.meta.NumTokens > 0 && tok >= int64(g.meta.NumTokens)) {
+				return fmt.Errorf("generate: prompt row %d, position %d: token %d is outside the vocabulary [0, %d)", r, j, tok, g.meta.NumTokens)
+			}
+		}
+	}
+	return nil
+}
+
+// run runs the model on out[:, from:] and returns the last position's
+// logits per row. With past != nil the positions before from are those past
+// holds; with past == nil and withCache the cache inputs get an empty cache
+// and the returned cache is the step's present_* outputs; otherwise no cache
+// is returned.
+func (g *Generator) run(ctx context.Context, out [][]int64, from, batch int, past map[string]*runtime.Tensor, withCache bool) ([][]float32, map[string]*runtime.Tensor, error) {
+	seq := len(out[0]) - from
+	ids := make([]int64, 0, batch*seq)
+	for _, row := range out {
+		ids = append(ids, row[from:]...)
+	}
+	shape := []int64{int64(batch), int64(seq)}
+	x, err := runtime.NewInt64(shape, ids)
+	if err != nil {
+		return nil, nil, err
+	}
+	inputs := map[string]*runtime.Tensor{builder.InputTokens: x}
+	if g.mask {
+		keep := make([]bool, len(ids))
+		for i := range keep {
+			keep[i] = true
+		}
+		if inputs[builder.InputMask], err = runtime.NewBool(shape, keep); err != nil {
+			return nil, nil, err
+		}
+	}
+	for _, c := range g.cache {
+		if past != nil {
+			inputs[c.past.Name] = past[c.present]
+			continue
+		}
+		if inputs[c.past.Name], err = emptyCache(c.past, batch); err != nil {
+			return nil, nil, err
+		}
+	}
+	outs, err := g.sess.Run(ctx, inputs)
+	if err != nil {
+		return nil, nil, err
+	}
+	logits, err := lastLogits(outs[g.logits], g.logits, batch, seq)
+	if err != nil {
+		return nil, nil, err
+	}
+	if past == nil && !withCache {
+		return logits, nil, nil
+	}
+	next := make(map[string]*runtime.Tensor, len(g.cache))
+	for _, c := range g.cache {
+		t := outs[c.present]
+		if t == nil {
+			return nil, nil, fmt.Errorf("the model returned no %q", c.present)
+		}
+		next[c.present] = t
+	}
+	return logits, next, nil
+}
+
+// emptyCache returns the initial value of a past_* input: dim 0 is the
+// batch, dynamic dims (the past sequence) are 0, fixed dims keep their size,
+// values are zero.
+func emptyCache(info runtime.ValueInfo, batch int) (*runtime.Tensor, error) {
+	shape := make([]int64, len(info.Shape))
+	for i, d := range info.Shape {
+		switch {
+		case i == 0:
+			shape[i] = int64(batch)
+		case d < 0:
+			shape[i] = 0
+		default:
+			shape[i] = d
+		}
+	}
+	n, err := runtime.NumElementsOf(shape)
+	if err != nil {
+		return nil, err
+	}
+	return runtime.NewFloat32(shape, make([]float32, n))
+}
+
+// lastLogits returns the logits of the last position of each row of a
+// [batch, seq, vocab] output.
+func lastLogits(t *runtime.Tensor, name string, batch, seq int) ([][]float32, error) {
+	if t == nil {
+		return nil, fmt.Errorf("the model returned no %q", name)
+	}
+	data, err := t.Float32s()
+	if err != nil {
+		return nil, err
+	}
+	shape := t.Shape()
+	if len(shape) != 3 || shape[0] != int64(batch) || shape[1] != int64(seq) || shape[2] < 1 {
+		return nil, fmt.Errorf("output %q has shape %s, want [%d %d vocab]", name, runtime.FormatShape(shape), batch, seq)
+	}
+	vocab := int(shape[2])
+	rows := make([][]float32, batch)
+	for r := range rows {
+		off := (r*seq + seq - 1) * vocab
+		rows[r] = data[off : off+vocab]
+	}
+	return rows, nil
+}
+
+// pick chooses the next token of every row into next.
+func (o settings) pick(logits [][]float32, rng *rand.Rand, next []int64) error {
+	for r, row := range logits {
+		for i, v := range row {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 1) {
+				return fmt.Errorf("row %d: logit of token %d is %v", r, i, v)
+			}
+		}
+	}
+	if o.Greedy {
+		for r, row := range logits {
+			next[r] = int64(argmax(row))
+		}
+		return nil
+	}
+	rows := make([][]float64, len(logits))
+	for r, row := range logits {
+		rows[r] = make([]float64, len(row))
+		for i, v := range row {
+			rows[r][i] = float64(v)
+		}
+	}
+	switch o.Filter {
+	case FilterTopK:
+		topK(rows, o.FilterThres)
+	case FilterTopP:
+		topP(rows, o.FilterThres)
+	case FilterTopA:
+		topA(rows, o.MinPPow, o.MinPRatio)
+	}
+	for r, row := range rows {
+		for i := range row {
+			row[i] /= o.Temperature
+		}
+		if slices.Max(row) == math.Inf(-1) {
+			return fmt.Errorf("row %d: the filter removed every token", r)
+		}
+		next[r] = int64(sample(softmax(row), rng.Float64()))
+	}
+	return nil
+}
+
+// padAfterEOS implements 1.9.2's end of sequence: when every row of out
+// holds eos, it sets the positions after each row's first eos to pad and
+// reports true.
+func padAfterEOS(out [][]int64, eos, pad int64) bool {
+	for _, row := range out {
+		if !slices.Contains(row, eos) {
+			return false
+		}
+	}
+	for _, row := range out {
+		for j := slices.Index(row, eos) + 1; j < len(row); j++ {
+			row[j] = pad
+		}
+	}
+	return true
+}
