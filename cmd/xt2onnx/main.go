@@ -12,8 +12,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/xt2onnx/xt2onnx/builder"
+	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/cmd/bench"
+	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/cmd/conformance"
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/cmd/export"
+	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/cmd/generate"
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/cmd/inspect"
+	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/cmd/parity"
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/cmd/run"
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/cmd/verify"
 	versioncmd "github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/cmd/version"
@@ -22,7 +26,8 @@ import (
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/iostreams"
 	xtexport "github.com/xt2onnx/xt2onnx/export"
 	onnximport "github.com/xt2onnx/xt2onnx/import"
-	_ "github.com/xt2onnx/xt2onnx/runtime/ort" // registers the "ort" backend
+	_ "github.com/xt2onnx/xt2onnx/runtime/native" // registers the "native" backend
+	_ "github.com/xt2onnx/xt2onnx/runtime/ort"    // registers the "ort" backend
 )
 
 // version is the xt2onnx version; release builds set it with
@@ -64,11 +69,18 @@ reference fixtures made with PyTorch.
 
 Data goes to stdout; errors, notes and progress to stderr. Exit status: 0 on
 success, 1 on an error or a verify FAIL, 2 on a usage error, 3 when the model
-uses an option that is not supported yet.`,
+uses an option that is not supported yet.
+
+Shell completion: "xt2onnx completion bash" (or zsh, fish, powershell) prints
+a completion script; for bash, add 'source <(xt2onnx completion bash)' to
+~/.bashrc. See "xt2onnx completion --help".`,
 		Example: `  xt2onnx export --preset tiny -o tiny.onnx
   xt2onnx inspect tiny.onnx
   xt2onnx run tiny.onnx --random --batch 2 --seq 16
-  xt2onnx verify --fixture fixtures/xtransformers-1.9.2/dec_basic`,
+  xt2onnx verify --fixture fixtures/xtransformers-1.9.2/dec_basic
+  xt2onnx generate --preset tiny --prompt-tokens 1,2,3 --max-new 16
+  xt2onnx bench --preset base --generate 256 --prompt-len 32
+  source <(xt2onnx completion bash)`,
 		Version:       f.Version,
 		SilenceErrors: true,
 		SilenceUsage:  true,
@@ -82,8 +94,12 @@ uses an option that is not supported yet.`,
 	root.AddCommand(
 		export.NewCmdExport(f, nil),
 		run.NewCmdRun(f, nil),
+		generate.NewCmdGenerate(f, nil),
+		bench.NewCmdBench(f, nil),
 		inspect.NewCmdInspect(f, nil),
 		verify.NewCmdVerify(f, nil),
+		parity.NewCmdParity(f, nil),
+		conformance.NewCmdConformance(f, nil),
 		versioncmd.NewCmdVersion(f, nil),
 	)
 	return root
@@ -105,13 +121,14 @@ func exitStatus(err error, cmd *cobra.Command, stderr io.Writer) int {
 	var flagErr *cmdutil.FlagError
 	var builderUnsupported *builder.UnsupportedError
 	var importUnsupported *onnximport.UnsupportedError
+	var opsUnsupported *onnximport.UnsupportedOpsError
 	switch {
 	case errors.As(err, &flagErr) || strings.HasPrefix(err.Error(), "unknown command "):
 		if cmd != nil {
 			fmt.Fprintf(stderr, "Usage: %s\nRun '%s --help' for more.\n", cmd.UseLine(), cmd.CommandPath())
 		}
 		return exitUsage
-	case errors.As(err, &builderUnsupported), errors.As(err, &importUnsupported):
+	case errors.As(err, &builderUnsupported), errors.As(err, &importUnsupported), errors.As(err, &opsUnsupported):
 		return exitUnsupported
 	}
 	return exitError

@@ -17,6 +17,7 @@ import (
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/iostreams"
 	xtexport "github.com/xt2onnx/xt2onnx/export"
 	"github.com/xt2onnx/xt2onnx/internal/graph"
+	"github.com/xt2onnx/xt2onnx/internal/triton"
 )
 
 // Options are the parsed flags of `xt2onnx export`.
@@ -34,7 +35,15 @@ type Options struct {
 	Mask          builder.MaskMode
 	// ReturnEmbeddings outputs the final-norm embeddings instead of logits.
 	ReturnEmbeddings bool
-	JSON             bool
+	// KVCache exports a decoder with the KV-cache inputs and outputs.
+	KVCache bool
+	// TritonRepo is a Triton model repository to write the model into.
+	TritonRepo string
+	// Name is the Triton model name; empty means the stem of Output.
+	Name string
+	// TritonMaxBatch is the max_batch_size of the Triton config.
+	TritonMaxBatch int
+	JSON           bool
 }
 
 var maskModes = map[string]builder.MaskMode{"auto": builder.MaskAuto, "on": builder.MaskOn, "off": builder.MaskOff}
@@ -45,7 +54,7 @@ func NewCmdExport(f *factory.Factory, runF func(*Options) error) *cobra.Command 
 	opts := &Options{IO: f.IOStreams}
 	var mask string
 	cmd := &cobra.Command{
-		Use:   "export (--config FILE (--weights FILE | --random-weights) | --preset NAME) -o OUT.onnx",
+		Use:   "export (--config FILE (--weights FILE | --random-weights) | --preset NAME) (-o OUT.onnx | --triton-repo DIR)",
 		Short: "build an x-transformers model and write it as an ONNX file",
 		Long: `Build the ONNX graph of an x-transformers 1.9.2 model and write it to a file.
 
@@ -54,12 +63,21 @@ arguments) with its trained weights (--weights, a safetensors state_dict) or
 with seeded random weights (--random-weights), or a built-in preset (--preset
 tiny, small or base), which always uses random weights. Every mismatch between
 the config and the weights is reported at once. Options the builder does not
-implement yet make the command exit with status 3.
+implement yet make the command exit with status 3. --kv-cache exports a
+decoder that also takes and returns the attention keys and values of earlier
+positions, which "xt2onnx generate" uses to run one token per step.
 
-The file is written to a temporary file next to OUT and renamed into place,
-so OUT is never left half-written. A summary (path, bytes, opset, parameters,
-model-local functions or "inlined", seconds) goes to stdout: aligned on a
-terminal, "key<TAB>value" lines otherwise, or one JSON object with --json.`,
+--triton-repo DIR writes a Triton Inference Server model repository:
+DIR/NAME/config.pbtxt (platform onnxruntime_onnx, dynamic batching up to
+--triton-max-batch, inputs and outputs with their types and dims, the batch
+dim left out and other dynamic dims as -1) and DIR/NAME/1/model.onnx. NAME is
+--name, or the stem of -o; -o may be left out when --name is given.
+
+Every file is written to a temporary file in its directory and renamed into
+place, so none is ever left half-written. A summary (path, bytes, opset, parameters,
+model-local functions or "inlined", KV cache, Triton paths, seconds) goes to
+stdout: aligned on a terminal, "key<TAB>value" lines otherwise, or one JSON
+object with --json.`,
 		Example: `  # A trained model
   xt2onnx export --config config.json --weights model.safetensors -o model.onnx
 
@@ -70,7 +88,13 @@ terminal, "key<TAB>value" lines otherwise, or one JSON object with --json.`,
   xt2onnx export --config config.json --random-weights --opset 17 --mask on -o model.onnx
 
   # Embeddings instead of logits
-  xt2onnx export --config config.json --weights model.safetensors --return-embeddings -o embed.onnx`,
+  xt2onnx export --config config.json --weights model.safetensors --return-embeddings -o embed.onnx
+
+  # A decoder with a KV cache, for fast generation
+  xt2onnx export --config config.json --weights model.safetensors --kv-cache -o gen.onnx
+
+  # A Triton model repository: models/tiny/config.pbtxt, models/tiny/1/model.onnx
+  xt2onnx export --preset tiny --triton-repo models --name tiny`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := opts.validate(cmd, mask); err != nil {
@@ -93,7 +117,15 @@ terminal, "key<TAB>value" lines otherwise, or one JSON object with --json.`,
 	fl.BoolVar(&opts.Inline, "inline", false, "inline model-local functions (for runtimes without function support)")
 	cmdutil.StringEnumFlag(fl, &mask, "mask", "", "auto", []string{"auto", "on", "off"}, "key-padding mask input (auto: when the config's inputs name one, or for encoders)")
 	fl.BoolVar(&opts.ReturnEmbeddings, "return-embeddings", false, "output the final-norm embeddings instead of the logits (return_embeddings=True)")
+	fl.BoolVar(&opts.KVCache, "kv-cache", false, "export a decoder with KV-cache inputs and outputs (past_*, present_*) for generation")
+	fl.StringVar(&opts.TritonRepo, "triton-repo", "", "also write a Triton model repository into `DIR` (DIR/NAME/config.pbtxt, DIR/NAME/1/model.onnx)")
+	fl.StringVar(&opts.Name, "name", "", "Triton model `NAME` (default: the stem of -o)")
+	fl.IntVar(&opts.TritonMaxBatch, "triton-max-batch", triton.DefaultMaxBatchSize, "max_batch_size of the Triton config")
 	fl.BoolVar(&opts.JSON, "json", false, "print the summary as JSON")
+	_ = cmd.RegisterFlagCompletionFunc("preset", cobra.FixedCompletions(builder.Presets(), cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.MarkFlagFilename("config", "json")
+	_ = cmd.MarkFlagFilename("weights", "safetensors")
+	_ = cmd.MarkFlagDirname("triton-repo")
 	return cmd
 }
 
@@ -115,34 +147,55 @@ func (o *Options) validate(cmd *cobra.Command, mask string) error {
 		return cmdutil.FlagErrorf("--config needs --weights FILE (the model's safetensors state_dict); to export with seeded random weights instead, add --random-weights")
 	case changed("seed") && o.WeightsPath != "":
 		return cmdutil.FlagErrorf("--seed applies to random weights only, not to --weights")
-	case o.Output == "":
+	case o.Output == "" && o.TritonRepo == "":
 		return cmdutil.FlagErrorf("-o/--output is required: name the .onnx file to write")
+	case o.Output == "" && o.Name == "":
+		return cmdutil.FlagErrorf("--triton-repo needs a model name: add --name NAME (or -o FILE, whose stem names it)")
+	case (changed("name") || changed("triton-max-batch")) && o.TritonRepo == "":
+		return cmdutil.FlagErrorf("--name and --triton-max-batch apply to --triton-repo only")
+	case o.TritonMaxBatch < 1:
+		return cmdutil.FlagErrorf("--triton-max-batch %d: must be at least 1", o.TritonMaxBatch)
 	case !slices.Contains(xtexport.Opsets(), o.Opset):
 		return cmdutil.FlagErrorf("--opset %d is not supported: want %s", o.Opset, cmdutil.OrList(xtexport.Opsets()))
 	}
 	if o.Preset != "" {
 		o.RandomWeights = true
 	}
+	if o.TritonRepo != "" && o.Name == "" {
+		o.Name = strings.TrimSuffix(filepath.Base(o.Output), filepath.Ext(o.Output))
+	}
+	if o.TritonRepo != "" {
+		if err := triton.CheckName(o.Name); err != nil {
+			return cmdutil.FlagErrorf("--name %q: %s", o.Name, strings.TrimPrefix(err.Error(), "triton: "))
+		}
+	}
 	return nil
 }
 
 // summary is what export reports about the written file.
 type summary struct {
-	Path       string  `json:"path"`
-	Bytes      int64   `json:"bytes"`
-	Opset      int64   `json:"opset"`
-	Params     int64   `json:"params"`
-	ParamBytes int64   `json:"param_bytes"`
-	Functions  int     `json:"functions"`
-	Inlined    bool    `json:"inlined"`
-	Seconds    float64 `json:"seconds"`
+	Path       string `json:"path"`
+	Bytes      int64  `json:"bytes"`
+	Opset      int64  `json:"opset"`
+	Params     int64  `json:"params"`
+	ParamBytes int64  `json:"param_bytes"`
+	Functions  int    `json:"functions"`
+	Inlined    bool   `json:"inlined"`
+	KVCache    bool   `json:"kv_cache"`
+	// TritonConfig and TritonModel are the files written into the Triton
+	// repository, when there is one.
+	TritonConfig string  `json:"triton_config,omitempty"`
+	TritonModel  string  `json:"triton_model,omitempty"`
+	Seconds      float64 `json:"seconds"`
 }
 
 func exportRun(o *Options) (err error) {
 	start := time.Now()
 	ios := o.IO
-	if fi, err := os.Stat(filepath.Dir(o.Output)); err != nil || !fi.IsDir() {
-		return fmt.Errorf("cannot write %s: directory %s does not exist", o.Output, filepath.Dir(o.Output))
+	if o.Output != "" {
+		if fi, err := os.Stat(filepath.Dir(o.Output)); err != nil || !fi.IsDir() {
+			return fmt.Errorf("cannot write %s: directory %s does not exist", o.Output, filepath.Dir(o.Output))
+		}
 	}
 
 	var (
@@ -178,23 +231,42 @@ func exportRun(o *Options) (err error) {
 		name = o.ConfigPath
 	}
 	ios.StartProgress("building %s", name)
-	m, err := builder.Build(cfg, w, source, builder.Options{Opset: o.Opset, Mask: o.Mask, ReturnEmbeddings: o.ReturnEmbeddings})
+	m, err := builder.Build(cfg, w, source, builder.Options{Opset: o.Opset, Mask: o.Mask, ReturnEmbeddings: o.ReturnEmbeddings, KVCache: o.KVCache})
 	if err != nil {
 		ios.StopProgress()
 		return err
 	}
-	ios.StartProgress("writing %s", o.Output)
-	err = xtexport.WriteFile(o.Output, m, xtexport.Options{Opset: o.Opset, InlineFunctions: o.Inline})
-	ios.StopProgress()
+	xopts := xtexport.Options{Opset: o.Opset, InlineFunctions: o.Inline}
+	s := summary{Path: o.Output, Opset: o.Opset, Inlined: o.Inline, KVCache: o.KVCache}
+	if o.Output != "" {
+		ios.StartProgress("writing %s", o.Output)
+		err = xtexport.WriteFile(o.Output, m, xopts)
+		ios.StopProgress()
+		if err != nil {
+			return err
+		}
+	}
+	if o.TritonRepo != "" {
+		ios.StartProgress("writing the Triton repository %s", o.TritonRepo)
+		from := o.ConfigPath
+		if o.Preset != "" {
+			from = "preset " + o.Preset
+		}
+		s.TritonConfig, s.TritonModel, err = writeTriton(o, m, xopts, from)
+		ios.StopProgress()
+		if err != nil {
+			return err
+		}
+		if s.Path == "" {
+			s.Path = s.TritonModel
+		}
+	}
+	fi, err := os.Stat(s.Path)
 	if err != nil {
 		return err
 	}
-	fi, err := os.Stat(o.Output)
-	if err != nil {
-		return err
-	}
-
-	s := summary{Path: o.Output, Bytes: fi.Size(), Opset: o.Opset, Inlined: o.Inline, Seconds: time.Since(start).Seconds()}
+	s.Bytes = fi.Size()
+	s.Seconds = time.Since(start).Seconds()
 	s.Params, s.ParamBytes = paramCount(m.Graph)
 	if !o.Inline {
 		s.Functions = len(m.Functions)
@@ -212,8 +284,27 @@ func exportRun(o *Options) (err error) {
 	t.Row("opset", strconv.FormatInt(s.Opset, 10))
 	t.Row("params", strconv.FormatInt(s.Params, 10))
 	t.Row("functions", functions)
+	t.Row("kv_cache", strconv.FormatBool(s.KVCache))
+	if s.TritonConfig != "" {
+		t.Row("triton_config", s.TritonConfig)
+		t.Row("triton_model", s.TritonModel)
+	}
 	t.Row("seconds", strconv.FormatFloat(s.Seconds, 'f', 3, 64))
 	return t.Render()
+}
+
+// writeTriton writes the model and its Triton config into the repository
+// o.TritonRepo and returns the two paths.
+func writeTriton(o *Options, m *graph.Model, xopts xtexport.Options, source string) (string, string, error) {
+	c, err := triton.FromGraph(o.Name, m.Graph, triton.Options{MaxBatchSize: o.TritonMaxBatch, Source: source})
+	if err != nil {
+		return "", "", err
+	}
+	b, err := xtexport.Marshal(m, xopts)
+	if err != nil {
+		return "", "", err
+	}
+	return triton.WriteRepository(o.TritonRepo, c, b)
 }
 
 // paramCount returns the number of elements and bytes of g's initializers.

@@ -1,9 +1,13 @@
 package export
 
 import (
+	"encoding/json"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/xt2onnx/xt2onnx/builder"
@@ -24,22 +28,56 @@ func TestNewCmdExport(t *testing.T) {
 		{
 			name: "preset",
 			args: []string{"--preset", "tiny", "-o", "tiny.onnx"},
-			want: Options{Preset: "tiny", RandomWeights: true, Output: "tiny.onnx", Opset: 18, Mask: builder.MaskAuto},
+			want: Options{Preset: "tiny", RandomWeights: true, Output: "tiny.onnx", Opset: 18, Mask: builder.MaskAuto, TritonMaxBatch: 8},
 		},
 		{
 			name: "preset with seed, inline, opset 17, json",
 			args: []string{"--preset", "base", "--seed", "7", "--inline", "--opset", "17", "--json", "--output", "b.onnx"},
-			want: Options{Preset: "base", RandomWeights: true, Seed: 7, Inline: true, Opset: 17, JSON: true, Output: "b.onnx"},
+			want: Options{Preset: "base", RandomWeights: true, Seed: 7, Inline: true, Opset: 17, JSON: true, Output: "b.onnx", TritonMaxBatch: 8},
 		},
 		{
 			name: "config and weights, mask on",
 			args: []string{"--config", "c.json", "--weights", "w.safetensors", "--mask", "on", "--return-embeddings", "-o", "m.onnx"},
-			want: Options{ConfigPath: "c.json", WeightsPath: "w.safetensors", Mask: builder.MaskOn, ReturnEmbeddings: true, Output: "m.onnx", Opset: 18},
+			want: Options{ConfigPath: "c.json", WeightsPath: "w.safetensors", Mask: builder.MaskOn, ReturnEmbeddings: true, Output: "m.onnx", Opset: 18, TritonMaxBatch: 8},
 		},
 		{
 			name: "config with random weights, mask off",
 			args: []string{"--config", "c.json", "--random-weights", "--seed", "3", "--mask", "off", "-o", "m.onnx"},
-			want: Options{ConfigPath: "c.json", RandomWeights: true, Seed: 3, Mask: builder.MaskOff, Output: "m.onnx", Opset: 18},
+			want: Options{ConfigPath: "c.json", RandomWeights: true, Seed: 3, Mask: builder.MaskOff, Output: "m.onnx", Opset: 18, TritonMaxBatch: 8},
+		},
+		{
+			name: "kv cache, triton repository named by -o",
+			args: []string{"--preset", "tiny", "--kv-cache", "--triton-repo", "models", "-o", "out/tiny-kv.onnx"},
+			want: Options{Preset: "tiny", RandomWeights: true, KVCache: true, TritonRepo: "models", Name: "tiny-kv", Output: "out/tiny-kv.onnx", Opset: 18, TritonMaxBatch: 8},
+		},
+		{
+			name: "triton repository without -o",
+			args: []string{"--preset", "tiny", "--triton-repo", "models", "--name", "lm", "--triton-max-batch", "16"},
+			want: Options{Preset: "tiny", RandomWeights: true, TritonRepo: "models", Name: "lm", Opset: 18, TritonMaxBatch: 16},
+		},
+		{
+			name:    "triton repository without a name",
+			args:    []string{"--preset", "tiny", "--triton-repo", "models"},
+			wantErr: "--triton-repo needs a model name: add --name NAME (or -o FILE, whose stem names it)",
+			flagErr: true,
+		},
+		{
+			name:    "name without triton",
+			args:    []string{"--preset", "tiny", "--name", "lm", "-o", "m.onnx"},
+			wantErr: "--name and --triton-max-batch apply to --triton-repo only",
+			flagErr: true,
+		},
+		{
+			name:    "bad triton name",
+			args:    []string{"--preset", "tiny", "--triton-repo", "models", "--name", "a/b"},
+			wantErr: `--name "a/b": model name "a/b" cannot be a directory name: use letters, digits, '-', '_' or '.'`,
+			flagErr: true,
+		},
+		{
+			name:    "zero triton batch",
+			args:    []string{"--preset", "tiny", "--triton-repo", "models", "--name", "lm", "--triton-max-batch", "0"},
+			wantErr: "--triton-max-batch 0: must be at least 1",
+			flagErr: true,
 		},
 		{
 			name:    "no output",
@@ -132,6 +170,68 @@ func TestNewCmdExport(t *testing.T) {
 			got.IO = nil
 			if !reflect.DeepEqual(*got, tt.want) {
 				t.Errorf("options\n got %+v\nwant %+v", *got, tt.want)
+			}
+		})
+	}
+}
+
+func TestExportTriton(t *testing.T) {
+	dir := t.TempDir()
+	repo := filepath.Join(dir, "models")
+	out := filepath.Join(dir, "tiny-kv.onnx")
+	for _, tt := range []struct {
+		name string
+		args []string
+		want summary
+	}{
+		{
+			name: "file and repository, name from -o",
+			args: []string{"--preset", "tiny", "--kv-cache", "-o", out, "--triton-repo", repo, "--json"},
+			want: summary{Path: out, KVCache: true, TritonConfig: filepath.Join(repo, "tiny-kv", "config.pbtxt"), TritonModel: filepath.Join(repo, "tiny-kv", "1", "model.onnx")},
+		},
+		{
+			name: "repository only",
+			args: []string{"--preset", "tiny", "--triton-repo", repo, "--name", "tiny", "--triton-max-batch", "4", "--json"},
+			want: summary{Path: filepath.Join(repo, "tiny", "1", "model.onnx"), TritonConfig: filepath.Join(repo, "tiny", "config.pbtxt"), TritonModel: filepath.Join(repo, "tiny", "1", "model.onnx")},
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ios, _, stdout, _ := iostreams.Test()
+			cmd := NewCmdExport(factory.New(ios, "test"), nil)
+			cmd.SetArgs(tt.args)
+			cmd.SetOut(io.Discard)
+			cmd.SetErr(io.Discard)
+			if _, err := cmd.ExecuteC(); err != nil {
+				t.Fatal(err)
+			}
+			var got summary
+			if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
+				t.Fatalf("%v: %s", err, stdout)
+			}
+			if got.Path != tt.want.Path || got.KVCache != tt.want.KVCache || got.TritonConfig != tt.want.TritonConfig || got.TritonModel != tt.want.TritonModel {
+				t.Errorf("summary %+v, want %+v", got, tt.want)
+			}
+			model, err := os.ReadFile(got.TritonModel)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if int64(len(model)) != got.Bytes {
+				t.Errorf("repository model has %d bytes, summary says %d", len(model), got.Bytes)
+			}
+			cfg, err := os.ReadFile(got.TritonConfig)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []string{`platform: "onnxruntime_onnx"`, "dynamic_batching { }", `name: "x"`, "data_type: TYPE_INT64", "dims: [ -1, 256 ]"}
+			if tt.want.KVCache {
+				want = append(want, `name: "past_key_0"`, "dims: [ 4, -1, 16 ]", "max_batch_size: 8")
+			} else {
+				want = append(want, "max_batch_size: 4")
+			}
+			for _, w := range want {
+				if !strings.Contains(string(cfg), w) {
+					t.Errorf("config.pbtxt lacks %q:\n%s", w, cfg)
+				}
 			}
 		})
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,11 +13,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/xt2onnx/xt2onnx/builder"
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/cmdutil"
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/factory"
+	modelinputs "github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/inputs"
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/iostreams"
-	onnximport "github.com/xt2onnx/xt2onnx/import"
 	"github.com/xt2onnx/xt2onnx/internal/safetensors"
 	"github.com/xt2onnx/xt2onnx/internal/tensorio"
 	"github.com/xt2onnx/xt2onnx/runtime"
@@ -42,10 +40,6 @@ type Options struct {
 	CUDA       bool
 	JSON       bool
 }
-
-// defaultVocab is the token range --random uses when the model carries no
-// x-transformers config.
-const defaultVocab = 2
 
 // firstValues is how many leading values the summary shows.
 const firstValues = 4
@@ -133,57 +127,6 @@ func (o *Options) validate(cmd *cobra.Command) error {
 	return nil
 }
 
-// modelLimits are what the x-transformers metadata says about valid inputs.
-type modelLimits struct {
-	vocab     map[string]int64 // token ids of input name are in [0, vocab[name])
-	maxSeqLen int64            // 0 when unknown
-}
-
-// tokens returns the token range of an integer input: the config's
-// num_tokens for it, or defaultVocab.
-func (l modelLimits) tokens(input string) int64 {
-	if n, ok := l.vocab[input]; ok {
-		return n
-	}
-	return defaultVocab
-}
-
-// readLimits reads the token ranges and the max sequence length from the
-// model's metadata. A model without (readable) metadata gets the defaults.
-func readLimits(path string) modelLimits {
-	l := modelLimits{vocab: map[string]int64{}}
-	m, err := onnximport.ReadFile(path)
-	if err != nil {
-		return l // the runtime reports a broken file better
-	}
-	if s, ok := m.MetadataValue(builder.MetaMaxSeqLen); ok {
-		if n, err := strconv.ParseInt(s, 10, 64); err == nil && n > 0 {
-			l.maxSeqLen = n
-		}
-	}
-	s, ok := m.MetadataValue(builder.MetaConfig)
-	if !ok {
-		return l
-	}
-	cfg, err := builder.ParseConfig([]byte(s))
-	if err != nil {
-		return l
-	}
-	switch {
-	case cfg.Wrapper != nil:
-		l.vocab[builder.InputTokens] = int64(cfg.Wrapper.NumTokens)
-	case cfg.XTransformer != nil:
-		l.vocab[builder.InputSource] = int64(cfg.XTransformer.Enc.NumTokens)
-		l.vocab[builder.InputTarget] = int64(cfg.XTransformer.Dec.NumTokens)
-	}
-	for k, n := range l.vocab {
-		if n < 1 {
-			delete(l.vocab, k)
-		}
-	}
-	return l
-}
-
 func runRun(o *Options) error {
 	ios := o.IO
 	if o.Output != "" {
@@ -191,9 +134,9 @@ func runRun(o *Options) error {
 			return fmt.Errorf("cannot write %s: directory %s does not exist", o.Output, filepath.Dir(o.Output))
 		}
 	}
-	limits := readLimits(o.ModelPath)
-	if o.Random && limits.maxSeqLen > 0 && o.Seq > limits.maxSeqLen {
-		return fmt.Errorf("--seq %d is longer than the model's max_seq_len %d: use --seq %d or less", o.Seq, limits.maxSeqLen, limits.maxSeqLen)
+	limits := modelinputs.ReadLimits(o.ModelPath)
+	if o.Random && limits.MaxSeqLen > 0 && o.Seq > limits.MaxSeqLen {
+		return fmt.Errorf("--seq %d is longer than the model's max_seq_len %d: use --seq %d or less", o.Seq, limits.MaxSeqLen, limits.MaxSeqLen)
 	}
 
 	ios.StartProgress("loading %s", o.ModelPath)
@@ -207,15 +150,15 @@ func runRun(o *Options) error {
 	var inputs map[string]*runtime.Tensor
 	if o.Random {
 		for _, in := range sess.Inputs() {
-			if _, ok := limits.vocab[in.Name]; !ok && (in.DType == runtime.Int64 || in.DType == runtime.Int32) {
-				fmt.Fprintf(ios.ErrOut, "xt2onnx: note: the model's metadata gives no num_tokens for input %q; its random ids are drawn from [0, %d)\n", in.Name, defaultVocab)
+			if _, ok := limits.Vocab[in.Name]; !ok && (in.DType == runtime.Int64 || in.DType == runtime.Int32) {
+				fmt.Fprintf(ios.ErrOut, "xt2onnx: note: the model's metadata gives no num_tokens for input %q; its random ids are drawn from [0, %d)\n", in.Name, modelinputs.DefaultVocab)
 			}
 		}
-		inputs, err = randomInputs(sess.Inputs(), o.Batch, o.Seq, o.Seed, limits.tokens)
+		inputs, err = modelinputs.Random(sess.Inputs(), o.Batch, o.Seq, o.Seed, limits.Tokens)
 	} else {
-		inputs, err = readInputs(o.InputsPath, o.Prefix, sess.Inputs())
+		inputs, err = modelinputs.Read(o.InputsPath, o.Prefix, sess.Inputs())
 		if err == nil {
-			err = checkSeq(sess.Inputs(), inputs, limits.maxSeqLen, o.InputsPath)
+			err = modelinputs.CheckSeq(sess.Inputs(), inputs, limits.MaxSeqLen, o.InputsPath)
 		}
 	}
 	if err != nil {
@@ -263,139 +206,6 @@ func runRun(o *Options) error {
 		t.Row(s.Name, s.DType, runtime.FormatShape(s.Shape), formatFloat(float64(s.Min)), formatFloat(float64(s.Max)), formatFloat(float64(s.Mean)), strings.Join(first, " "))
 	}
 	return t.Render()
-}
-
-func readInputs(path, prefix string, infos []runtime.ValueInfo) (map[string]*runtime.Tensor, error) {
-	f, err := safetensors.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	inputs, err := tensorio.ReadInputs(f, path, prefix, infos)
-	if err != nil && prefix == "" && hasAll(f, fixturePrefix, infos) {
-		return nil, fmt.Errorf("%w\n(the file names the inputs %s…: add --prefix %s)", err, fixturePrefix, fixturePrefix)
-	}
-	return inputs, err
-}
-
-// fixturePrefix is the prefix of the input tensors in the reference
-// fixtures' io.safetensors.
-const fixturePrefix = "input."
-
-// hasAll reports whether f holds a tensor prefix+name for every input.
-func hasAll(f *safetensors.File, prefix string, infos []runtime.ValueInfo) bool {
-	for _, in := range infos {
-		if _, ok := f.Info(prefix + in.Name); !ok {
-			return false
-		}
-	}
-	return len(infos) > 0
-}
-
-// isSeqDim reports whether dim i of info is a sequence axis: one named seq
-// or *_seq (src_seq, context_seq), or an unnamed dynamic second dim.
-func isSeqDim(info runtime.ValueInfo, i int) bool {
-	name := dimName(info, i)
-	return name == "seq" || strings.HasSuffix(name, "_seq") || (name == "" && i == 1 && info.Shape[i] < 0)
-}
-
-func dimName(info runtime.ValueInfo, i int) string {
-	if i < len(info.DimNames) {
-		return info.DimNames[i]
-	}
-	return ""
-}
-
-// checkSeq refuses inputs whose seq dim exceeds maxSeqLen (0: unknown).
-func checkSeq(infos []runtime.ValueInfo, inputs map[string]*runtime.Tensor, maxSeqLen int64, file string) error {
-	if maxSeqLen == 0 {
-		return nil
-	}
-	for _, info := range infos {
-		t := inputs[info.Name]
-		if t == nil || len(info.Shape) != t.Rank() {
-			continue // the runtime reports it
-		}
-		for i, d := range t.Shape() {
-			if isSeqDim(info, i) && d > maxSeqLen {
-				return fmt.Errorf("inputs %s: input %q has sequence length %d (dim %d), longer than the model's max_seq_len %d: truncate it to %d", file, info.Name, d, i, maxSeqLen, maxSeqLen)
-			}
-		}
-	}
-	return nil
-}
-
-// randomInputs generates one tensor per input: token ids in [0,
-// tokens(input name)), all-true masks, N(0, 1) floats. Dynamic dims named
-// batch (or an unnamed first dim) get batch, sequence dims (see isSeqDim)
-// get seq.
-func randomInputs(infos []runtime.ValueInfo, batch, seq int64, seed uint64, tokens func(input string) int64) (map[string]*runtime.Tensor, error) {
-	rng := rand.New(rand.NewPCG(seed, 0x72756e))
-	out := make(map[string]*runtime.Tensor, len(infos))
-	for _, info := range infos {
-		if info.Shape == nil {
-			return nil, fmt.Errorf("input %q has no declared shape, so --random cannot size it: give the inputs with --inputs", info.Name)
-		}
-		shape := make([]int64, len(info.Shape))
-		for i, d := range info.Shape {
-			name := dimName(info, i)
-			switch {
-			case d >= 0:
-				shape[i] = d
-			case name == "batch" || (name == "" && i == 0):
-				shape[i] = batch
-			case isSeqDim(info, i):
-				shape[i] = seq
-			default:
-				return nil, fmt.Errorf("input %s: dynamic dim %d (%s) is neither batch nor seq, so --random cannot size it: give the inputs with --inputs", info, i, name)
-			}
-		}
-		n, err := runtime.NumElementsOf(shape)
-		if err != nil {
-			return nil, err
-		}
-		var t *runtime.Tensor
-		vocab := tokens(info.Name)
-		switch info.DType {
-		case runtime.Int64:
-			v := make([]int64, n)
-			for i := range v {
-				v[i] = rng.Int64N(vocab)
-			}
-			t, err = runtime.NewInt64(shape, v)
-		case runtime.Int32:
-			v := make([]int32, n)
-			for i := range v {
-				v[i] = int32(rng.Int64N(vocab))
-			}
-			t, err = runtime.NewInt32(shape, v)
-		case runtime.Bool:
-			v := make([]bool, n)
-			for i := range v {
-				v[i] = true
-			}
-			t, err = runtime.NewBool(shape, v)
-		case runtime.Float32:
-			v := make([]float32, n)
-			for i := range v {
-				v[i] = float32(rng.NormFloat64())
-			}
-			t, err = runtime.NewFloat32(shape, v)
-		case runtime.Float64:
-			v := make([]float64, n)
-			for i := range v {
-				v[i] = rng.NormFloat64()
-			}
-			t, err = runtime.NewFloat64(shape, v)
-		default:
-			return nil, fmt.Errorf("input %s: --random cannot generate %s values: give the inputs with --inputs", info, info.DType)
-		}
-		if err != nil {
-			return nil, err
-		}
-		out[info.Name] = t
-	}
-	return out, nil
 }
 
 // outputStats summarises one output; its JSON form is an element of run's

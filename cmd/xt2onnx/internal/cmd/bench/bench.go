@@ -1,0 +1,556 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/xt2onnx/xt2onnx/builder"
+	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/cmdutil"
+	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/factory"
+	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/iostreams"
+	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/modelsrc"
+	"github.com/xt2onnx/xt2onnx/runtime"
+	gen "github.com/xt2onnx/xt2onnx/runtime/generate"
+)
+
+// Options are the parsed arguments of `xt2onnx bench`.
+type Options struct {
+	IO  *iostreams.IOStreams
+	Ctx context.Context
+
+	ModelPath string // MODEL.onnx
+	Preset    string // --preset: built in memory, random weights
+	Backend   string
+	Threads   int
+	Batch     int
+	Seq       int // forward: sequence length
+	Warmup    int
+	Iters     int
+	Generate  int // --generate: new tokens per row; 0 = forward benchmark
+	PromptLen int
+	Seed      uint64 // seed of the random tokens
+	JSON      bool
+}
+
+// Defaults of the generation benchmark, which is much slower per iteration.
+const (
+	genWarmup = 1
+	genIters  = 3
+)
+
+// NewCmdBench returns the bench command. runF, when not nil, is called with
+// the parsed options instead of benchmarking (for tests).
+func NewCmdBench(f *factory.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{IO: f.IOStreams}
+	cmd := &cobra.Command{
+		Use:   "bench (MODEL.onnx | --preset NAME) [flags]",
+		Short: "measure a model's latency, throughput and generation speed",
+		Long: `Measure how fast a model runs.
+
+By default bench runs the model --warmup times unmeasured, then --iters times
+on random inputs of --batch rows of --seq tokens, and prints the latency
+percentiles (p50, p90, p99, nearest rank), the mean, and the throughput in
+tokens per second (batch·seq / mean latency). A KV-cache model runs with an
+empty cache (the prompt pass).
+
+With --generate N, bench instead generates N tokens per row (greedy) after a
+random prompt of --prompt-len tokens, with and without the KV cache, and
+prints both speeds (new tokens of all rows per second, the median over
+--iters runs; by default 1 warm-up and 3 runs) and their ratio. A --preset is
+built twice for this, with and without the cache; a file with the cache runs
+both ways (the no-cache way runs the whole window every step); a file without
+the cache runs only without it.
+
+--preset builds a built-in model in memory with random weights (those of
+"xt2onnx export --preset NAME"), so no file is needed. Results go to stdout:
+aligned on a terminal, "key<TAB>value" lines otherwise, one JSON object with
+--json; a progress bar goes to stderr on a terminal.`,
+		Example: `  xt2onnx bench model.onnx --batch 4 --seq 256
+
+  # No file needed
+  xt2onnx bench --preset base --iters 50 --json
+
+  # Generation speed with and without the KV cache
+  xt2onnx bench --preset base --generate 256 --prompt-len 32`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 1 {
+				return cmdutil.FlagErrorf("unexpected argument %q: bench takes 1 model file", args[1])
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				opts.ModelPath = args[0]
+			}
+			if err := opts.validate(cmd); err != nil {
+				return err
+			}
+			opts.Ctx = cmd.Context()
+			if runF != nil {
+				return runF(opts)
+			}
+			return benchRun(opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&opts.Preset, "preset", "", modelsrc.PresetUsage("built in memory with random weights"))
+	fl.StringVar(&opts.Backend, "backend", runtime.DefaultBackend, "runtime backend: ort or native")
+	fl.IntVar(&opts.Threads, "threads", 0, "intra-op threads (0: the backend's default)")
+	fl.IntVar(&opts.Batch, "batch", 1, "rows per run")
+	fl.IntVar(&opts.Seq, "seq", 128, "tokens per row of a forward run")
+	fl.IntVar(&opts.Warmup, "warmup", 3, fmt.Sprintf("unmeasured runs first (with --generate: %d)", genWarmup))
+	fl.IntVar(&opts.Iters, "iters", 20, fmt.Sprintf("measured runs (with --generate: %d)", genIters))
+	fl.IntVar(&opts.Generate, "generate", 0, "measure generating `N` tokens per row, with and without the KV cache")
+	fl.IntVar(&opts.PromptLen, "prompt-len", 32, "prompt tokens per row for --generate")
+	fl.Uint64Var(&opts.Seed, "seed", 0, "seed of the random input tokens")
+	fl.BoolVar(&opts.JSON, "json", false, "print the results as one JSON object")
+	_ = cmd.RegisterFlagCompletionFunc("preset", cobra.FixedCompletions(builder.Presets(), cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("backend", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return runtime.Backends(), cobra.ShellCompDirectiveNoFileComp
+	})
+	return cmd
+}
+
+func (o *Options) validate(cmd *cobra.Command) error {
+	changed := cmd.Flags().Changed
+	switch {
+	case o.ModelPath == "" && o.Preset == "":
+		return cmdutil.FlagErrorf("no model given: name a MODEL.onnx file, or use --preset %s", strings.Join(builder.Presets(), "|"))
+	case o.ModelPath != "" && o.Preset != "":
+		return cmdutil.FlagErrorf("a model file and --preset cannot be used together: choose one")
+	case o.Batch < 1:
+		return cmdutil.FlagErrorf("--batch %d: must be at least 1", o.Batch)
+	case o.Seq < 1:
+		return cmdutil.FlagErrorf("--seq %d: must be at least 1", o.Seq)
+	case o.Warmup < 0:
+		return cmdutil.FlagErrorf("--warmup %d: must be 0 or more", o.Warmup)
+	case o.Iters < 1:
+		return cmdutil.FlagErrorf("--iters %d: must be at least 1", o.Iters)
+	case o.Threads < 0:
+		return cmdutil.FlagErrorf("--threads %d: must be 0 (the backend's default) or more", o.Threads)
+	case changed("generate") && o.Generate < 1:
+		return cmdutil.FlagErrorf("--generate %d: must be at least 1 token", o.Generate)
+	case changed("prompt-len") && o.Generate == 0:
+		return cmdutil.FlagErrorf("--prompt-len applies to --generate only: add --generate N")
+	case changed("seq") && o.Generate > 0:
+		return cmdutil.FlagErrorf("--seq applies to forward runs only; with --generate the prompt length is --prompt-len")
+	case o.PromptLen < 1:
+		return cmdutil.FlagErrorf("--prompt-len %d: must be at least 1", o.PromptLen)
+	}
+	if o.Preset != "" {
+		if err := modelsrc.CheckPreset(o.Preset); err != nil {
+			return err
+		}
+	}
+	if o.Generate > 0 {
+		if !changed("warmup") {
+			o.Warmup = genWarmup
+		}
+		if !changed("iters") {
+			o.Iters = genIters
+		}
+	}
+	return modelsrc.CheckBackend(o.Backend)
+}
+
+// latency holds latency statistics in milliseconds.
+type latency struct {
+	P50  cmdutil.Float `json:"p50"`
+	P90  cmdutil.Float `json:"p90"`
+	P99  cmdutil.Float `json:"p99"`
+	Mean cmdutil.Float `json:"mean"`
+	Min  cmdutil.Float `json:"min"`
+	Max  cmdutil.Float `json:"max"`
+}
+
+// forwardResult is the JSON form of a forward benchmark.
+type forwardResult struct {
+	Model           string        `json:"model"`
+	Backend         string        `json:"backend"`
+	Mode            string        `json:"mode"`
+	Batch           int           `json:"batch"`
+	Seq             int           `json:"seq"`
+	Warmup          int           `json:"warmup"`
+	Iters           int           `json:"iters"`
+	LatencyMS       latency       `json:"latency_ms"`
+	TokensPerSecond cmdutil.Float `json:"tokens_per_second"`
+}
+
+// variantResult is one way of generating in a generation benchmark.
+type variantResult struct {
+	Name            string          `json:"name"`
+	TokensPerSecond cmdutil.Float   `json:"tokens_per_second"`
+	MedianMS        cmdutil.Float   `json:"median_ms"`
+	RunsMS          []cmdutil.Float `json:"runs_ms"`
+
+	tokens [][]int64
+}
+
+// generateResult is the JSON form of a generation benchmark.
+type generateResult struct {
+	Model     string          `json:"model"`
+	Backend   string          `json:"backend"`
+	Mode      string          `json:"mode"`
+	Batch     int             `json:"batch"`
+	PromptLen int             `json:"prompt_len"`
+	NewTokens int             `json:"new_tokens"`
+	Warmup    int             `json:"warmup"`
+	Iters     int             `json:"iters"`
+	Variants  []variantResult `json:"variants"`
+	// Speedup is the KV-cache speed over the no-cache speed; null without
+	// both.
+	Speedup cmdutil.Float `json:"speedup"`
+	// TokensMatch reports whether both ways generated the same tokens
+	// (greedy); null without both.
+	TokensMatch *bool `json:"tokens_match"`
+}
+
+func (o *Options) context() context.Context {
+	if o.Ctx == nil {
+		return context.Background()
+	}
+	return o.Ctx
+}
+
+func (o *Options) sessionOptions() runtime.Options {
+	return runtime.Options{Backend: o.Backend, IntraOpThreads: o.Threads}
+}
+
+func benchRun(o *Options) error {
+	if o.Generate > 0 {
+		return generateBench(o)
+	}
+	return forwardBench(o)
+}
+
+// load returns the model: the file, or the preset built with or without
+// the cache.
+func (o *Options) load(kvCache bool) (*modelsrc.Model, error) {
+	ios := o.IO
+	defer ios.StopProgress()
+	if o.Preset != "" {
+		ios.StartProgress("building preset %s", o.Preset)
+		return modelsrc.Preset(o.Preset, 0, kvCache)
+	}
+	ios.StartProgress("reading %s", o.ModelPath)
+	return modelsrc.File(o.ModelPath)
+}
+
+func (o *Options) open(m *modelsrc.Model) (runtime.Session, error) {
+	o.IO.StartProgress("loading %s", m.Name)
+	defer o.IO.StopProgress()
+	return m.Open(o.sessionOptions())
+}
+
+func forwardBench(o *Options) error {
+	m, err := o.load(false)
+	if err != nil {
+		return err
+	}
+	if limit := m.Meta.MaxSeqLen; limit > 0 && o.Seq > limit {
+		return fmt.Errorf("--seq %d is longer than the model's max_seq_len %d: use --seq %d or less", o.Seq, limit, limit)
+	}
+	sess, err := o.open(m)
+	if err != nil {
+		return err
+	}
+	defer sess.Close()
+	inputs, err := randomInputs(sess.Inputs(), o.Batch, o.Seq, m.Meta.NumTokens, o.Seed)
+	if err != nil {
+		return err
+	}
+	ctx := o.context()
+	bar := o.IO.ProgressBar("benchmarking", o.Warmup+o.Iters)
+	times := make([]float64, 0, o.Iters)
+	for i := range o.Warmup + o.Iters {
+		start := time.Now()
+		if _, err := sess.Run(ctx, inputs); err != nil {
+			bar.Done()
+			return err
+		}
+		if i >= o.Warmup {
+			times = append(times, time.Since(start).Seconds()*1e3)
+		}
+		bar.Set(i + 1)
+	}
+	bar.Done()
+
+	r := forwardResult{Model: m.Name, Backend: o.Backend, Mode: "forward", Batch: o.Batch, Seq: o.Seq, Warmup: o.Warmup, Iters: o.Iters, LatencyMS: stats(times)}
+	r.TokensPerSecond = cmdutil.Float(float64(o.Batch*o.Seq) / (float64(r.LatencyMS.Mean) / 1e3))
+	if o.JSON {
+		return cmdutil.WriteJSON(o.IO.Out, r)
+	}
+	t := cmdutil.NewTable(o.IO.Out, o.IO.IsStdoutTTY())
+	t.Row("model", r.Model)
+	t.Row("backend", r.Backend)
+	t.Row("batch", strconv.Itoa(r.Batch))
+	t.Row("seq", strconv.Itoa(r.Seq))
+	t.Row("iters", strconv.Itoa(r.Iters))
+	t.Row("p50_ms", ms(r.LatencyMS.P50))
+	t.Row("p90_ms", ms(r.LatencyMS.P90))
+	t.Row("p99_ms", ms(r.LatencyMS.P99))
+	t.Row("mean_ms", ms(r.LatencyMS.Mean))
+	t.Row("tokens_per_s", rate(r.TokensPerSecond))
+	return t.Render()
+}
+
+// variant is one way of generating.
+type variant struct {
+	name    string
+	sess    runtime.Session
+	gen     *gen.Generator
+	noCache bool
+}
+
+func generateBench(o *Options) error {
+	var variants []variant
+	defer func() {
+		for _, v := range variants {
+			v.sess.Close() // a variant may share its session with another: closing twice is allowed
+		}
+	}()
+	add := func(m *modelsrc.Model, sess runtime.Session, name string, noCache bool) error {
+		g, err := gen.New(sess, m.Meta)
+		if err != nil {
+			return fmt.Errorf("%w\n(bench --generate runs decoder-only models)", err)
+		}
+		variants = append(variants, variant{name: name, sess: sess, gen: g, noCache: noCache})
+		return nil
+	}
+	var meta gen.Meta
+	var name string
+	if o.Preset != "" {
+		for _, kv := range []bool{true, false} {
+			m, err := o.load(kv)
+			if err != nil {
+				return err
+			}
+			sess, err := o.open(m)
+			if err != nil {
+				return err
+			}
+			vname := "no-cache"
+			if kv {
+				vname = "kv-cache"
+			}
+			if err := add(m, sess, vname, false); err != nil {
+				sess.Close()
+				return err
+			}
+			meta, name = m.Meta, "preset "+o.Preset
+		}
+	} else {
+		m, err := o.load(false)
+		if err != nil {
+			return err
+		}
+		sess, err := o.open(m)
+		if err != nil {
+			return err
+		}
+		if err := add(m, sess, "kv-cache", false); err != nil {
+			sess.Close()
+			return err
+		}
+		if variants[0].gen.HasCache() {
+			variants = append(variants, variant{name: "no-cache", sess: sess, gen: variants[0].gen, noCache: true})
+		} else {
+			variants[0].name = "no-cache"
+			fmt.Fprintf(o.IO.ErrOut, "xt2onnx: note: %s has no KV cache, so only generation without it is measured; export the model with --kv-cache to compare\n", o.ModelPath)
+		}
+		meta, name = m.Meta, m.Name
+	}
+	if limit := meta.MaxSeqLen; limit > 0 && o.PromptLen > limit {
+		return fmt.Errorf("--prompt-len %d is longer than the model's max_seq_len %d: use --prompt-len %d or less", o.PromptLen, limit, limit)
+	}
+
+	prompt := randomTokens(o.Batch, o.PromptLen, meta.NumTokens, o.Seed)
+	ctx := o.context()
+	total := len(variants) * (o.Warmup + o.Iters) * o.Generate
+	bar := o.IO.ProgressBar("generating", total)
+	done := 0
+	r := generateResult{Model: name, Backend: o.Backend, Mode: "generate", Batch: o.Batch, PromptLen: o.PromptLen, NewTokens: o.Generate,
+		Warmup: o.Warmup, Iters: o.Iters, Speedup: cmdutil.Float(math.NaN())}
+	for _, v := range variants {
+		vr := variantResult{Name: v.name}
+		var rates []float64
+		for i := range o.Warmup + o.Iters {
+			base := done
+			opts := gen.Options{MaxNew: o.Generate, Greedy: true, NoCache: v.noCache, OnStep: func(s gen.Step) error {
+				bar.Set(base + s.N)
+				return nil
+			}}
+			start := time.Now()
+			tokens, err := v.gen.Generate(ctx, prompt, opts)
+			secs := time.Since(start).Seconds()
+			if err != nil {
+				bar.Done()
+				return err
+			}
+			done += o.Generate
+			if i < o.Warmup {
+				continue
+			}
+			vr.tokens = tokens
+			vr.RunsMS = append(vr.RunsMS, cmdutil.Float(secs*1e3))
+			rates = append(rates, float64(o.Batch*o.Generate)/secs)
+		}
+		vr.TokensPerSecond = cmdutil.Float(median(rates))
+		runs := make([]float64, len(vr.RunsMS))
+		for i, v := range vr.RunsMS {
+			runs[i] = float64(v)
+		}
+		vr.MedianMS = cmdutil.Float(median(runs))
+		r.Variants = append(r.Variants, vr)
+	}
+	bar.Done()
+	if len(r.Variants) == 2 {
+		r.Speedup = r.Variants[0].TokensPerSecond / r.Variants[1].TokensPerSecond
+		match := slices.EqualFunc(r.Variants[0].tokens, r.Variants[1].tokens, slices.Equal)
+		r.TokensMatch = &match
+	}
+	if o.JSON {
+		return cmdutil.WriteJSON(o.IO.Out, r)
+	}
+	t := cmdutil.NewTable(o.IO.Out, o.IO.IsStdoutTTY())
+	t.Row("model", r.Model)
+	t.Row("backend", r.Backend)
+	t.Row("batch", strconv.Itoa(r.Batch))
+	t.Row("prompt_len", strconv.Itoa(r.PromptLen))
+	t.Row("new_tokens", strconv.Itoa(r.NewTokens))
+	t.Row("iters", strconv.Itoa(r.Iters))
+	for _, v := range r.Variants {
+		key := strings.ReplaceAll(v.Name, "-", "_")
+		t.Row(key+"_tokens_per_s", rate(v.TokensPerSecond))
+		t.Row(key+"_median_ms", ms(v.MedianMS))
+	}
+	if r.TokensMatch != nil {
+		t.Row("speedup", strconv.FormatFloat(float64(r.Speedup), 'f', 2, 64))
+		t.Row("tokens_match", strconv.FormatBool(*r.TokensMatch))
+	}
+	return t.Render()
+}
+
+// stats returns the nearest-rank percentiles, mean, min and max of times.
+func stats(times []float64) latency {
+	s := slices.Clone(times)
+	slices.Sort(s)
+	pct := func(q float64) cmdutil.Float {
+		i := int(math.Ceil(q*float64(len(s)))) - 1
+		return cmdutil.Float(s[min(max(i, 0), len(s)-1)])
+	}
+	sum := 0.0
+	for _, v := range s {
+		sum += v
+	}
+	return latency{P50: pct(0.5), P90: pct(0.9), P99: pct(0.99), Mean: cmdutil.Float(sum / float64(len(s))), Min: cmdutil.Float(s[0]), Max: cmdutil.Float(s[len(s)-1])}
+}
+
+// median returns the median of v (the mean of the middle two for an even
+// count).
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+func ms(v cmdutil.Float) string   { return strconv.FormatFloat(float64(v), 'f', 3, 64) }
+func rate(v cmdutil.Float) string { return strconv.FormatFloat(float64(v), 'f', 1, 64) }
+
+// randomTokens returns batch rows of n token ids in [0, vocab) (vocab 2
+// when unknown).
+func randomTokens(batch, n, vocab int, seed uint64) [][]int64 {
+	if vocab < 1 {
+		vocab = 2
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x62656e6368)) // "bench"
+	rows := make([][]int64, batch)
+	for r := range rows {
+		rows[r] = make([]int64, n)
+		for i := range rows[r] {
+			rows[r][i] = rng.Int64N(int64(vocab))
+		}
+	}
+	return rows
+}
+
+// randomInputs returns one tensor per model input for a forward run:
+// token ids for int64 inputs, all-true masks, an empty cache for past_*
+// inputs and N(0, 1) values for other float32 inputs. Dim 0 and dims named
+// batch get batch, dims named past_seq 0, other dynamic dims seq.
+func randomInputs(infos []runtime.ValueInfo, batch, seq, vocab int, seed uint64) (map[string]*runtime.Tensor, error) {
+	rng := rand.New(rand.NewPCG(seed, 0x62656e6368))
+	if vocab < 1 {
+		vocab = 2
+	}
+	out := make(map[string]*runtime.Tensor, len(infos))
+	for _, in := range infos {
+		if in.Shape == nil {
+			return nil, fmt.Errorf("input %q has no declared shape, so bench cannot size it", in.Name)
+		}
+		shape := make([]int64, len(in.Shape))
+		for i, d := range in.Shape {
+			name := ""
+			if i < len(in.DimNames) {
+				name = in.DimNames[i]
+			}
+			switch {
+			case d >= 0:
+				shape[i] = d
+			case i == 0 || name == "batch":
+				shape[i] = int64(batch)
+			case name == "past_seq":
+				shape[i] = 0
+			default:
+				shape[i] = int64(seq)
+			}
+		}
+		n, err := runtime.NumElementsOf(shape)
+		if err != nil {
+			return nil, err
+		}
+		var t *runtime.Tensor
+		switch in.DType {
+		case runtime.Int64:
+			v := make([]int64, n)
+			for i := range v {
+				v[i] = rng.Int64N(int64(vocab))
+			}
+			t, err = runtime.NewInt64(shape, v)
+		case runtime.Bool:
+			v := make([]bool, n)
+			for i := range v {
+				v[i] = true
+			}
+			t, err = runtime.NewBool(shape, v)
+		case runtime.Float32:
+			v := make([]float32, n)
+			if !strings.HasPrefix(in.Name, "past_") {
+				for i := range v {
+					v[i] = float32(rng.NormFloat64())
+				}
+			}
+			t, err = runtime.NewFloat32(shape, v)
+		default:
+			err = errors.New("bench cannot generate " + in.DType.String() + " values")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("input %s: %w", in, err)
+		}
+		out[in.Name] = t
+	}
+	return out, nil
+}

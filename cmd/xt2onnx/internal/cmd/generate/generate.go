@@ -1,0 +1,309 @@
+package generate
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/xt2onnx/xt2onnx/builder"
+	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/cmdutil"
+	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/factory"
+	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/iostreams"
+	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/modelsrc"
+	"github.com/xt2onnx/xt2onnx/runtime"
+	gen "github.com/xt2onnx/xt2onnx/runtime/generate"
+)
+
+// Options are the parsed flags of `xt2onnx generate`.
+type Options struct {
+	IO  *iostreams.IOStreams
+	Ctx context.Context
+
+	ModelPath string // --model
+	Preset    string // --preset: built in memory with the KV cache
+	Prompts   [][]int64
+	Gen       gen.Options // MaxNew, filter, temperature, eos, seed, NoCache
+	Backend   string
+	Threads   int
+	JSON      bool
+}
+
+// NewCmdGenerate returns the generate command. runF, when not nil, is
+// called with the parsed options instead of generating (for tests).
+func NewCmdGenerate(f *factory.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{IO: f.IOStreams}
+	var (
+		prompt, batch     string
+		topK, topP        float64
+		topA, greedy      bool
+		minPPow, minPRat  float64
+		eos, pad          int64
+		temperature       float64
+		maxNew            int
+		seed              uint64
+		noCache, jsonFlag bool
+	)
+	cmd := &cobra.Command{
+		Use:   "generate (--model MODEL.onnx | --preset NAME) (--prompt-tokens IDS | --batch-prompts ROWS) [flags]",
+		Short: "sample tokens from a decoder model",
+		Long: `Continue token prompts with a decoder-only TransformerWrapper model, sampling
+as x-transformers 1.9.2's AutoregressiveWrapper.generate does.
+
+The model is an ONNX file exported by xt2onnx (--model) or a built-in preset
+built in memory with random weights and the KV cache (--preset; the weights
+are those of "xt2onnx export --preset NAME"). Each step runs on the last
+max_seq_len tokens. A model exported with --kv-cache runs the prompt once and
+then one token per step; --no-cache makes it run the whole window every step.
+
+Sampling: top-k by default (--top-k-thres 0.9 keeps ceil(0.1·vocab) tokens),
+--top-p THRES (1.9.2's top_p: keeps the most likely tokens until their
+probability exceeds 1 - THRES), --top-a (1.9.2's top_a, with --min-p-pow and
+--min-p-ratio) or --greedy (the most likely token). --temperature divides the
+filtered logits. --seed makes a run reproducible. With --eos, generation stops
+once every row holds the eos token, and every token after a row's first eos
+becomes --pad.
+
+Each row's new tokens go to stdout, space-separated, one line per prompt row;
+with --json one object (tokens, prompt, timing). The number of tokens
+generated per second (all rows together) goes to stderr, and a progress bar
+too on a terminal.`,
+		Example: `  xt2onnx generate --model model.onnx --prompt-tokens 1,2,3 --max-new 32 --greedy
+
+  # Two rows, nucleus sampling, reproducible
+  xt2onnx generate --model model.onnx --batch-prompts "1,2;3,4" --top-p 0.9 --seed 7
+
+  # No file needed: the tiny preset with random weights and a KV cache
+  xt2onnx generate --preset tiny --prompt-tokens 5 --max-new 64 --temperature 0.7 --json
+
+  # Stop at token 2, pad with 0
+  xt2onnx generate --model model.onnx --prompt-tokens 1 --eos 2 --pad 0`,
+		Args: cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			fl := cmd.Flags()
+			changed := fl.Changed
+			filters := 0
+			for _, name := range []string{"greedy", "top-k-thres", "top-p", "top-a"} {
+				if changed(name) {
+					filters++
+				}
+			}
+			switch {
+			case opts.ModelPath == "" && opts.Preset == "":
+				return cmdutil.FlagErrorf("no model given: use --model MODEL.onnx, or --preset %s for a built-in model", strings.Join(builder.Presets(), "|"))
+			case opts.ModelPath != "" && opts.Preset != "":
+				return cmdutil.FlagErrorf("--model and --preset cannot be used together: choose a file or a built-in model")
+			case prompt == "" && batch == "":
+				return cmdutil.FlagErrorf(`no prompt given: use --prompt-tokens 1,2,3 or --batch-prompts "1,2;3,4"`)
+			case prompt != "" && batch != "":
+				return cmdutil.FlagErrorf("--prompt-tokens and --batch-prompts cannot be used together: put every row in --batch-prompts")
+			case filters > 1:
+				return cmdutil.FlagErrorf("choose one of --greedy, --top-k-thres, --top-p and --top-a")
+			case (changed("min-p-pow") || changed("min-p-ratio")) && !topA:
+				return cmdutil.FlagErrorf("--min-p-pow and --min-p-ratio apply to --top-a only")
+			case greedy && changed("temperature"):
+				return cmdutil.FlagErrorf("--temperature does not apply to --greedy (which always picks the most likely token)")
+			case changed("pad") && !changed("eos"):
+				return cmdutil.FlagErrorf("--pad applies with --eos only: add --eos TOKEN")
+			case maxNew < 0:
+				return cmdutil.FlagErrorf("--max-new %d: must be 0 or more", maxNew)
+			case !(temperature > 0):
+				return cmdutil.FlagErrorf("--temperature %g: must be positive (for the most likely token use --greedy)", temperature)
+			case changed("top-k-thres") && !(topK > 0 && topK < 1):
+				return cmdutil.FlagErrorf("--top-k-thres %g: must be between 0 and 1 (0.9 keeps the best tenth of the vocabulary)", topK)
+			case changed("top-p") && !(topP > 0 && topP < 1):
+				return cmdutil.FlagErrorf("--top-p %g: must be between 0 and 1", topP)
+			case topA && !(minPRat > 0):
+				return cmdutil.FlagErrorf("--min-p-ratio %g: must be positive", minPRat)
+			case opts.Threads < 0:
+				return cmdutil.FlagErrorf("--threads %d: must be 0 (the backend's default) or more", opts.Threads)
+			}
+			if opts.Preset != "" {
+				if err := modelsrc.CheckPreset(opts.Preset); err != nil {
+					return err
+				}
+			}
+			if err := modelsrc.CheckBackend(opts.Backend); err != nil {
+				return err
+			}
+			if prompt != "" {
+				row, err := parseRow(prompt, "--prompt-tokens")
+				if err != nil {
+					return err
+				}
+				opts.Prompts = [][]int64{row}
+			} else {
+				var err error
+				if opts.Prompts, err = parseRows(batch, "--batch-prompts"); err != nil {
+					return err
+				}
+			}
+			g := gen.Options{MaxNew: maxNew, Temperature: temperature, Seed: seed, NoCache: noCache, Greedy: greedy, PadValue: pad}
+			switch {
+			case changed("top-p"):
+				g.Filter, g.FilterThres = gen.FilterTopP, topP
+			case topA:
+				g.Filter, g.MinPPow, g.MinPRatio = gen.FilterTopA, minPPow, minPRat
+			default:
+				g.Filter, g.FilterThres = gen.FilterTopK, topK
+			}
+			if changed("eos") {
+				g.EOSToken = &eos
+			}
+			opts.Gen = g
+			opts.JSON = jsonFlag
+			opts.Ctx = cmd.Context()
+			if runF != nil {
+				return runF(opts)
+			}
+			return generateRun(opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&opts.ModelPath, "model", "", "ONNX `FILE` exported by xt2onnx (a decoder-only TransformerWrapper)")
+	fl.StringVar(&opts.Preset, "preset", "", modelsrc.PresetUsage("built in memory with random weights and the KV cache"))
+	fl.StringVar(&prompt, "prompt-tokens", "", "prompt token `IDS`, comma-separated: 1,2,3")
+	fl.StringVar(&batch, "batch-prompts", "", "several prompt `ROWS` of one length, rows separated by ';': \"1,2;3,4\"")
+	fl.IntVar(&maxNew, "max-new", 64, "tokens to generate per row")
+	fl.BoolVar(&greedy, "greedy", false, "pick the most likely token (top-k with k = 1)")
+	fl.Float64Var(&topK, "top-k-thres", gen.DefaultFilterThres, "top-k filter: keep ceil((1 - `THRES`) · vocab) tokens (the default filter)")
+	fl.Float64Var(&topP, "top-p", gen.DefaultFilterThres, "nucleus filter with 1.9.2's `THRES`: keep tokens until their probability exceeds 1 - THRES")
+	fl.BoolVar(&topA, "top-a", false, "top-a filter: keep tokens with p ≥ max(p)^min-p-pow · min-p-ratio, equally likely")
+	fl.Float64Var(&minPPow, "min-p-pow", gen.DefaultMinPPow, "exponent of the --top-a limit")
+	fl.Float64Var(&minPRat, "min-p-ratio", gen.DefaultMinPRatio, "factor of the --top-a limit")
+	fl.Float64Var(&temperature, "temperature", gen.DefaultTemperature, "divide the filtered logits by this")
+	fl.Int64Var(&eos, "eos", 0, "end-of-sequence `TOKEN`: stop once every row holds it")
+	fl.Int64Var(&pad, "pad", 0, "`TOKEN` written after each row's first --eos")
+	fl.Uint64Var(&seed, "seed", 0, "seed of the sampling")
+	fl.BoolVar(&noCache, "no-cache", false, "run the whole window every step even when the model has a KV cache")
+	fl.StringVar(&opts.Backend, "backend", runtime.DefaultBackend, "runtime backend: ort or native")
+	fl.IntVar(&opts.Threads, "threads", 0, "intra-op threads (0: the backend's default)")
+	fl.BoolVar(&jsonFlag, "json", false, "print one JSON object: tokens, prompt and timing")
+	_ = cmd.RegisterFlagCompletionFunc("preset", cobra.FixedCompletions(builder.Presets(), cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("backend", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return runtime.Backends(), cobra.ShellCompDirectiveNoFileComp
+	})
+	_ = cmd.MarkFlagFilename("model", "onnx")
+	return cmd
+}
+
+// parseRows parses prompt rows separated by ';', each a comma-separated list
+// of token ids; flag names the flag in errors.
+func parseRows(s, flag string) ([][]int64, error) {
+	var rows [][]int64
+	for r, text := range strings.Split(s, ";") {
+		row, err := parseRow(text, flag)
+		if err != nil {
+			return nil, err
+		}
+		if len(rows) > 0 && len(row) != len(rows[0]) {
+			return nil, cmdutil.FlagErrorf("%s: row %d has %d tokens and row 1 has %d: all rows must have the same length", flag, r+1, len(row), len(rows[0]))
+		}
+		rows = append(rows, row)
+	}
+	return rows, nil
+}
+
+// parseRow parses comma-separated token ids.
+func parseRow(text, flag string) ([]int64, error) {
+	text = strings.TrimSpace(text)
+	if text == "" {
+		return nil, cmdutil.FlagErrorf("%s: empty prompt: give comma-separated token ids such as 1,2,3", flag)
+	}
+	var row []int64
+	for _, f := range strings.Split(text, ",") {
+		f = strings.TrimSpace(f)
+		v, err := strconv.ParseInt(f, 10, 64)
+		if err != nil || v < 0 {
+			return nil, cmdutil.FlagErrorf("%s: %q is not a token id (a non-negative integer); separate ids with ',' and --batch-prompts rows with ';'", flag, f)
+		}
+		row = append(row, v)
+	}
+	return row, nil
+}
+
+// result is the JSON form of generate's output.
+type result struct {
+	Model           string        `json:"model"`
+	Backend         string        `json:"backend"`
+	KVCache         bool          `json:"kv_cache"`
+	Prompt          [][]int64     `json:"prompt"`
+	Tokens          [][]int64     `json:"tokens"`
+	NewTokens       int           `json:"new_tokens"`
+	Seconds         float64       `json:"seconds"`
+	TokensPerSecond cmdutil.Float `json:"tokens_per_second"`
+}
+
+func generateRun(o *Options) error {
+	ios := o.IO
+	var (
+		m   *modelsrc.Model
+		err error
+	)
+	if o.Preset != "" {
+		ios.StartProgress("building preset %s", o.Preset)
+		m, err = modelsrc.Preset(o.Preset, 0, true)
+	} else {
+		ios.StartProgress("reading %s", o.ModelPath)
+		m, err = modelsrc.File(o.ModelPath)
+	}
+	if err == nil {
+		ios.StartProgress("loading %s", m.Name)
+	}
+	var sess runtime.Session
+	if err == nil {
+		sess, err = m.Open(runtime.Options{Backend: o.Backend, IntraOpThreads: o.Threads})
+	}
+	ios.StopProgress()
+	if err != nil {
+		return err
+	}
+	defer sess.Close()
+
+	g, err := gen.New(sess, m.Meta)
+	if err != nil {
+		return fmt.Errorf("%w\n(xt2onnx generate runs decoder-only models: export one with xt2onnx export --config decoder.json ... --kv-cache)", err)
+	}
+	ctx := o.Ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	opts := o.Gen
+	bar := ios.ProgressBar("generating", opts.MaxNew)
+	opts.OnStep = func(s gen.Step) error { bar.Set(s.N); return nil }
+	start := time.Now()
+	tokens, err := g.Generate(ctx, o.Prompts, opts)
+	elapsed := time.Since(start)
+	bar.Done()
+	if err != nil {
+		return err
+	}
+
+	r := result{Model: m.Name, Backend: o.Backend, KVCache: g.HasCache() && !opts.NoCache, Prompt: o.Prompts, Tokens: tokens, Seconds: elapsed.Seconds()}
+	if len(tokens) > 0 {
+		r.NewTokens = len(tokens[0])
+	}
+	total := r.NewTokens * len(tokens)
+	r.TokensPerSecond = cmdutil.Float(float64(total) / elapsed.Seconds())
+	cache := "no KV cache"
+	if r.KVCache {
+		cache = "KV cache"
+	}
+	fmt.Fprintf(ios.ErrOut, "generated %d × %d tokens in %.3fs: %.1f tokens/s (%s, %s)\n", len(tokens), r.NewTokens, r.Seconds, float64(r.TokensPerSecond), o.Backend, cache)
+	if o.JSON {
+		return cmdutil.WriteJSON(ios.Out, r)
+	}
+	for _, row := range tokens {
+		s := make([]string, len(row))
+		for i, v := range row {
+			s[i] = strconv.FormatInt(v, 10)
+		}
+		if _, err := fmt.Fprintln(ios.Out, strings.Join(s, " ")); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,255 @@
+package parity
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/cmdutil"
+	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/compare"
+	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/factory"
+	modelinputs "github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/inputs"
+	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/iostreams"
+	"github.com/xt2onnx/xt2onnx/runtime"
+)
+
+// Options are the parsed arguments of `xt2onnx parity`.
+type Options struct {
+	IO  *iostreams.IOStreams
+	Ctx context.Context
+
+	ModelPath  string
+	InputsPath string // --inputs: safetensors file with one tensor per input
+	Prefix     string // --prefix: added to input names to find the tensors
+	Random     bool   // --random: generate the inputs
+	Batch      int64
+	Seq        int64
+	Seed       uint64
+	Atol       float64
+	Rtol       float64
+	Backends   []string // the backend checked, then the reference
+	JSON       bool
+}
+
+// Default tolerances: Optimum's export validation uses atol 1e-5.
+const (
+	DefaultAtol = 1e-5
+	DefaultRtol = 0
+)
+
+// NewCmdParity returns the parity command. runF, when not nil, is called
+// with the parsed options instead of running (for tests).
+func NewCmdParity(f *factory.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{IO: f.IOStreams}
+	cmd := &cobra.Command{
+		Use:   "parity MODEL.onnx (--inputs FILE.safetensors | --random) [--backends native,ort]",
+		Short: "run a model with two backends and compare their outputs",
+		Long: `Run an ONNX model with two backends on the same inputs and compare the
+outputs, as Optimum's export validation does: for each output, its name,
+shape, max abs diff, max rel diff and whether every element is within
+tolerance, |a − b| ≤ atol + rtol·|b|, where b is the second backend's value
+(the reference). Integer and bool outputs must be equal. The last line is
+the verdict: "PASS parity <b1> vs <b2> …" or "FAIL parity <b1> vs <b2> …".
+
+Inputs come from a safetensors file (--inputs, with --prefix as for run) or
+are generated from --seed (--random, sized by --batch and --seq, token ids
+within the model's num_tokens), exactly as xt2onnx run makes them.
+
+On a terminal the per-output lines are an aligned table; otherwise
+tab-separated without a header. --json prints one JSON object instead.
+
+Exit status: 0 when every output is within tolerance, 1 when one is not (or
+on an error), 3 when a backend does not support an operator of the model.`,
+		Example: `  xt2onnx parity model.onnx --random --batch 2 --seq 64
+
+  # A reference fixture's inputs, a tighter tolerance
+  xt2onnx parity fixtures/xtransformers-1.9.2/dec_basic/torch_dynamo.onnx \
+    --inputs fixtures/xtransformers-1.9.2/dec_basic/io.safetensors --prefix input. --atol 1e-6`,
+		Args: cmdutil.ExactArgs(1, "missing MODEL.onnx: name the model file to compare"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.ModelPath = args[0]
+			opts.Ctx = cmd.Context()
+			if err := opts.validate(cmd); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return parityRun(opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&opts.InputsPath, "inputs", "", "safetensors `FILE` with one tensor per model input")
+	fl.StringVar(&opts.Prefix, "prefix", "", "prefix of the input tensor names in --inputs, e.g. input.")
+	fl.BoolVar(&opts.Random, "random", false, "generate random inputs (see --batch, --seq, --seed)")
+	fl.Int64Var(&opts.Batch, "batch", 1, "batch size of --random inputs")
+	fl.Int64Var(&opts.Seq, "seq", 16, "sequence length of --random inputs")
+	fl.Uint64Var(&opts.Seed, "seed", 0, "seed of --random inputs")
+	fl.Float64Var(&opts.Atol, "atol", DefaultAtol, "absolute tolerance")
+	fl.Float64Var(&opts.Rtol, "rtol", DefaultRtol, "relative tolerance (of the reference value)")
+	fl.StringSliceVar(&opts.Backends, "backends", []string{"native", "ort"}, "the backend to check and the reference backend")
+	fl.BoolVar(&opts.JSON, "json", false, "print the comparison as JSON")
+	return cmd
+}
+
+func (o *Options) validate(cmd *cobra.Command) error {
+	changed := cmd.Flags().Changed
+	switch {
+	case o.InputsPath == "" && !o.Random:
+		return cmdutil.FlagErrorf("no inputs given: use --inputs FILE.safetensors or --random")
+	case o.InputsPath != "" && o.Random:
+		return cmdutil.FlagErrorf("--inputs and --random cannot be used together")
+	case changed("prefix") && o.InputsPath == "":
+		return cmdutil.FlagErrorf("--prefix applies to --inputs only")
+	case !o.Random && (changed("batch") || changed("seq") || changed("seed")):
+		return cmdutil.FlagErrorf("--batch, --seq and --seed apply to --random only")
+	case o.Batch < 1:
+		return cmdutil.FlagErrorf("--batch %d: must be at least 1", o.Batch)
+	case o.Seq < 1:
+		return cmdutil.FlagErrorf("--seq %d: must be at least 1", o.Seq)
+	case !(o.Atol >= 0) || math.IsInf(o.Atol, 0):
+		return cmdutil.FlagErrorf("--atol %g: must be a finite number ≥ 0", o.Atol)
+	case !(o.Rtol >= 0) || math.IsInf(o.Rtol, 0):
+		return cmdutil.FlagErrorf("--rtol %g: must be a finite number ≥ 0", o.Rtol)
+	case len(o.Backends) != 2:
+		return cmdutil.FlagErrorf("--backends %s: name two backends, the one to check and the reference", strings.Join(o.Backends, ","))
+	case o.Backends[0] == o.Backends[1]:
+		return cmdutil.FlagErrorf("--backends %s: name two different backends", strings.Join(o.Backends, ","))
+	}
+	for _, b := range o.Backends {
+		if !slices.Contains(runtime.Backends(), b) {
+			return cmdutil.FlagErrorf("unknown backend %q: want %s", b, cmdutil.OrList(runtime.Backends()))
+		}
+	}
+	return nil
+}
+
+// outputResult is one output's comparison; its JSON form is an element of
+// the --json "outputs" array.
+type outputResult struct {
+	Name       string        `json:"name"`
+	Shape      []int64       `json:"shape"`
+	MaxAbsDiff cmdutil.Float `json:"max_abs_diff"`
+	MaxRelDiff cmdutil.Float `json:"max_rel_diff"`
+	Pass       bool          `json:"pass"`
+	Reason     string        `json:"reason,omitempty"`
+}
+
+// report is the --json output.
+type report struct {
+	Model    string         `json:"model"`
+	Backends []string       `json:"backends"`
+	Atol     float64        `json:"atol"`
+	Rtol     float64        `json:"rtol"`
+	Outputs  []outputResult `json:"outputs"`
+	Pass     bool           `json:"pass"`
+	Line     string         `json:"line"`
+}
+
+func parityRun(o *Options) error {
+	ios := o.IO
+	ctx := o.Ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	limits := modelinputs.ReadLimits(o.ModelPath)
+	if o.Random && limits.MaxSeqLen > 0 && o.Seq > limits.MaxSeqLen {
+		return fmt.Errorf("--seq %d is longer than the model's max_seq_len %d: use --seq %d or less", o.Seq, limits.MaxSeqLen, limits.MaxSeqLen)
+	}
+	var sessions [2]runtime.Session
+	for i, b := range o.Backends {
+		ios.StartProgress("loading %s with %s", o.ModelPath, b)
+		s, err := runtime.Open(o.ModelPath, runtime.Options{Backend: b})
+		ios.StopProgress()
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		sessions[i] = s
+	}
+	infos := sessions[0].Inputs()
+	var inputs map[string]*runtime.Tensor
+	var err error
+	if o.Random {
+		inputs, err = modelinputs.Random(infos, o.Batch, o.Seq, o.Seed, limits.Tokens)
+	} else {
+		inputs, err = modelinputs.Read(o.InputsPath, o.Prefix, infos)
+		if err == nil {
+			err = modelinputs.CheckSeq(infos, inputs, limits.MaxSeqLen, o.InputsPath)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	var outs [2]map[string]*runtime.Tensor
+	for i, s := range sessions {
+		ios.StartProgress("running %s with %s", o.ModelPath, o.Backends[i])
+		outs[i], err = s.Run(ctx, inputs)
+		ios.StopProgress()
+		if err != nil {
+			return err
+		}
+	}
+
+	rep := report{Model: o.ModelPath, Backends: o.Backends, Atol: o.Atol, Rtol: o.Rtol, Pass: true}
+	failed := 0
+	for _, info := range sessions[0].Outputs() {
+		got := outs[0][info.Name]
+		r := outputResult{Name: info.Name, Shape: got.Shape()}
+		if want, ok := outs[1][info.Name]; !ok {
+			r.Reason = fmt.Sprintf("backend %s has no output %q", o.Backends[1], info.Name)
+		} else {
+			c := compare.Tensors(got, want, o.Atol, o.Rtol)
+			r.MaxAbsDiff, r.MaxRelDiff, r.Pass, r.Reason = cmdutil.Float(c.MaxAbsDiff), cmdutil.Float(c.MaxRelDiff), c.Pass, c.Reason
+		}
+		if !r.Pass {
+			failed++
+			rep.Pass = false
+		}
+		rep.Outputs = append(rep.Outputs, r)
+	}
+	vs := fmt.Sprintf("%s vs %s", o.Backends[0], o.Backends[1])
+	tol := fmt.Sprintf("atol=%g rtol=%g", o.Atol, o.Rtol)
+	if rep.Pass {
+		rep.Line = fmt.Sprintf("PASS parity %s: %s within %s", vs, plural(len(rep.Outputs), "output"), tol)
+	} else {
+		rep.Line = fmt.Sprintf("FAIL parity %s: %d of %s beyond %s", vs, failed, plural(len(rep.Outputs), "output"), tol)
+	}
+
+	if o.JSON {
+		if err := cmdutil.WriteJSON(ios.Out, rep); err != nil {
+			return err
+		}
+	} else {
+		t := cmdutil.NewTable(ios.Out, ios.IsStdoutTTY(), "OUTPUT", "SHAPE", "MAX ABS DIFF", "MAX REL DIFF", "RESULT")
+		for _, r := range rep.Outputs {
+			result := "pass"
+			if !r.Pass {
+				result = "FAIL: " + r.Reason
+			}
+			t.Row(r.Name, runtime.FormatShape(r.Shape), formatFloat(float64(r.MaxAbsDiff)), formatFloat(float64(r.MaxRelDiff)), result)
+		}
+		if err := t.Render(); err != nil {
+			return err
+		}
+		fmt.Fprintln(ios.Out, rep.Line)
+	}
+	if !rep.Pass {
+		return cmdutil.ErrSilent
+	}
+	return nil
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+func formatFloat(v float64) string { return strconv.FormatFloat(v, 'g', 3, 64) }

@@ -1,0 +1,87 @@
+package modelsrc
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/xt2onnx/xt2onnx/builder"
+	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/cmdutil"
+	xtexport "github.com/xt2onnx/xt2onnx/export"
+	"github.com/xt2onnx/xt2onnx/runtime"
+	"github.com/xt2onnx/xt2onnx/runtime/generate"
+)
+
+// Model is a model ready to open: a file (Path) or serialized ONNX bytes
+// built in memory (Bytes).
+type Model struct {
+	// Name describes the model in messages: the path or "preset tiny".
+	Name string
+	// Path is the .onnx file; empty for an in-memory model.
+	Path string
+	// Bytes is the serialized model when Path is empty.
+	Bytes []byte
+	// Meta is the generation metadata (max_seq_len, vocabulary, cache).
+	Meta generate.Meta
+}
+
+// File returns the model in the ONNX file at path, with its metadata.
+func File(path string) (*Model, error) {
+	meta, err := generate.ReadMeta(path)
+	if err != nil {
+		return nil, err
+	}
+	return &Model{Name: path, Path: path, Meta: meta}, nil
+}
+
+// Preset builds the built-in preset name with random weights (seed) in
+// memory, with the KV cache when kvCache is set.
+func Preset(name string, seed uint64, kvCache bool) (*Model, error) {
+	cfg, err := builder.Preset(name)
+	if err != nil {
+		return nil, err
+	}
+	m, err := builder.Build(cfg, builder.RandomWeights{Seed: seed}, fmt.Sprintf("random weights (seed %d)", seed), builder.Options{KVCache: kvCache})
+	if err != nil {
+		return nil, err
+	}
+	b, err := xtexport.Marshal(m, xtexport.Options{})
+	if err != nil {
+		return nil, err
+	}
+	desc := "preset " + name
+	if kvCache {
+		desc += " (KV cache)"
+	}
+	return &Model{Name: desc, Bytes: b, Meta: generate.MetaFromConfig(cfg, kvCache)}, nil
+}
+
+// Open opens the model with the session options.
+func (m *Model) Open(opts runtime.Options) (runtime.Session, error) {
+	if m.Path != "" {
+		return runtime.Open(m.Path, opts)
+	}
+	return runtime.OpenBytes(m.Bytes, opts)
+}
+
+// CheckPreset returns a *cmdutil.FlagError unless name is a built-in preset.
+func CheckPreset(name string) error {
+	if !slices.Contains(builder.Presets(), name) {
+		return cmdutil.FlagErrorf("unknown preset %q: want %s", name, cmdutil.OrList(builder.Presets()))
+	}
+	return nil
+}
+
+// CheckBackend returns a *cmdutil.FlagError unless name is a registered
+// runtime backend.
+func CheckBackend(name string) error {
+	if !slices.Contains(runtime.Backends(), name) {
+		return cmdutil.FlagErrorf("unknown backend %q: want %s", name, cmdutil.OrList(runtime.Backends()))
+	}
+	return nil
+}
+
+// PresetUsage is the help text of a --preset flag.
+func PresetUsage(what string) string {
+	return "built-in decoder `NAME` (" + strings.Join(builder.Presets(), ", ") + ") " + what
+}
