@@ -1,5 +1,5 @@
 // Package onnximport reads ONNX model files into xt2onnx's graph IR
-// (internal/graph).
+// (internal/graph) and runs them natively on Gorgonia.
 //
 // It is the only package that decodes ONNX protobuf. [ReadFile] and [Read]
 // turn a ModelProto into a *graph.Model: every tensor encoding the format
@@ -13,6 +13,15 @@
 // that carry no meaning for inference (node and graph metadata_props, doc
 // strings of attributes, training information, quantization annotations)
 // are dropped.
+//
+// The native half: a [Registry] maps (domain, op type, opset) to operator
+// implementations ([DefaultRegistry] holds about 85, one file per family);
+// [Eval] runs a model node by node (the reference interpreter); [Prepare]
+// and [Compile] fold constant and shape subgraphs for given input shapes and
+// build a Gorgonia expression graph whose custom ops run the same kernels
+// (with symbolic gradients for the core differentiable ops). Every
+// unsupported operator of a model is reported at once in an
+// [*UnsupportedOpsError]; errors name the node, op type and opset.
 //
 // The directory is called import, which is a Go keyword, so the package is
 // named onnximport.

@@ -69,7 +69,7 @@ reference fixtures made with PyTorch.
 
 Data goes to stdout; errors, notes and progress to stderr. Exit status: 0 on
 success, 1 on an error or a verify FAIL, 2 on a usage error, 3 when the model
-uses an option that is not supported yet.
+uses an option or operator that is not supported.
 
 Shell completion: "xt2onnx completion bash" (or zsh, fish, powershell) prints
 a completion script; for bash, add 'source <(xt2onnx completion bash)' to
