@@ -1,8 +1,8 @@
 # xt2onnx — developer and user entry points. Every target installs what it
 # needs (the ONNX Runtime library included) and can be run again safely.
 #
-#   make demo   export the built-in default model, inspect it, run it and
-#               check it against PyTorch on a reference fixture
+
+
 #   make test   lint and run every test (what CI runs)
 
 GO ?= go
@@ -24,12 +24,15 @@ ort:
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/xt2onnx
 
-## demo: the main job on the built-in default (preset "small", random weights)
+## demo: the main job on the built-in default (preset "small", random weights):
+## export with a KV cache, inspect, run, compare both backends, generate, verify
 demo: ort build
 	@mkdir -p $(DEMO_DIR)
-	$(BIN) export --preset small --seed 1 -o $(DEMO_DIR)/small.onnx
+	$(BIN) export --preset small --seed 1 --kv-cache -o $(DEMO_DIR)/small.onnx
 	$(BIN) inspect $(DEMO_DIR)/small.onnx
-	$(BIN) run $(DEMO_DIR)/small.onnx --random --batch 2 --seq 64 -o $(DEMO_DIR)/logits.safetensors
+	$(BIN) run $(DEMO_DIR)/small.onnx --random --batch 2 --seq 32 -o $(DEMO_DIR)/logits.safetensors
+	$(BIN) parity $(DEMO_DIR)/small.onnx --random --batch 2 --seq 32 --atol 1e-4
+	$(BIN) generate --model $(DEMO_DIR)/small.onnx --prompt-tokens 1,2,3,4 --max-new 32 --greedy
 	$(BIN) verify --fixture fixtures/xtransformers-1.9.2/dec_qknorm_dimscale
 
 ## test: formatting, vet, staticcheck, then every test with the race detector

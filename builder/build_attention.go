@@ -21,12 +21,9 @@ type attnSite struct {
 // sequence: cos and sin of the position angles [n, width], and the xpos
 // scales for queries and for keys/values (empty without xpos).
 type rotary struct {
-	width          int64
-	cos, sin       string
-	qScale, kScale string
-	// vFactor rescales the cached values of a KV-cache step with xpos,
-	// [head_dim] (see rotaryTables); "" otherwise.
-	vFactor          string
+	width            int64
+	cos, sin         string
+	qScale, kScale   string
 	positionIDs      string // [batch, n] int64, for the opset-23 operator
 	cosHalf, sinHalf string // [n, width/2] (opset 23)
 	qCos, qSin       string // xpos-scaled [n, width/2] (opset 23)

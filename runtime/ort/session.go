@@ -281,6 +281,10 @@ func (s *session) Run(ctx context.Context, inputs map[string]*runtime.Tensor) (m
 	if err := runtime.CheckInputs(s.inputs, inputs); err != nil {
 		return nil, fmt.Errorf("ort: run %s: %w", s.name, err)
 	}
+	if len(s.inputs) == 0 {
+		// onnxruntime_go indexes the first input unconditionally.
+		return nil, fmt.Errorf("ort: run %s: models without inputs cannot be run through onnxruntime_go; use the native backend", s.name)
+	}
 
 	ins := make([]onnx.Value, len(s.inputs))
 	outs := make([]onnx.Value, len(s.outputs)) // nil: ONNX Runtime allocates
