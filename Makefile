@@ -1,8 +1,9 @@
 # xt2onnx — developer and user entry points. Every target installs what it
 # needs (the ONNX Runtime library included) and can be run again safely.
 #
-
-
+#   make demo   export the built-in default with a KV cache, inspect and run it,
+#               compare the native and ONNX Runtime backends, generate tokens,
+#               and check a PyTorch reference fixture
 #   make test   lint and run every test (what CI runs)
 
 GO ?= go

@@ -13,7 +13,8 @@ import (
 	"github.com/xt2onnx/xt2onnx/internal/safetensors"
 	"github.com/xt2onnx/xt2onnx/runtime"
 	"github.com/xt2onnx/xt2onnx/runtime/generate"
-	_ "github.com/xt2onnx/xt2onnx/runtime/ort" // registers "ort"
+	_ "github.com/xt2onnx/xt2onnx/runtime/native" // registers "native"
+	_ "github.com/xt2onnx/xt2onnx/runtime/ort"    // registers "ort"
 )
 
 const fixtures = "../../fixtures/xtransformers-1.9.2"
@@ -95,13 +96,17 @@ func buildModel(t *testing.T, dir string, kvCache bool) ([]byte, error) {
 }
 
 // buildFixture builds a fixture's model and opens it with ONNX Runtime.
-func buildFixture(t *testing.T, dir string, kvCache bool) (runtime.Session, []byte) {
+func buildFixture(t *testing.T, dir string, kvCache bool, backend ...string) (runtime.Session, []byte) {
 	t.Helper()
 	model, err := buildModel(t, dir, kvCache)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sess, err := runtime.OpenBytes(model, runtime.Options{IntraOpThreads: 1})
+	opts := runtime.Options{IntraOpThreads: 1}
+	if len(backend) > 0 {
+		opts.Backend = backend[0]
+	}
+	sess, err := runtime.OpenBytes(model, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,15 +116,20 @@ func buildFixture(t *testing.T, dir string, kvCache bool) (runtime.Session, []by
 
 // TestFixturesGreedy checks that greedy generation reproduces
 // x-transformers 1.9.2's AutoregressiveWrapper.generate (gen.out from
-// gen.start) on every decoder fixture, with and without the KV cache.
+// gen.start) on every decoder fixture, with and without the KV cache,
+// through both backends.
 func TestFixturesGreedy(t *testing.T) {
 	for _, name := range genFixtures(t) {
-		for _, kv := range []bool{false, true} {
-			variant := "no-cache"
+		for _, variant := range []struct {
+			kv      bool
+			backend string
+		}{{false, "ort"}, {true, "ort"}, {false, "native"}, {true, "native"}} {
+			kv, backend := variant.kv, variant.backend
+			label := backend + "/no-cache"
 			if kv {
-				variant = "kv-cache"
+				label = backend + "/kv-cache"
 			}
-			t.Run(name+"/"+variant, func(t *testing.T) {
+			t.Run(name+"/"+label, func(t *testing.T) {
 				dir := filepath.Join(fixtures, name)
 				io, err := safetensors.Open(filepath.Join(dir, "io.safetensors"))
 				if err != nil {
@@ -134,7 +144,7 @@ func TestFixturesGreedy(t *testing.T) {
 					}
 					return
 				}
-				sess, model := buildFixture(t, dir, kv)
+				sess, model := buildFixture(t, dir, kv, backend)
 				meta, err := generate.ParseMeta(model)
 				if err != nil {
 					t.Fatal(err)
