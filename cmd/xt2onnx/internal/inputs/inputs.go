@@ -138,7 +138,9 @@ func CheckSeq(infos []runtime.ValueInfo, inputs map[string]*runtime.Tensor, maxS
 // Random generates one tensor per input from seed: token ids in [0,
 // tokens(input name)), all-true masks, N(0, 1) floats. Dynamic dims named
 // batch (or an unnamed first dim) get batch, sequence dims (named seq or
-// *_seq, or an unnamed second dim) get seq.
+// *_seq, or an unnamed second dim) get seq. A KV-cache model's past_*
+// inputs get an empty cache: past_seq dims 0 and zero values, so the run
+// is a prompt (prefill) of length seq.
 func Random(infos []runtime.ValueInfo, batch, seq int64, seed uint64, tokens func(input string) int64) (map[string]*runtime.Tensor, error) {
 	rng := rand.New(rand.NewPCG(seed, 0x72756e))
 	out := make(map[string]*runtime.Tensor, len(infos))
@@ -154,6 +156,8 @@ func Random(infos []runtime.ValueInfo, batch, seq int64, seed uint64, tokens fun
 				shape[i] = d
 			case name == "batch" || (name == "" && i == 0):
 				shape[i] = batch
+			case name == "past_seq":
+				shape[i] = 0
 			case isSeqDim(info, i):
 				shape[i] = seq
 			default:
@@ -187,8 +191,10 @@ func Random(infos []runtime.ValueInfo, batch, seq int64, seed uint64, tokens fun
 			t, err = runtime.NewBool(shape, v)
 		case runtime.Float32:
 			v := make([]float32, n)
-			for i := range v {
-				v[i] = float32(rng.NormFloat64())
+			if !strings.HasPrefix(info.Name, "past_") {
+				for i := range v {
+					v[i] = float32(rng.NormFloat64())
+				}
 			}
 			t, err = runtime.NewFloat32(shape, v)
 		case runtime.Float64:

@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -16,6 +15,7 @@ import (
 	"github.com/xt2onnx/xt2onnx/builder"
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/cmdutil"
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/factory"
+	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/inputs"
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/iostreams"
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/modelsrc"
 	"github.com/xt2onnx/xt2onnx/runtime"
@@ -264,7 +264,8 @@ func forwardBench(o *Options) error {
 		return err
 	}
 	defer sess.Close()
-	inputs, err := randomInputs(sess.Inputs(), o.Batch, o.Seq, m.Meta.NumTokens, o.Seed)
+	vocab := int64(max(m.Meta.NumTokens, 2))
+	feed, err := inputs.Random(sess.Inputs(), int64(o.Batch), int64(o.Seq), o.Seed, func(string) int64 { return vocab })
 	if err != nil {
 		return err
 	}
@@ -273,7 +274,7 @@ func forwardBench(o *Options) error {
 	times := make([]float64, 0, o.Iters)
 	for i := range o.Warmup + o.Iters {
 		start := time.Now()
-		if _, err := sess.Run(ctx, inputs); err != nil {
+		if _, err := sess.Run(ctx, feed); err != nil {
 			bar.Done()
 			return err
 		}
@@ -485,72 +486,4 @@ func randomTokens(batch, n, vocab int, seed uint64) [][]int64 {
 		}
 	}
 	return rows
-}
-
-// randomInputs returns one tensor per model input for a forward run:
-// token ids for int64 inputs, all-true masks, an empty cache for past_*
-// inputs and N(0, 1) values for other float32 inputs. Dim 0 and dims named
-// batch get batch, dims named past_seq 0, other dynamic dims seq.
-func randomInputs(infos []runtime.ValueInfo, batch, seq, vocab int, seed uint64) (map[string]*runtime.Tensor, error) {
-	rng := rand.New(rand.NewPCG(seed, 0x62656e6368))
-	if vocab < 1 {
-		vocab = 2
-	}
-	out := make(map[string]*runtime.Tensor, len(infos))
-	for _, in := range infos {
-		if in.Shape == nil {
-			return nil, fmt.Errorf("input %q has no declared shape, so bench cannot size it", in.Name)
-		}
-		shape := make([]int64, len(in.Shape))
-		for i, d := range in.Shape {
-			name := ""
-			if i < len(in.DimNames) {
-				name = in.DimNames[i]
-			}
-			switch {
-			case d >= 0:
-				shape[i] = d
-			case i == 0 || name == "batch":
-				shape[i] = int64(batch)
-			case name == "past_seq":
-				shape[i] = 0
-			default:
-				shape[i] = int64(seq)
-			}
-		}
-		n, err := runtime.NumElementsOf(shape)
-		if err != nil {
-			return nil, err
-		}
-		var t *runtime.Tensor
-		switch in.DType {
-		case runtime.Int64:
-			v := make([]int64, n)
-			for i := range v {
-				v[i] = rng.Int64N(int64(vocab))
-			}
-			t, err = runtime.NewInt64(shape, v)
-		case runtime.Bool:
-			v := make([]bool, n)
-			for i := range v {
-				v[i] = true
-			}
-			t, err = runtime.NewBool(shape, v)
-		case runtime.Float32:
-			v := make([]float32, n)
-			if !strings.HasPrefix(in.Name, "past_") {
-				for i := range v {
-					v[i] = float32(rng.NormFloat64())
-				}
-			}
-			t, err = runtime.NewFloat32(shape, v)
-		default:
-			err = errors.New("bench cannot generate " + in.DType.String() + " values")
-		}
-		if err != nil {
-			return nil, fmt.Errorf("input %s: %w", in, err)
-		}
-		out[in.Name] = t
-	}
-	return out, nil
 }
