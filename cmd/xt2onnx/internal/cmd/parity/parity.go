@@ -23,17 +23,12 @@ type Options struct {
 	IO  *iostreams.IOStreams
 	Ctx context.Context
 
-	ModelPath  string
-	InputsPath string // --inputs: safetensors file with one tensor per input
-	Prefix     string // --prefix: added to input names to find the tensors
-	Random     bool   // --random: generate the inputs
-	Batch      int64
-	Seq        int64
-	Seed       uint64
-	Atol       float64
-	Rtol       float64
-	Backends   []string // the backend checked, then the reference
-	JSON       bool
+	ModelPath          string
+	modelinputs.Source // --inputs/--prefix or --random/--batch/--seq/--seed
+	Atol               float64
+	Rtol               float64
+	Backends           []string // the backend checked, then the reference
+	JSON               bool
 }
 
 // Default tolerances: Optimum's export validation uses atol 1e-5.
@@ -84,12 +79,7 @@ on an error), 3 when a backend does not support an operator of the model.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&opts.InputsPath, "inputs", "", "safetensors `FILE` with one tensor per model input")
-	fl.StringVar(&opts.Prefix, "prefix", "", "prefix of the input tensor names in --inputs, e.g. input.")
-	fl.BoolVar(&opts.Random, "random", false, "generate random inputs (see --batch, --seq, --seed)")
-	fl.Int64Var(&opts.Batch, "batch", 1, "batch size of --random inputs")
-	fl.Int64Var(&opts.Seq, "seq", 16, "sequence length of --random inputs")
-	fl.Uint64Var(&opts.Seed, "seed", 0, "seed of --random inputs")
+	opts.Source.AddFlags(fl)
 	fl.Float64Var(&opts.Atol, "atol", DefaultAtol, "absolute tolerance")
 	fl.Float64Var(&opts.Rtol, "rtol", DefaultRtol, "relative tolerance (of the reference value)")
 	fl.StringSliceVar(&opts.Backends, "backends", []string{"native", "ort"}, "the backend to check and the reference backend")
@@ -99,19 +89,10 @@ on an error), 3 when a backend does not support an operator of the model.`,
 
 func (o *Options) validate(cmd *cobra.Command) error {
 	changed := cmd.Flags().Changed
+	if err := o.Source.Validate(changed); err != nil {
+		return err
+	}
 	switch {
-	case o.InputsPath == "" && !o.Random:
-		return cmdutil.FlagErrorf("no inputs given: use --inputs FILE.safetensors or --random")
-	case o.InputsPath != "" && o.Random:
-		return cmdutil.FlagErrorf("--inputs and --random cannot be used together")
-	case changed("prefix") && o.InputsPath == "":
-		return cmdutil.FlagErrorf("--prefix applies to --inputs only")
-	case !o.Random && (changed("batch") || changed("seq") || changed("seed")):
-		return cmdutil.FlagErrorf("--batch, --seq and --seed apply to --random only")
-	case o.Batch < 1:
-		return cmdutil.FlagErrorf("--batch %d: must be at least 1", o.Batch)
-	case o.Seq < 1:
-		return cmdutil.FlagErrorf("--seq %d: must be at least 1", o.Seq)
 	case !(o.Atol >= 0) || math.IsInf(o.Atol, 0):
 		return cmdutil.FlagErrorf("--atol %g: must be a finite number ≥ 0", o.Atol)
 	case !(o.Rtol >= 0) || math.IsInf(o.Rtol, 0):

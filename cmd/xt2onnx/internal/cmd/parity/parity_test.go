@@ -3,6 +3,7 @@ package parity
 import (
 	"encoding/json"
 	"errors"
+	modelinputs "github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/inputs"
 	"io"
 	"reflect"
 	"strings"
@@ -27,9 +28,9 @@ func TestNewCmdParity(t *testing.T) {
 		flagErr bool
 	}{
 		{"random", []string{"m.onnx", "--random", "--batch", "2", "--seq", "8", "--seed", "3"},
-			Options{ModelPath: "m.onnx", Random: true, Batch: 2, Seq: 8, Seed: 3, Atol: 1e-5, Backends: def}, "", false},
+			Options{ModelPath: "m.onnx", Source: modelinputs.Source{Random: true, Batch: 2, Seq: 8, Seed: 3}, Atol: 1e-5, Backends: def}, "", false},
 		{"inputs, tolerances, backends, json", []string{"m.onnx", "--inputs", "io.safetensors", "--prefix", "input.", "--atol", "1e-4", "--rtol", "0.01", "--backends", "ort,native", "--json"},
-			Options{ModelPath: "m.onnx", InputsPath: "io.safetensors", Prefix: "input.", Batch: 1, Seq: 16, Atol: 1e-4, Rtol: 0.01, Backends: []string{"ort", "native"}, JSON: true}, "", false},
+			Options{ModelPath: "m.onnx", Source: modelinputs.Source{InputsPath: "io.safetensors", Prefix: "input.", Batch: 1, Seq: 16}, Atol: 1e-4, Rtol: 0.01, Backends: []string{"ort", "native"}, JSON: true}, "", false},
 		{"no model", []string{"--random"}, Options{}, "missing MODEL.onnx: name the model file to compare", true},
 		{"no inputs", []string{"m.onnx"}, Options{}, "no inputs given: use --inputs FILE.safetensors or --random", true},
 		{"both inputs", []string{"m.onnx", "--random", "--inputs", "x"}, Options{}, "--inputs and --random cannot be used together", true},

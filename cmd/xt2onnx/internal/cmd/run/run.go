@@ -27,18 +27,13 @@ type Options struct {
 	IO  *iostreams.IOStreams
 	Ctx context.Context
 
-	ModelPath  string
-	InputsPath string // --inputs: safetensors file with one tensor per input
-	Prefix     string // --prefix: added to input names to find the tensors
-	Random     bool   // --random: generate the inputs
-	Batch      int64
-	Seq        int64
-	Seed       uint64
-	Output     string // -o: safetensors file for the outputs
-	Backend    string
-	Threads    int
-	CUDA       bool
-	JSON       bool
+	ModelPath          string
+	modelinputs.Source        // --inputs/--prefix or --random/--batch/--seq/--seed
+	Output             string // -o: safetensors file for the outputs
+	Backend            string
+	Threads            int
+	CUDA               bool
+	JSON               bool
 }
 
 // firstValues is how many leading values the summary shows.
@@ -90,12 +85,7 @@ array with --json. -o writes every output to a safetensors file, atomically.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&opts.InputsPath, "inputs", "", "safetensors `FILE` with one tensor per model input")
-	fl.StringVar(&opts.Prefix, "prefix", "", "prefix of the input tensor names in --inputs, e.g. input.")
-	fl.BoolVar(&opts.Random, "random", false, "generate random inputs (see --batch, --seq, --seed)")
-	fl.Int64Var(&opts.Batch, "batch", 1, "batch size of --random inputs")
-	fl.Int64Var(&opts.Seq, "seq", 16, "sequence length of --random inputs")
-	fl.Uint64Var(&opts.Seed, "seed", 0, "seed of --random inputs")
+	opts.Source.AddFlags(fl)
 	fl.StringVarP(&opts.Output, "output", "o", "", "write the outputs to this safetensors `FILE`")
 	fl.StringVar(&opts.Backend, "backend", runtime.DefaultBackend, "runtime backend")
 	fl.IntVar(&opts.Threads, "threads", 0, "intra-op threads (0: the backend's default)")
@@ -106,19 +96,10 @@ array with --json. -o writes every output to a safetensors file, atomically.`,
 
 func (o *Options) validate(cmd *cobra.Command) error {
 	changed := cmd.Flags().Changed
+	if err := o.Source.Validate(changed); err != nil {
+		return err
+	}
 	switch {
-	case o.InputsPath == "" && !o.Random:
-		return cmdutil.FlagErrorf("no inputs given: use --inputs FILE.safetensors or --random")
-	case o.InputsPath != "" && o.Random:
-		return cmdutil.FlagErrorf("--inputs and --random cannot be used together")
-	case changed("prefix") && o.InputsPath == "":
-		return cmdutil.FlagErrorf("--prefix applies to --inputs only")
-	case !o.Random && (changed("batch") || changed("seq") || changed("seed")):
-		return cmdutil.FlagErrorf("--batch, --seq and --seed apply to --random only")
-	case o.Batch < 1:
-		return cmdutil.FlagErrorf("--batch %d: must be at least 1", o.Batch)
-	case o.Seq < 1:
-		return cmdutil.FlagErrorf("--seq %d: must be at least 1", o.Seq)
 	case o.Threads < 0:
 		return cmdutil.FlagErrorf("--threads %d: must be 0 (the backend's default) or more", o.Threads)
 	case !slices.Contains(runtime.Backends(), o.Backend):

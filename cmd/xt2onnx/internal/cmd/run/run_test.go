@@ -2,6 +2,7 @@ package run
 
 import (
 	"errors"
+	modelinputs "github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/inputs"
 	"io"
 	"math"
 	"reflect"
@@ -25,17 +26,17 @@ func TestNewCmdRun(t *testing.T) {
 		{
 			name: "random",
 			args: []string{"m.onnx", "--random", "--batch", "2", "--seq", "16", "--seed", "9"},
-			want: Options{ModelPath: "m.onnx", Random: true, Batch: 2, Seq: 16, Seed: 9, Backend: "ort"},
+			want: Options{ModelPath: "m.onnx", Source: modelinputs.Source{Random: true, Batch: 2, Seq: 16, Seed: 9}, Backend: "ort"},
 		},
 		{
 			name: "random defaults",
 			args: []string{"m.onnx", "--random"},
-			want: Options{ModelPath: "m.onnx", Random: true, Batch: 1, Seq: 16, Backend: "ort"},
+			want: Options{ModelPath: "m.onnx", Source: modelinputs.Source{Random: true, Batch: 1, Seq: 16}, Backend: "ort"},
 		},
 		{
 			name: "inputs with prefix, output, threads, json",
 			args: []string{"--inputs", "io.safetensors", "--prefix", "input.", "-o", "out.safetensors", "--threads", "4", "--json", "m.onnx"},
-			want: Options{ModelPath: "m.onnx", InputsPath: "io.safetensors", Prefix: "input.", Output: "out.safetensors", Threads: 4, JSON: true, Batch: 1, Seq: 16, Backend: "ort"},
+			want: Options{ModelPath: "m.onnx", Source: modelinputs.Source{InputsPath: "io.safetensors", Prefix: "input.", Batch: 1, Seq: 16}, Output: "out.safetensors", Threads: 4, JSON: true, Backend: "ort"},
 		},
 		{
 			name:    "no model",
