@@ -1,10 +1,35 @@
 package graph
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // maxInlineDepth bounds nested function expansion, which also catches
 // recursive functions.
 const maxInlineDepth = 32
+
+// DefaultMaxNodes bounds the nodes of a graph once its functions are
+// inlined, when no other bound is given: a million nodes, fifty times what
+// a transformer of billions of parameters needs, and far below what a
+// model of nested functions calling each other many times could expand to.
+const DefaultMaxNodes = 1_000_000
+
+// A NodeLimitError reports a graph that would have more nodes than allowed
+// once its model-local functions are inlined.
+type NodeLimitError struct {
+	// Nodes is the node count after inlining (saturated at the largest
+	// int64); Limit is the bound.
+	Nodes, Limit int64
+}
+
+func (e *NodeLimitError) Error() string {
+	n := fmt.Sprint(e.Nodes)
+	if e.Nodes == math.MaxInt64 {
+		n = "more than 9e18"
+	}
+	return fmt.Sprintf("graph: inlining the model-local functions would give %s nodes, more than the limit of %d (nested functions that call each other many times expand exponentially; raise the limit with runtime.Options.MaxNodes if the model is genuine)", n, e.Limit)
+}
 
 // InlineFunctions replaces every call of a model-local function by the
 // function's body, recursively, and drops the functions and any opset import
@@ -12,14 +37,34 @@ const maxInlineDepth = 32
 // call-node-name + "/" + original name (an unnamed call gets the name
 // function-name + "#" + a counter); attribute references are resolved
 // against the call's attributes (an unset reference drops the attribute, as
-// ONNX specifies).
-func InlineFunctions(m *Model) error {
+// ONNX specifies). A graph that would exceed DefaultMaxNodes nodes is
+// refused with a *NodeLimitError before anything is expanded.
+func InlineFunctions(m *Model) error { return InlineFunctionsLimit(m, DefaultMaxNodes) }
+
+// InlineFunctionsLimit is InlineFunctions with a bound on the node count
+// after inlining (maxNodes ≤ 0 means DefaultMaxNodes). The count is worked
+// out from the functions' sizes first, so an inlining bomb costs nothing.
+func InlineFunctionsLimit(m *Model, maxNodes int64) error {
+	if maxNodes <= 0 {
+		maxNodes = DefaultMaxNodes
+	}
 	if len(m.Functions) == 0 {
+		if n := int64(len(m.Graph.Nodes)); n > maxNodes {
+			return &NodeLimitError{Nodes: n, Limit: maxNodes}
+		}
 		return nil
 	}
 	fns := map[string]*Function{}
 	for _, f := range m.Functions {
 		fns[f.Domain+"::"+f.Name] = f
+	}
+	sizes := map[*Function]int64{}
+	total, err := expandedSize(m.Graph.Nodes, fns, sizes, 0)
+	if err != nil {
+		return err
+	}
+	if total > maxNodes {
+		return &NodeLimitError{Nodes: total, Limit: maxNodes}
 	}
 	unnamed := 0
 	nodes, err := inlineNodes(m.Graph.Nodes, fns, 0, &unnamed)
@@ -40,6 +85,40 @@ func InlineFunctions(m *Model) error {
 	}
 	m.Opsets = kept
 	return nil
+}
+
+// expandedSize returns how many nodes nodes become once every function
+// call is expanded, saturating at math.MaxInt64; sizes memoizes each
+// function's expanded size.
+func expandedSize(nodes []*Node, fns map[string]*Function, sizes map[*Function]int64, depth int) (int64, error) {
+	var total int64
+	for _, n := range nodes {
+		f, ok := fns[n.Domain+"::"+n.OpType]
+		if !ok {
+			total = satAdd(total, 1)
+			continue
+		}
+		if depth >= maxInlineDepth {
+			return 0, fmt.Errorf("graph: node %q: function %s.%s nests deeper than %d calls (recursive?)", n.Name, f.Domain, f.Name, maxInlineDepth)
+		}
+		sz, ok := sizes[f]
+		if !ok {
+			var err error
+			if sz, err = expandedSize(f.Nodes, fns, sizes, depth+1); err != nil {
+				return 0, err
+			}
+			sizes[f] = sz
+		}
+		total = satAdd(total, sz)
+	}
+	return total, nil
+}
+
+func satAdd(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
 }
 
 func inlineNodes(nodes []*Node, fns map[string]*Function, depth int, unnamed *int) ([]*Node, error) {

@@ -316,3 +316,4 @@ func TestInlineFunctionsOmittedOutput(t *testing.T) {
 		})
 	}
 }
+
