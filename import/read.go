@@ -2,6 +2,7 @@ package onnximport
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -11,16 +12,72 @@ import (
 	"github.com/xt2onnx/xt2onnx/internal/onnxpb"
 )
 
+// ReadOptions configures ReadFileWith and ReadWith.
+type ReadOptions struct {
+	// MaxTensorBytes bounds the bytes of any one tensor read from external
+	// data; 0 means DefaultMaxTensorBytes().
+	MaxTensorBytes int64
+}
+
+// maxModelBytes is the largest model file ReadFile reads: protobuf cannot
+// encode a message of 2 GiB or more (larger models keep their weights in
+// external data files).
+const maxModelBytes = 2<<30 - 1
+
 // ReadFile reads the ONNX model file at path. Tensors stored as external
-// data are loaded from files relative to the model file's directory.
+// data are loaded from files inside the model file's directory (see
+// ReadFileWith for the rules).
 func ReadFile(path string) (*graph.Model, error) {
-	data, err := os.ReadFile(path)
+	return ReadFileWith(path, ReadOptions{})
+}
+
+// ReadFileWith is ReadFile with options. The model must be a regular file
+// of less than 2 GiB. External data is confined as ONNX Runtime confines
+// it: every location must be a relative path without "..", is resolved
+// inside the model's directory (a symlink that leads out of it is
+// refused, wherever it points), and must be a regular file whose size
+// covers the tensor's offset and length; refusals are *ExternalDataError
+// or *FormatError values naming the tensor and the location.
+func ReadFileWith(path string, opts ReadOptions) (*graph.Model, error) {
+	data, err := readModelFile(path)
+	if err != nil {
+		return nil, err
+	}
+	r := &reader{file: path, ext: &externalFiles{dir: filepath.Dir(path)}, maxTensorBytes: opts.MaxTensorBytes}
+	defer r.close()
+	return r.read(data)
+}
+
+// readModelFile reads a model file after checking that it is a regular
+// file small enough to be a protobuf message, so that a FIFO or a device
+// is refused instead of blocking or filling memory.
+func readModelFile(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("onnximport: reading model: %w", err)
 	}
-	r := &reader{file: path, dir: filepath.Dir(path)}
-	defer r.close()
-	return r.read(data)
+	if !fi.Mode().IsRegular() {
+		return nil, &FormatError{File: path, Problem: fmt.Sprintf("is a %s, not a regular file", fileKind(fi.Mode()))}
+	}
+	if fi.Size() > maxModelBytes {
+		return nil, &FormatError{File: path, Problem: fmt.Sprintf("is %d bytes; an ONNX protobuf file must be under 2 GiB (larger models keep their weights in external data)", fi.Size())}
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|oNonblock, 0)
+	if err != nil {
+		return nil, fmt.Errorf("onnximport: reading model: %w", err)
+	}
+	defer f.Close()
+	if fi, err = f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return nil, &FormatError{File: path, Problem: "changed into something other than a regular file while being opened"}
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxModelBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("onnximport: reading model: %w", err)
+	}
+	if len(data) > maxModelBytes {
+		return nil, &FormatError{File: path, Problem: "grew past 2 GiB while being read"}
+	}
+	return data, nil
 }
 
 // Read decodes an ONNX model from its serialized ModelProto bytes. A model
@@ -35,15 +92,23 @@ func Read(data []byte) (*graph.Model, error) {
 // reader holds the state of one decode: the model file (for error messages
 // and external data) and the external data files opened so far.
 type reader struct {
-	file  string
-	dir   string
-	files map[string]*os.File
+	file           string
+	ext            *externalFiles // nil when there is no directory (Read)
+	maxTensorBytes int64
 }
 
 func (r *reader) close() {
-	for _, f := range r.files {
-		_ = f.Close() // read-only files: a close error loses nothing
+	if r.ext != nil {
+		r.ext.close()
 	}
+}
+
+// limit returns the tensor budget for external data.
+func (r *reader) limit() int64 {
+	if r.maxTensorBytes > 0 {
+		return r.maxTensorBytes
+	}
+	return DefaultMaxTensorBytes()
 }
 
 func (r *reader) formatErr(where, format string, args ...any) error {

@@ -2,16 +2,13 @@ package onnximport
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
-	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"strconv"
 
 	"github.com/xt2onnx/xt2onnx/internal/graph"
 	"github.com/xt2onnx/xt2onnx/internal/onnxpb"
+	"github.com/xt2onnx/xt2onnx/internal/sysmem"
 )
 
 // tensor converts a TensorProto, whatever field holds its data, into a
@@ -48,12 +45,12 @@ func (r *reader) tensor(tp *onnxpb.TensorProto, where string) (*graph.Tensor, er
 	case tp.RawData != nil:
 		raw = tp.RawData
 	default:
-		var field string
-		var count int
-		raw, field, count = typedData(tp, dt, size)
+		// Count before converting: the dims, not the data, could be the lie.
+		field, count := typedLen(tp, dt)
 		if int64(count) != n {
 			return nil, r.formatErr(where, "shape %v of %s needs %d elements, %s holds %d (and raw_data is absent)", tp.GetDims(), dt, n, field, count)
 		}
+		raw, _, _ = typedData(tp, dt, size)
 	}
 	if int64(len(raw)) != nbytes {
 		return nil, r.formatErr(where, "shape %v of %s needs %d bytes of data, found %d", tp.GetDims(), dt, nbytes, len(raw))
@@ -62,6 +59,22 @@ func (r *reader) tensor(tp *onnxpb.TensorProto, where string) (*graph.Tensor, er
 		t.Raw = raw
 	}
 	return t, nil
+}
+
+// typedLen returns the name and element count of the typed data field
+// that the format uses for dt.
+func typedLen(tp *onnxpb.TensorProto, dt graph.DType) (field string, count int) {
+	switch dt {
+	case graph.Float:
+		return "float_data", len(tp.GetFloatData())
+	case graph.Double:
+		return "double_data", len(tp.GetDoubleData())
+	case graph.Int64:
+		return "int64_data", len(tp.GetInt64Data())
+	case graph.Uint32, graph.Uint64:
+		return "uint64_data", len(tp.GetUint64Data())
+	}
+	return "int32_data", len(tp.GetInt32Data())
 }
 
 // typedData encodes the typed data field that the format uses for dt as
@@ -127,7 +140,10 @@ func typedData(tp *onnxpb.TensorProto, dt graph.DType, size int) (raw []byte, fi
 }
 
 // external loads a tensor's data from the file named by its external_data
-// entries, relative to the model's directory.
+// entries, inside the model's directory (see externalFiles). The location,
+// the file's kind and the range offset+length are checked against the
+// file's real size, and the length against the tensor budget, before any
+// memory is allocated.
 func (r *reader) external(tp *onnxpb.TensorProto, where string, nbytes int64) ([]byte, error) {
 	var location string
 	offset, length := int64(0), int64(-1)
@@ -148,11 +164,8 @@ func (r *reader) external(tp *onnxpb.TensorProto, where string, nbytes int64) ([
 	if location == "" {
 		return nil, r.formatErr(where, "external data has no location")
 	}
-	if r.dir == "" {
+	if r.ext == nil {
 		return nil, fmt.Errorf("onnximport: %s: data is in external file %q, which Read cannot resolve: use ReadFile, which looks for it next to the model file", where, location)
-	}
-	if !filepath.IsLocal(filepath.FromSlash(location)) {
-		return nil, r.formatErr(where, "external data location %q must be a relative path inside the model's directory", location)
 	}
 	if length < 0 {
 		length = nbytes
@@ -160,24 +173,22 @@ func (r *reader) external(tp *onnxpb.TensorProto, where string, nbytes int64) ([
 	if length != nbytes {
 		return nil, r.formatErr(where, "external data length %d does not match shape %v of %s (%d bytes)", length, tp.GetDims(), graph.DType(tp.GetDataType()), nbytes)
 	}
-	path := filepath.Join(r.dir, filepath.FromSlash(location))
-	f := r.files[path]
-	if f == nil {
-		var err error
-		if f, err = os.Open(path); err != nil {
-			return nil, r.ioErr(where, "opening external data", err)
-		}
-		if r.files == nil {
-			r.files = map[string]*os.File{}
-		}
-		r.files[path] = f
+	ef, problem, err := r.ext.open(location)
+	if err != nil {
+		return nil, r.ioErr(where, fmt.Sprintf("external data %q", location), err)
+	}
+	if problem != "" {
+		return nil, &ExternalDataError{File: r.file, Where: where, Location: location, Problem: problem}
+	}
+	if offset > ef.size || length > ef.size-offset {
+		return nil, r.formatErr(where, "external data file %q holds %d bytes, the tensor needs offset %d + length %d", location, ef.size, offset, length)
+	}
+	if lim := r.limit(); length > lim {
+		return nil, r.formatErr(where, "external data of %s exceeds the tensor budget of %s", sysmem.FormatBytes(length), sysmem.FormatBytes(lim))
 	}
 	buf := make([]byte, length)
-	if _, err := f.ReadAt(buf, offset); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, r.formatErr(where, "external data file %q ends before offset %d + length %d", location, offset, length)
-		}
-		return nil, r.ioErr(where, "reading external data", err)
+	if err := ef.readAt(buf, offset); err != nil {
+		return nil, r.ioErr(where, fmt.Sprintf("reading external data %q", location), err)
 	}
 	return buf, nil
 }

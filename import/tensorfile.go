@@ -2,7 +2,6 @@ package onnximport
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 
 	"google.golang.org/protobuf/proto"
@@ -15,15 +14,15 @@ import (
 // the input_0.pb and output_0.pb files of the ONNX backend tests. Data in
 // external files is looked up next to the file.
 func ReadTensorFile(path string) (*graph.Tensor, error) {
-	data, err := os.ReadFile(path)
+	data, err := readModelFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("onnximport: reading tensor: %w", err)
+		return nil, err
 	}
 	var tp onnxpb.TensorProto
 	if err := proto.Unmarshal(data, &tp); err != nil {
 		return nil, &FormatError{File: path, Problem: "not a serialized TensorProto", Err: err}
 	}
-	r := &reader{file: path, dir: filepath.Dir(path)}
+	r := &reader{file: path, ext: &externalFiles{dir: filepath.Dir(path)}}
 	defer r.close()
 	return r.tensor(&tp, fmt.Sprintf("tensor %q", tp.GetName()))
 }
