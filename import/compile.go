@@ -31,6 +31,10 @@ type CompileOptions struct {
 	// those values leave every shape unchanged, and fails with a
 	// *DataDependentShapeError otherwise. Samples are not kept.
 	Samples map[string]*tensor.Dense
+	// MaxTensorBytes bounds every tensor and buffer the program's kernels
+	// allocate, when compiling and when running (see ExecContext); 0 means
+	// DefaultMaxTensorBytes().
+	MaxTensorBytes int64
 }
 
 // Compile prepares m (see Prepare) and compiles it for one set of input
@@ -66,6 +70,18 @@ type PreparedModel struct {
 // node's input and output counts against its OpSpec, reporting the first
 // mismatch as a *NodeError.
 func Prepare(m *graph.Model, reg *Registry) (pm *PreparedModel, err error) {
+	return PrepareWith(m, reg, PrepareOptions{})
+}
+
+// PrepareOptions configures PrepareWith.
+type PrepareOptions struct {
+	// MaxNodes bounds the main graph's nodes once functions are inlined
+	// (a *graph.NodeLimitError beyond it); 0 means graph.DefaultMaxNodes.
+	MaxNodes int64
+}
+
+// PrepareWith is Prepare with options.
+func PrepareWith(m *graph.Model, reg *Registry, opts PrepareOptions) (pm *PreparedModel, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			pm, err = nil, fmt.Errorf("onnximport: compile: internal error: %v", r)
@@ -83,7 +99,7 @@ func Prepare(m *graph.Model, reg *Registry) (pm *PreparedModel, err error) {
 	mc.Graph = &gc
 	mc.Opsets = slices.Clone(m.Opsets)
 	mc.Functions = slices.Clone(m.Functions)
-	if err := graph.InlineFunctions(&mc); err != nil {
+	if err := graph.InlineFunctionsLimit(&mc, opts.MaxNodes); err != nil {
 		return nil, fmt.Errorf("onnximport: compile: inlining model-local functions: %w", err)
 	}
 	g := mc.Graph
@@ -223,6 +239,7 @@ type cStep struct {
 // instantiated from one plan share it read-only.
 type plan struct {
 	pm        *PreparedModel
+	ec        *ExecContext // the budget every kernel of the plan allocates within
 	values    []*cValue
 	byName    map[string]int
 	steps     []*cStep
@@ -264,7 +281,8 @@ func (pm *PreparedModel) Compile(shapes map[string][]int64, opts CompileOptions)
 
 func (pm *PreparedModel) plan(shapes map[string][]int64, opts CompileOptions) (*plan, error) {
 	g := pm.g
-	pl := &plan{pm: pm, byName: map[string]int{}}
+	pl := &plan{pm: pm, byName: map[string]int{}, ec: &ExecContext{MaxTensorBytes: opts.MaxTensorBytes}}
+	ec := pl.ec
 	add := func(v *cValue) int {
 		pl.byName[v.name] = len(pl.values)
 		pl.values = append(pl.values, v)
@@ -348,7 +366,10 @@ func (pm *PreparedModel) plan(shapes map[string][]int64, opts CompileOptions) (*
 			}
 			samples[in.Name] = d
 		} else {
-			samples[in.Name] = tensor.New(tensor.Of(dt), tensor.WithShape(shape...))
+			if err := ec.check(dt, shape); err != nil {
+				return nil, fmt.Errorf("onnximport: compile: input %q: %w", in.Name, err)
+			}
+			samples[in.Name] = alloc(dt, shape)
 		}
 	}
 	for name := range opts.Samples {
@@ -464,7 +485,7 @@ func (pm *PreparedModel) plan(shapes map[string][]int64, opts CompileOptions) (*
 		if err != nil {
 			return nil, pm.nodeErr(i, err)
 		}
-		outs, err := kernel(args)
+		outs, err := kernel(ec, args)
 		if err != nil {
 			return nil, pm.nodeErr(i, err)
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash"
 	"hash/fnv"
+	goruntime "runtime"
 	"slices"
 
 	"github.com/chewxy/hm"
@@ -13,21 +14,27 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// Program is a model compiled for one set of input shapes: a Gorgonia
-// expression graph with one node per ONNX node left after folding (a node
-// with several used outputs gets one more Gorgonia node per extra output,
-// which picks that output from the node's results), run by a Gorgonia
-// TapeMachine.
+// Program is a model compiled for one set of input shapes: the steps left
+// after folding, run one after another by Run, each value released after
+// its last reader. Its Gorgonia expression graph (one node per step; a
+// node with several used outputs gets one more Gorgonia node per extra
+// output, which picks that output from the node's results) is built only
+// when asked for, by Graph, Input, Param, Output or Eval, for the
+// differentiable path; a graph that has gained nodes (gradients) runs on a
+// Gorgonia TapeMachine.
 //
 // A Program is not safe for concurrent use: run it from one goroutine at a
 // time, and give other goroutines their own with Clone, which shares the
 // compiled plan, the kernels and the constants.
 type Program struct {
-	pl    *plan
-	g     *gorgonia.ExprGraph
-	nodes []*gorgonia.Node // per value id: its node (runtime values only)
-	ops   []*kernelOp      // per step
-	built int              // node count of g when built
+	pl *plan
+
+	// The Gorgonia half, built by ensureGraph.
+	g        *gorgonia.ExprGraph
+	graphErr error
+	nodes    []*gorgonia.Node // per value id: its node (runtime values only)
+	ops      []*kernelOp      // per step
+	built    int              // node count of g when built
 
 	vm      gorgonia.VM
 	vmNodes int // node count of g when vm was made
@@ -48,23 +55,32 @@ type runState struct {
 // maxSalts bounds the attempts at a graph without a hash collision.
 const maxSalts = 8
 
-// instantiate builds a Program's Gorgonia graph from the plan.
-func (pl *plan) instantiate() (*Program, error) {
+// instantiate returns a Program of the plan. Nothing is built: the
+// Gorgonia graph is made on first use (ensureGraph).
+func (pl *plan) instantiate() (*Program, error) { return &Program{pl: pl}, nil }
+
+// ensureGraph builds the program's Gorgonia graph once.
+func (p *Program) ensureGraph() error {
+	if p.g != nil || p.graphErr != nil {
+		return p.graphErr
+	}
 	var lastErr error
 	for salt := range maxSalts {
-		p, err := pl.build(uint32(salt))
-		if err != nil {
-			return nil, err
+		if err := p.build(uint32(salt)); err != nil {
+			p.graphErr = err
+			return err
 		}
 		// Gorgonia's compiler merges nodes whose 32-bit hashes are equal
 		// (common subexpression elimination, with no equality check), so a
 		// collision between two different nodes would silently compute
 		// the wrong value. Rebuild with another salt in that case.
 		if lastErr = distinctHashes(p.g); lastErr == nil {
-			return p, nil
+			return nil
 		}
 	}
-	return nil, fmt.Errorf("onnximport: compile: %w", lastErr)
+	p.g, p.nodes, p.ops = nil, nil, nil
+	p.graphErr = fmt.Errorf("onnximport: compile: %w", lastErr)
+	return p.graphErr
 }
 
 func distinctHashes(g *gorgonia.ExprGraph) error {
@@ -79,8 +95,9 @@ func distinctHashes(g *gorgonia.ExprGraph) error {
 	return nil
 }
 
-func (pl *plan) build(salt uint32) (*Program, error) {
-	p := &Program{pl: pl, g: gorgonia.NewGraph(), nodes: make([]*gorgonia.Node, len(pl.values))}
+func (p *Program) build(salt uint32) error {
+	pl := p.pl
+	p.g, p.nodes, p.ops = gorgonia.NewGraph(), make([]*gorgonia.Node, len(pl.values)), nil
 	for _, id := range slices.Concat(pl.inputs, pl.params) {
 		v := pl.values[id]
 		p.nodes[id] = gorgonia.NewTensor(p.g, v.dtype, len(v.shape), gorgonia.WithShape(v.shape...), gorgonia.WithName(v.name))
@@ -98,7 +115,7 @@ func (pl *plan) build(salt uint32) (*Program, error) {
 		name := nodeLabel(st.node, st.index)
 		n, err := gorgonia.ApplyOpWithName(op, name, children...)
 		if err != nil {
-			return nil, pl.pm.nodeErr(st.index, fmt.Errorf("building the Gorgonia node: %w", err))
+			return pl.pm.nodeErr(st.index, fmt.Errorf("building the Gorgonia node: %w", err))
 		}
 		op.node = n
 		p.ops = append(p.ops, op)
@@ -112,13 +129,13 @@ func (pl *plan) build(salt uint32) (*Program, error) {
 			}
 			pn, err := gorgonia.ApplyOpWithName(&pickOp{parent: op, k: k}, fmt.Sprintf("%s:%d", name, k), n)
 			if err != nil {
-				return nil, pl.pm.nodeErr(st.index, fmt.Errorf("building the Gorgonia node of output %d: %w", k, err))
+				return pl.pm.nodeErr(st.index, fmt.Errorf("building the Gorgonia node of output %d: %w", k, err))
 			}
 			p.nodes[id] = pn
 		}
 	}
 	p.built = len(p.g.AllNodes())
-	return p, nil
+	return nil
 }
 
 // Clone returns a new Program for the same shapes, sharing this one's
@@ -131,7 +148,17 @@ func (p *Program) Clone() (*Program, error) { return p.pl.instantiate() }
 // to it (for example by gorgonia.Grad) before a run; the next run compiles
 // them in. Values of the graph's own nodes are released as soon as their
 // readers have run unless the graph has gained nodes.
-func (p *Program) Graph() *gorgonia.ExprGraph { return p.g }
+// It returns nil if the graph cannot be built (see GraphErr).
+func (p *Program) Graph() *gorgonia.ExprGraph {
+	if p.ensureGraph() != nil {
+		return nil
+	}
+	return p.g
+}
+
+// GraphErr returns the error that kept Graph from building the Gorgonia
+// graph, or nil.
+func (p *Program) GraphErr() error { return p.ensureGraph() }
 
 // Input returns the Gorgonia node of a graph input, or nil when the program
 // has none (the input is unknown, or no node reads it).
@@ -153,7 +180,7 @@ func (p *Program) Output(name string) *gorgonia.Node {
 
 func (p *Program) node(name string, kind valueKind) *gorgonia.Node {
 	id, ok := p.pl.byName[name]
-	if !ok || p.pl.values[id].kind != kind {
+	if !ok || p.pl.values[id].kind != kind || p.ensureGraph() != nil {
 		return nil
 	}
 	return p.nodes[id]
@@ -226,9 +253,18 @@ func (p *Program) run(ctx context.Context, inputs map[string]*tensor.Dense, extr
 	if err := p.checkInputs(inputs); err != nil {
 		return nil, nil, err
 	}
-	for _, n := range extra {
-		if n == nil || !slices.Contains(p.g.AllNodes(), n) {
-			return nil, nil, fmt.Errorf("onnximport: run: node %v is not in the program's graph", n)
+	if len(extra) > 0 {
+		if err := p.ensureGraph(); err != nil {
+			return nil, nil, err
+		}
+		all := map[*gorgonia.Node]bool{}
+		for _, n := range p.g.AllNodes() {
+			all[n] = true
+		}
+		for _, n := range extra {
+			if n == nil || !all[n] {
+				return nil, nil, fmt.Errorf("onnximport: run: node %v is not in the program's graph", n)
+			}
 		}
 	}
 	defer func() {
@@ -236,6 +272,10 @@ func (p *Program) run(ctx context.Context, inputs map[string]*tensor.Dense, extr
 			outs, vals, err = nil, nil, fmt.Errorf("onnximport: run: internal error: %v", r)
 		}
 	}()
+	if len(extra) == 0 && (p.g == nil || len(p.g.AllNodes()) == p.built) {
+		outs, err := p.execDirect(ctx, inputs)
+		return outs, nil, err
+	}
 	if len(p.pl.steps) > 0 || len(extra) > 0 {
 		defer p.cleanup()
 		if err := p.exec(ctx, inputs); err != nil {
@@ -267,6 +307,95 @@ func (p *Program) run(ctx context.Context, inputs map[string]*tensor.Dense, extr
 	}
 	return outs, vals, nil
 }
+
+// execDirect runs the plan's steps in order without Gorgonia: each
+// kernel's outputs are checked against the compiled shapes, and every
+// value is dropped once its last reader has run, so a run holds only live
+// activations. Nothing outlives the run but its outputs.
+func (p *Program) execDirect(ctx context.Context, inputs map[string]*tensor.Dense) (map[string]*tensor.Dense, error) {
+	pl := p.pl
+	vals := make([]*tensor.Dense, len(pl.values))
+	remaining := slices.Clone(pl.consumers)
+	for _, id := range pl.inputs {
+		vals[id] = inputs[pl.values[id].name]
+	}
+	for _, id := range pl.params {
+		vals[id] = pl.values[id].konst
+	}
+	var args []*tensor.Dense
+	for _, st := range pl.steps {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("onnximport: run: %w", err)
+		}
+		args = append(args[:0], make([]*tensor.Dense, len(st.ins))...)
+		for slot, id := range st.ins {
+			switch {
+			case id < 0:
+			case pl.values[id].kind == kindConst:
+				args[slot] = pl.values[id].konst
+			default:
+				args[slot] = vals[id]
+			}
+		}
+		outs, err := st.kernel(pl.ec, args)
+		if err != nil {
+			return nil, pl.pm.nodeErr(st.index, err)
+		}
+		for k, id := range st.outs {
+			if id < 0 && k > 0 {
+				continue
+			}
+			if k >= len(outs) || outs[k] == nil {
+				return nil, pl.pm.nodeErr(st.index, fmt.Errorf("kernel returned no value for output %d", k))
+			}
+			d := outs[k]
+			if d.Dtype() != st.outT[k] || !slices.Equal([]int(d.Shape()), st.outS[k]) {
+				return nil, pl.pm.nodeErr(st.index, &DataDependentShapeError{Output: k,
+					Dtype: d.Dtype(), Shape: slices.Clone([]int(d.Shape())), CompiledDtype: st.outT[k], CompiledShape: st.outS[k]})
+			}
+			if id >= 0 {
+				vals[id] = d
+				if remaining[id] == 0 && !pl.exposed[id] {
+					vals[id] = nil // nothing reads it
+				}
+			}
+		}
+		for _, id := range st.ins {
+			if id < 0 || pl.values[id].kind == kindConst {
+				continue
+			}
+			if remaining[id]--; remaining[id] == 0 && !pl.exposed[id] {
+				vals[id] = nil
+			}
+		}
+	}
+	if testHookLive != nil {
+		live := 0
+		for _, v := range vals {
+			if v != nil {
+				live++
+			}
+		}
+		testHookLive(live)
+	}
+	outs := make(map[string]*tensor.Dense, len(pl.outputs))
+	for _, id := range pl.outputs {
+		v := pl.values[id]
+		switch v.kind {
+		case kindConst, kindParam:
+			outs[v.name] = v.konst
+		case kindInput:
+			outs[v.name] = inputs[v.name]
+		case kindComputed:
+			outs[v.name] = vals[id]
+		}
+	}
+	return outs, nil
+}
+
+// testHookLive, when set by a test, is told how many values a direct run
+// still holds once its last step has run.
+var testHookLive func(live int)
 
 // exec binds the inputs and runs the machine, making it first if the graph
 // is new or has changed.
@@ -334,7 +463,14 @@ func newMachine(g *gorgonia.ExprGraph) (vm gorgonia.VM, err error) {
 			vm, err = nil, fmt.Errorf("onnximport: compiling the Gorgonia graph: %v", r)
 		}
 	}()
-	return gorgonia.NewTapeMachine(g), nil
+	vm = gorgonia.NewTapeMachine(g)
+	// Gorgonia sets a finalizer on every TapeMachine (a no-op without
+	// CUDA), and the machine sits on a reference cycle with its program;
+	// Go never collects a cycle that carries a finalizer, so every machine
+	// would leak. Clear it: the machine is then collected with its
+	// Program.
+	goruntime.SetFinalizer(vm, nil)
+	return vm, nil
 }
 
 // fail records err as the run's error and returns it.
@@ -474,7 +610,7 @@ func (o *kernelOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
 	if err != nil {
 		return nil, st.fail(pm.nodeErr(o.st.index, err))
 	}
-	outs, err := o.st.kernel(in)
+	outs, err := o.st.kernel(o.p.pl.ec, in)
 	if err != nil {
 		return nil, st.fail(pm.nodeErr(o.st.index, err))
 	}

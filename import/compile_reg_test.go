@@ -73,7 +73,7 @@ func ctBroadcast(a, b []int) ([]int, error) {
 
 func ctBinary(f func(a, b float64) float64) ConvertFunc {
 	return func(n *Node) (Kernel, error) {
-		return func(in []*tensor.Dense) ([]*tensor.Dense, error) {
+		return func(ec *ExecContext, in []*tensor.Dense) ([]*tensor.Dense, error) {
 			a, b := in[0], in[1]
 			if a.Dtype() != b.Dtype() {
 				return nil, fmt.Errorf("dtypes %v and %v differ", a.Dtype(), b.Dtype())
@@ -95,7 +95,7 @@ func ctBinary(f func(a, b float64) float64) ConvertFunc {
 
 func ctUnary(f func(x float64) float64) ConvertFunc {
 	return func(n *Node) (Kernel, error) {
-		return func(in []*tensor.Dense) ([]*tensor.Dense, error) {
+		return func(ec *ExecContext, in []*tensor.Dense) ([]*tensor.Dense, error) {
 			v := ctVals(in[0])
 			for i := range v {
 				v[i] = f(v[i])
@@ -106,7 +106,7 @@ func ctUnary(f func(x float64) float64) ConvertFunc {
 }
 
 func ctMatMul(n *Node) (Kernel, error) {
-	return func(in []*tensor.Dense) ([]*tensor.Dense, error) {
+	return func(ec *ExecContext, in []*tensor.Dense) ([]*tensor.Dense, error) {
 		sa, sb := []int(in[0].Shape()), []int(in[1].Shape())
 		if len(sa) < 2 || len(sb) < 2 {
 			return nil, errors.New("test MatMul wants rank ≥ 2")
@@ -142,7 +142,7 @@ func ctSoftmax(n *Node) (Kernel, error) {
 	if a, ok := n.Attr("axis"); ok {
 		axis = a.I
 	}
-	return func(in []*tensor.Dense) ([]*tensor.Dense, error) {
+	return func(ec *ExecContext, in []*tensor.Dense) ([]*tensor.Dense, error) {
 		shape := []int(in[0].Shape())
 		ax := int(axis)
 		if ax < 0 {
@@ -173,7 +173,7 @@ func ctSoftmax(n *Node) (Kernel, error) {
 }
 
 func ctShape(n *Node) (Kernel, error) {
-	return func(in []*tensor.Dense) ([]*tensor.Dense, error) {
+	return func(ec *ExecContext, in []*tensor.Dense) ([]*tensor.Dense, error) {
 		s := in[0].Shape()
 		v := make([]float64, len(s))
 		for i, d := range s {
@@ -185,7 +185,7 @@ func ctShape(n *Node) (Kernel, error) {
 
 // ctGather gathers along axis 0 with int64 indices.
 func ctGather(n *Node) (Kernel, error) {
-	return func(in []*tensor.Dense) ([]*tensor.Dense, error) {
+	return func(ec *ExecContext, in []*tensor.Dense) ([]*tensor.Dense, error) {
 		data, idx := in[0], ctVals(in[1])
 		shape := []int(data.Shape())
 		row := tensor.Shape(shape[1:]).TotalSize()
@@ -208,7 +208,7 @@ func ctGather(n *Node) (Kernel, error) {
 
 // ctConcat concatenates 1-D tensors.
 func ctConcat(n *Node) (Kernel, error) {
-	return func(in []*tensor.Dense) ([]*tensor.Dense, error) {
+	return func(ec *ExecContext, in []*tensor.Dense) ([]*tensor.Dense, error) {
 		var out []float64
 		for _, d := range in {
 			out = append(out, ctVals(d)...)
@@ -218,7 +218,7 @@ func ctConcat(n *Node) (Kernel, error) {
 }
 
 func ctReshape(n *Node) (Kernel, error) {
-	return func(in []*tensor.Dense) ([]*tensor.Dense, error) {
+	return func(ec *ExecContext, in []*tensor.Dense) ([]*tensor.Dense, error) {
 		want := ctVals(in[1])
 		shape := make([]int, len(want))
 		infer := -1
@@ -247,7 +247,7 @@ func ctReshape(n *Node) (Kernel, error) {
 }
 
 func ctUnsqueeze(n *Node) (Kernel, error) {
-	return func(in []*tensor.Dense) ([]*tensor.Dense, error) {
+	return func(ec *ExecContext, in []*tensor.Dense) ([]*tensor.Dense, error) {
 		shape := slices.Clone([]int(in[0].Shape()))
 		for _, a := range ctVals(in[1]) {
 			shape = slices.Insert(shape, int(a), 1)
@@ -265,14 +265,14 @@ func ctConstant(n *Node) (Kernel, error) {
 	if err != nil {
 		return nil, err
 	}
-	return func([]*tensor.Dense) ([]*tensor.Dense, error) { return []*tensor.Dense{d}, nil }, nil
+	return func(*ExecContext, []*tensor.Dense) ([]*tensor.Dense, error) { return []*tensor.Dense{d}, nil }, nil
 }
 
 // ctSplit splits along axis 0 into as many equal parts as the node has
 // outputs.
 func ctSplit(n *Node) (Kernel, error) {
 	parts := len(n.Outputs)
-	return func(in []*tensor.Dense) ([]*tensor.Dense, error) {
+	return func(ec *ExecContext, in []*tensor.Dense) ([]*tensor.Dense, error) {
 		shape := []int(in[0].Shape())
 		if shape[0]%parts != 0 {
 			return nil, fmt.Errorf("dim 0 (%d) does not split in %d", shape[0], parts)
@@ -291,7 +291,7 @@ func ctSplit(n *Node) (Kernel, error) {
 // ctNonZeroCount returns the nonzero elements of a 1-D tensor: its output
 // shape depends on the input's values.
 func ctNonZeroCount(n *Node) (Kernel, error) {
-	return func(in []*tensor.Dense) ([]*tensor.Dense, error) {
+	return func(ec *ExecContext, in []*tensor.Dense) ([]*tensor.Dense, error) {
 		var out []float64
 		for _, v := range ctVals(in[0]) {
 			if v != 0 {
@@ -305,7 +305,7 @@ func ctNonZeroCount(n *Node) (Kernel, error) {
 // ctFailNegative fails when its input holds a negative value (never on the
 // zeros compiling runs it on).
 func ctFailNegative(n *Node) (Kernel, error) {
-	return func(in []*tensor.Dense) ([]*tensor.Dense, error) {
+	return func(ec *ExecContext, in []*tensor.Dense) ([]*tensor.Dense, error) {
 		for _, v := range ctVals(in[0]) {
 			if v < 0 {
 				return nil, errors.New("negative input")
@@ -317,7 +317,7 @@ func ctFailNegative(n *Node) (Kernel, error) {
 
 // ctPanicNegative panics where ctFailNegative fails.
 func ctPanicNegative(n *Node) (Kernel, error) {
-	return func(in []*tensor.Dense) ([]*tensor.Dense, error) {
+	return func(ec *ExecContext, in []*tensor.Dense) ([]*tensor.Dense, error) {
 		for _, v := range ctVals(in[0]) {
 			if v < 0 {
 				panic("negative input")
@@ -344,7 +344,7 @@ func testRegistry() *Registry {
 	reg("Exp", 1, 1, 1, ctUnary(math.Exp))
 	reg("Neg", 1, 1, 1, ctUnary(func(x float64) float64 { return -x }))
 	reg("Identity", 1, 1, 1, func(*Node) (Kernel, error) {
-		return func(in []*tensor.Dense) ([]*tensor.Dense, error) { return in[:1], nil }, nil
+		return func(ec *ExecContext, in []*tensor.Dense) ([]*tensor.Dense, error) { return in[:1], nil }, nil
 	})
 	reg("MatMul", 2, 2, 1, ctMatMul)
 	reg("Softmax", 1, 1, 1, ctSoftmax)

@@ -340,21 +340,35 @@ func TestProgramReleasesShared(t *testing.T) {
 		ctNode("u", "Sub", []string{"c", "a"}, "d"),
 	}, "d", "a")
 	p := ctCompile(t, m, map[string][]int64{"x": {2}}, CompileOptions{})
+	live := -1
+	testHookLive = func(n int) { live = n }
+	defer func() { testHookLive = nil }()
 	for range 2 {
 		outs := ctRun(t, p, map[string]*tensor.Dense{"x": ctF64([]int{2}, 3, -1)})
 		ctEqual(t, "d", outs["d"], []int{2}, 15, 0) // (2a)·a − a for a = 3
 		ctEqual(t, "a", outs["a"], []int{2}, 3, 0)
-		held := 0
-		for _, n := range p.Graph().AllNodes() {
-			if b, ok := n.Value().(*denseBox); ok && b.d != nil {
-				t.Fatalf("node %v still holds its value after the run", n)
-			} else if !ok && n.Value() != nil {
-				held++
-			}
+		if live != 2 { // the outputs a and d; the input x is the caller's
+			t.Errorf("the direct run holds %d values after its last step, want 2 (a, d)", live)
 		}
-		if held != 3 { // x, a, d
-			t.Errorf("%d nodes hold plain values after the run, want 3 (x, a, d)", held)
+	}
+	// The Gorgonia path releases the same way.
+	testHookLive = nil
+	if p.Graph() == nil {
+		t.Fatal(p.GraphErr())
+	}
+	if _, err := p.Eval(context.Background(), map[string]*tensor.Dense{"x": ctF64([]int{2}, 3, -1)}, p.Output("d")); err != nil {
+		t.Fatal(err)
+	}
+	held := 0
+	for _, n := range p.Graph().AllNodes() {
+		if b, ok := n.Value().(*denseBox); ok && b.d != nil {
+			t.Fatalf("node %v still holds its value after the run", n)
+		} else if !ok && n.Value() != nil {
+			held++
 		}
+	}
+	if held != 3 { // x, a, d
+		t.Errorf("%d nodes hold plain values after the Gorgonia run, want 3 (x, a, d)", held)
 	}
 }
 
@@ -561,7 +575,7 @@ func TestGradMatMulBroadcast(t *testing.T) {
 	}
 	k, _ := ctMatMul(nil)
 	f := func(av, bv []float64) float64 {
-		out, err := k([]*tensor.Dense{ctF64(sa, slices.Clone(av)...), ctF64(sb, slices.Clone(bv)...)})
+		out, err := k(nil, []*tensor.Dense{ctF64(sa, slices.Clone(av)...), ctF64(sb, slices.Clone(bv)...)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -571,7 +585,7 @@ func TestGradMatMulBroadcast(t *testing.T) {
 		}
 		return s
 	}
-	out, _ := k([]*tensor.Dense{ctF64(sa, a...), ctF64(sb, b...)})
+	out, _ := k(nil, []*tensor.Dense{ctF64(sa, a...), ctF64(sb, b...)})
 	for wrt := range 2 {
 		c := &gradCtx{st: &cStep{node: ctNode("mm", "MatMul", []string{"a", "b"}, "y")},
 			in: []*tensor.Dense{ctF64(sa, a...), ctF64(sb, b...)}, y: out[0], g: ctF64([]int{2, 2, 2, 2}, gw...), wrt: wrt}

@@ -135,15 +135,15 @@ func compareTensor(got *tensor.Dense, want *graph.Tensor) error {
 		es := int(got.Dtype().Size())
 		for i := 0; i+es <= len(gb); i += es {
 			if string(gb[i:i+es]) != string(wb[i:i+es]) {
-				gv, _ := toFloat64s(got)
-				wv, _ := toFloat64s(w)
+				gv, _ := toFloat64s(nil, got)
+				wv, _ := toFloat64s(nil, w)
 				return fmt.Errorf("element %d is %v, want %v", i/es, gv[i/es], wv[i/es])
 			}
 		}
 		return nil
 	}
-	gv, _ := toFloat64s(got)
-	wv, _ := toFloat64s(w)
+	gv, _ := toFloat64s(nil, got)
+	wv, _ := toFloat64s(nil, w)
 	for i := range gv {
 		g, x := gv[i], wv[i]
 		if math.IsNaN(g) && math.IsNaN(x) || g == x {

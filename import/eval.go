@@ -1,6 +1,7 @@
 package onnximport
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -43,6 +44,21 @@ func checkSupport(m *graph.Model, reg *Registry) error {
 	return &UnsupportedOpsError{Ops: ops}
 }
 
+// EvalOptions configures EvalWith.
+type EvalOptions struct {
+	// Registry holds the operators; nil means DefaultRegistry().
+	Registry *Registry
+	// MaxTensorBytes bounds every tensor and buffer a kernel allocates (see
+	// ExecContext); 0 means DefaultMaxTensorBytes().
+	MaxTensorBytes int64
+	// MaxNodes bounds the graph's nodes once functions are inlined; 0
+	// means graph.DefaultMaxNodes.
+	MaxNodes int64
+	// Context, when set, stops the evaluation before its next node once it
+	// is done.
+	Context context.Context
+}
+
 // Eval runs a model eagerly, node by node in graph order, and returns the
 // values of its outputs. It is the reference interpreter of the native
 // backend, and what constant folding uses.
@@ -55,13 +71,25 @@ func checkSupport(m *graph.Model, reg *Registry) error {
 // means DefaultRegistry(). Node failures are *NodeError values naming the
 // node, its operator and opset.
 func Eval(m *graph.Model, inputs map[string]*tensor.Dense, reg *Registry) (map[string]*tensor.Dense, error) {
+	return EvalWith(m, inputs, EvalOptions{Registry: reg})
+}
+
+// EvalWith is Eval with options: a registry, an allocation budget and a
+// context.
+func EvalWith(m *graph.Model, inputs map[string]*tensor.Dense, opts EvalOptions) (map[string]*tensor.Dense, error) {
+	reg := opts.Registry
+	ec := &ExecContext{MaxTensorBytes: opts.MaxTensorBytes}
+	ctx := opts.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	if reg == nil {
 		reg = DefaultRegistry()
 	}
 	if m == nil || m.Graph == nil {
 		return nil, fmt.Errorf("onnximport: Eval: model has no graph")
 	}
-	mc, err := inlinedCopy(m)
+	mc, err := inlinedCopy(m, opts.MaxNodes)
 	if err != nil {
 		return nil, err
 	}
@@ -129,6 +157,9 @@ func Eval(m *graph.Model, inputs map[string]*tensor.Dense, reg *Registry) (map[s
 		}
 	}
 	for i, n := range g.Nodes {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("onnximport: Eval: %w", err)
+		}
 		args := make([]*tensor.Dense, len(n.Inputs))
 		for j, name := range n.Inputs {
 			if name == "" {
@@ -141,7 +172,7 @@ func Eval(m *graph.Model, inputs map[string]*tensor.Dense, reg *Registry) (map[s
 			}
 			args[j] = v
 		}
-		outs, err := kernels[i](args)
+		outs, err := kernels[i](ec, args)
 		if err != nil {
 			return nil, err
 		}
@@ -164,14 +195,14 @@ func Eval(m *graph.Model, inputs map[string]*tensor.Dense, reg *Registry) (map[s
 
 // inlinedCopy returns a shallow copy of m with its functions inlined; the
 // nodes, initializers and functions of m are shared, not modified.
-func inlinedCopy(m *graph.Model) (*graph.Model, error) {
+func inlinedCopy(m *graph.Model, maxNodes int64) (*graph.Model, error) {
 	mc := *m
 	g := *m.Graph
 	g.Nodes = slices.Clone(m.Graph.Nodes)
 	mc.Graph = &g
 	mc.Opsets = slices.Clone(m.Opsets)
 	mc.Functions = slices.Clone(m.Functions)
-	if err := graph.InlineFunctions(&mc); err != nil {
+	if err := graph.InlineFunctionsLimit(&mc, maxNodes); err != nil {
 		return nil, fmt.Errorf("onnximport: inlining functions: %w", err)
 	}
 	return &mc, nil

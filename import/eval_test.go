@@ -138,7 +138,7 @@ func TestKernelPanicIsRecovered(t *testing.T) {
 	reg := NewRegistry()
 	reg.Register(OpSpec{OpType: "Boom", Since: 1, MinInputs: 1, MaxInputs: 1, Outputs: 1,
 		Convert: func(n *Node) (Kernel, error) {
-			return func(in []*tensor.Dense) ([]*tensor.Dense, error) {
+			return func(ec *ExecContext, in []*tensor.Dense) ([]*tensor.Dense, error) {
 				var s []int
 				_ = s[len(in)+3] // index out of range
 				return nil, nil

@@ -104,7 +104,7 @@ func TestXTransformersFixtures(t *testing.T) {
 					t.Fatalf("output shape %v, want %v", got.Shape(), info.Shape)
 				}
 			}
-			gv, err := toFloat64s(got)
+			gv, err := toFloat64s(nil, got)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -24,7 +24,7 @@ func BenchmarkMatMul(b *testing.B) {
 	c := fromSlice([]int{8, 8, 64, 512}, benchData(8*8*64*512))
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, err := matmul(a, c); err != nil {
+		if _, err := matmul(nil, a, c); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -39,7 +39,7 @@ func BenchmarkSoftmax(b *testing.B) {
 	k := softmaxKernel(b)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, err := k([]*tensor.Dense{x}); err != nil {
+		if _, err := k(nil, []*tensor.Dense{x}); err != nil {
 			b.Fatal(err)
 		}
 	}

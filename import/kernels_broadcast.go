@@ -179,12 +179,12 @@ func runBinary[T, R any](p *bplan, a, b []T, dst []R, f func(T, T) R) {
 
 // broadcastTo copies x into a new tensor of shape out (x must broadcast to
 // it). It moves elements without looking at them, so it serves every type.
-func broadcastTo(x *tensor.Dense, out []int) *tensor.Dense {
+func broadcastTo(ec *ExecContext, x *tensor.Dense, out []int) *tensor.Dense {
 	if sameShape(x.Shape(), out) {
 		return x
 	}
 	p := planTo(out, x.Shape())
-	dst := alloc(x.Dtype(), out)
+	dst := ec.alloc(x.Dtype(), out)
 	es := int(x.Dtype().Size())
 	s, d := x.Header.Raw, dst.Header.Raw
 	n := p.inner

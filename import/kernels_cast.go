@@ -10,11 +10,11 @@ import (
 // toward zero, numbers to bool test for nonzero, bool to numbers gives 0
 // or 1, and floats to float16/bfloat16 round to nearest even. The result
 // never shares memory with x.
-func castDense(x *tensor.Dense, to tensor.Dtype) (*tensor.Dense, error) {
+func castDense(ec *ExecContext, x *tensor.Dense, to tensor.Dtype) (*tensor.Dense, error) {
 	if x.Dtype() == to {
-		return cloneDense(x), nil
+		return cloneDense(ec, x), nil
 	}
-	out := alloc(to, shapeOf(x))
+	out := ec.alloc(to, shapeOf(x))
 	var err error
 	switch to {
 	case tensor.Float32:
@@ -41,8 +41,8 @@ func castDense(x *tensor.Dense, to tensor.Dtype) (*tensor.Dense, error) {
 		var f []float64
 		// Through float64: exact for the zero test (a nonzero integer
 		// stays nonzero) and a single rounding to the half types.
-		if f, err = toFloat64s(x); err == nil {
-			return fromFloat64s(to, shapeOf(x), f)
+		if f, err = toFloat64s(ec, x); err == nil {
+			return fromFloat64s(ec, to, shapeOf(x), f)
 		}
 	default:
 		err = fmt.Errorf("cannot cast to element type %v", to)

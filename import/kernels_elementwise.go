@@ -12,7 +12,7 @@ import (
 // float kernels serve the half types too (each result rounded once, as a
 // half-precision implementation computing in float32 does).
 func halfVia32(k Kernel) Kernel {
-	return func(in []*tensor.Dense) ([]*tensor.Dense, error) {
+	return func(ec *ExecContext, in []*tensor.Dense) ([]*tensor.Dense, error) {
 		var half tensor.Dtype
 		var args []*tensor.Dense
 		for i, x := range in {
@@ -23,22 +23,22 @@ func halfVia32(k Kernel) Kernel {
 				args = append([]*tensor.Dense{}, in...)
 			}
 			half = x.Dtype()
-			f, err := castDense(x, tensor.Float32)
+			f, err := castDense(ec, x, tensor.Float32)
 			if err != nil {
 				return nil, err
 			}
 			args[i] = f
 		}
 		if args == nil {
-			return k(in)
+			return k(ec, in)
 		}
-		out, err := k(args)
+		out, err := k(ec, args)
 		if err != nil {
 			return nil, err
 		}
 		for i, o := range out {
 			if o != nil && o.Dtype() == tensor.Float32 {
-				if out[i], err = castDense(o, half); err != nil {
+				if out[i], err = castDense(ec, o, half); err != nil {
 					return nil, err
 				}
 			}
@@ -97,7 +97,7 @@ func arithFn[T numeric](op string) func(a, b T) T {
 
 // arith applies a binary arithmetic operator ("Add", "Sub", "Mul", "Div",
 // "Max", "Min", "Sum") with broadcasting; both inputs must share a type.
-func arith(op string, a, b *tensor.Dense) (*tensor.Dense, error) {
+func arith(ec *ExecContext, op string, a, b *tensor.Dense) (*tensor.Dense, error) {
 	if err := sameType(a, b); err != nil {
 		return nil, err
 	}
@@ -105,7 +105,7 @@ func arith(op string, a, b *tensor.Dense) (*tensor.Dense, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := alloc(a.Dtype(), p.out)
+	out := ec.alloc(a.Dtype(), p.out)
 	switch a.Dtype() {
 	case tensor.Float32:
 		runBinary(p, view[float32](a), view[float32](b), view[float32](out), arithFn[float32](op))
@@ -135,7 +135,7 @@ func arith(op string, a, b *tensor.Dense) (*tensor.Dense, error) {
 
 // mod implements Mod: integer remainder with the divisor's sign (fmod 0,
 // Python's %), or with the dividend's sign (fmod 1, C's fmod).
-func mod(a, b *tensor.Dense, fmod bool) (*tensor.Dense, error) {
+func mod(ec *ExecContext, a, b *tensor.Dense, fmod bool) (*tensor.Dense, error) {
 	if err := sameType(a, b); err != nil {
 		return nil, err
 	}
@@ -143,7 +143,7 @@ func mod(a, b *tensor.Dense, fmod bool) (*tensor.Dense, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := alloc(a.Dtype(), p.out)
+	out := ec.alloc(a.Dtype(), p.out)
 	if isFloat(a.Dtype()) && !fmod {
 		return nil, fmt.Errorf("floating-point inputs need fmod=1")
 	}
@@ -188,7 +188,7 @@ func intMod[T integer](fmod bool) func(a, b T) T {
 }
 
 // pow computes x**y in float64 and stores the result in x's type.
-func pow(x, y *tensor.Dense) (*tensor.Dense, error) {
+func pow(ec *ExecContext, x, y *tensor.Dense) (*tensor.Dense, error) {
 	if !isNumeric(x.Dtype()) || !isNumeric(y.Dtype()) {
 		return nil, fmt.Errorf("inputs must be numbers, got %s and %s", dtName(x.Dtype()), dtName(y.Dtype()))
 	}
@@ -196,17 +196,17 @@ func pow(x, y *tensor.Dense) (*tensor.Dense, error) {
 	if err != nil {
 		return nil, err
 	}
-	a, err := toFloat64s(x)
+	a, err := toFloat64s(ec, x)
 	if err != nil {
 		return nil, err
 	}
-	b, err := toFloat64s(y)
+	b, err := toFloat64s(ec, y)
 	if err != nil {
 		return nil, err
 	}
-	r := make([]float64, numel(p.out))
+	r := allocSlice[float64](ec, shapeElems(p.out), "float64 result")
 	runBinary(p, a, b, r, math.Pow)
-	return fromFloat64s(x.Dtype(), p.out, r)
+	return fromFloat64s(ec, x.Dtype(), p.out, r)
 }
 
 // cmpFn returns the comparison function of a comparison operator.
@@ -228,7 +228,7 @@ func cmpFn[T numeric](op string) func(a, b T) bool {
 
 // compare applies a comparison operator with broadcasting; the result is
 // bool. Equal also accepts bool inputs.
-func compare(op string, a, b *tensor.Dense) (*tensor.Dense, error) {
+func compare(ec *ExecContext, op string, a, b *tensor.Dense) (*tensor.Dense, error) {
 	if err := sameType(a, b); err != nil {
 		return nil, err
 	}
@@ -236,7 +236,7 @@ func compare(op string, a, b *tensor.Dense) (*tensor.Dense, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := alloc(tensor.Bool, p.out)
+	out := ec.alloc(tensor.Bool, p.out)
 	o := view[bool](out)
 	switch a.Dtype() {
 	case tensor.Float32:
@@ -271,7 +271,7 @@ func compare(op string, a, b *tensor.Dense) (*tensor.Dense, error) {
 }
 
 // logical applies And, Or or Xor to bool inputs with broadcasting.
-func logical(op string, a, b *tensor.Dense) (*tensor.Dense, error) {
+func logical(ec *ExecContext, op string, a, b *tensor.Dense) (*tensor.Dense, error) {
 	if a.Dtype() != tensor.Bool || b.Dtype() != tensor.Bool {
 		return nil, fmt.Errorf("%s needs bool inputs, got %s and %s", op, dtName(a.Dtype()), dtName(b.Dtype()))
 	}
@@ -288,15 +288,15 @@ func logical(op string, a, b *tensor.Dense) (*tensor.Dense, error) {
 	default:
 		f = func(x, y bool) bool { return x != y }
 	}
-	out := alloc(tensor.Bool, p.out)
+	out := ec.alloc(tensor.Bool, p.out)
 	runBinary(p, view[bool](a), view[bool](b), view[bool](out), f)
 	return out, nil
 }
 
 // mapFloat applies f (computed in float64) to every element of a float32
 // or float64 tensor.
-func mapFloat(x *tensor.Dense, op string, f func(float64) float64) (*tensor.Dense, error) {
-	out := alloc(x.Dtype(), shapeOf(x))
+func mapFloat(ec *ExecContext, x *tensor.Dense, op string, f func(float64) float64) (*tensor.Dense, error) {
+	out := ec.alloc(x.Dtype(), shapeOf(x))
 	switch x.Dtype() {
 	case tensor.Float32:
 		d := view[float32](out)
@@ -359,8 +359,8 @@ func mapNum[T numeric](x, out *tensor.Dense, f func(T) T) {
 
 // mapNumeric applies a unary operator of numFn to a tensor of any number
 // type.
-func mapNumeric(x *tensor.Dense, op string) (*tensor.Dense, error) {
-	out := alloc(x.Dtype(), shapeOf(x))
+func mapNumeric(ec *ExecContext, x *tensor.Dense, op string) (*tensor.Dense, error) {
+	out := ec.alloc(x.Dtype(), shapeOf(x))
 	switch x.Dtype() {
 	case tensor.Float32:
 		mapNum(x, out, numFn[float32](op))
@@ -391,7 +391,7 @@ func mapNumeric(x *tensor.Dense, op string) (*tensor.Dense, error) {
 // where selects from x where cond is true and from y elsewhere, with
 // three-way broadcasting. It moves elements by size, so it serves every
 // element type.
-func where(cond, x, y *tensor.Dense) (*tensor.Dense, error) {
+func where(ec *ExecContext, cond, x, y *tensor.Dense) (*tensor.Dense, error) {
 	if cond.Dtype() != tensor.Bool {
 		return nil, fmt.Errorf("condition must be bool, got %s", dtName(cond.Dtype()))
 	}
@@ -402,7 +402,7 @@ func where(cond, x, y *tensor.Dense) (*tensor.Dense, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := alloc(x.Dtype(), p.out)
+	out := ec.alloc(x.Dtype(), p.out)
 	c := view[bool](cond)
 	es := int(x.Dtype().Size())
 	xs, ys, d := x.Header.Raw, y.Header.Raw, out.Header.Raw

@@ -176,7 +176,7 @@ func batchGemm(transA, transB bool, m, n, k int, a, b, c *tensor.Dense, jobs []g
 // matmul multiplies like numpy.matmul: 1-D operands are promoted to
 // matrices (and the added dimension removed again), leading dimensions
 // broadcast.
-func matmul(a, b *tensor.Dense) (*tensor.Dense, error) {
+func matmul(ec *ExecContext, a, b *tensor.Dense) (*tensor.Dense, error) {
 	if err := sameType(a, b); err != nil {
 		return nil, err
 	}
@@ -200,9 +200,9 @@ func matmul(a, b *tensor.Dense) (*tensor.Dense, error) {
 	if err != nil {
 		return nil, fmt.Errorf("MatMul batch dimensions: %w", err)
 	}
-	jobs := batchJobs(batch, as[:len(as)-2], bs[:len(bs)-2], m*k, k*n, m*n)
+	jobs := batchJobs(ec, batch, as[:len(as)-2], bs[:len(bs)-2], m*k, k*n, m*n)
 	outShape := append(append([]int{}, batch...), m, n)
-	out := alloc(a.Dtype(), outShape)
+	out := ec.alloc(a.Dtype(), outShape)
 	if err := batchGemm(false, false, m, n, k, a, b, out, jobs); err != nil {
 		return nil, err
 	}
@@ -222,9 +222,9 @@ func matmul(a, b *tensor.Dense) (*tensor.Dense, error) {
 // batchJobs lists the products of a broadcast batch: the element offsets
 // of each product's operands (matrices of asize and bsize elements) and
 // result (csize).
-func batchJobs(batch, abatch, bbatch []int, asize, bsize, csize int) []gemmJob {
+func batchJobs(ec *ExecContext, batch, abatch, bbatch []int, asize, bsize, csize int) []gemmJob {
 	nb := numel(batch)
-	jobs := make([]gemmJob, 0, nb)
+	jobs := allocSlice[gemmJob](ec, nb, "MatMul batch")[:0]
 	if nb == 0 {
 		return jobs
 	}

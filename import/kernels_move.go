@@ -28,8 +28,8 @@ type stridedView struct {
 }
 
 // materialize copies the view of x into a new contiguous tensor.
-func materialize(x *tensor.Dense, v stridedView) *tensor.Dense {
-	out := alloc(x.Dtype(), v.shape)
+func materialize(ec *ExecContext, x *tensor.Dense, v stridedView) *tensor.Dense {
+	out := ec.alloc(x.Dtype(), v.shape)
 	copyStrided(out.Header.Raw, x.Header.Raw, int(x.Dtype().Size()), v)
 	return out
 }
@@ -108,24 +108,24 @@ func stridedT[W any](dst, src []W, shape, str []int, off int) {
 
 // transpose permutes the dimensions of x: output dimension i is input
 // dimension perm[i].
-func transpose(x *tensor.Dense, perm []int) *tensor.Dense {
+func transpose(ec *ExecContext, x *tensor.Dense, perm []int) *tensor.Dense {
 	xs, xstr := x.Shape(), stridesOf(x.Shape())
 	v := stridedView{shape: make([]int, len(perm)), str: make([]int, len(perm))}
 	for i, p := range perm {
 		v.shape[i], v.str[i] = xs[p], xstr[p]
 	}
-	return materialize(x, v)
+	return materialize(ec, x, v)
 }
 
 // concat joins tensors of one type along axis (their other dimensions
 // must match; checked by the caller).
-func concat(xs []*tensor.Dense, axis int) *tensor.Dense {
+func concat(ec *ExecContext, xs []*tensor.Dense, axis int) *tensor.Dense {
 	shape := shapeOf(xs[0])
 	shape[axis] = 0
 	for _, x := range xs {
 		shape[axis] += x.Shape()[axis]
 	}
-	out := alloc(xs[0].Dtype(), shape)
+	out := ec.alloc(xs[0].Dtype(), shape)
 	es := int(xs[0].Dtype().Size())
 	outer, inner := numel(shape[:axis]), numel(shape[axis+1:])*es
 	rowOut := shape[axis] * inner

@@ -166,9 +166,9 @@ func scalarInt64(d *tensor.Dense, what string) (int64, error) {
 }
 
 // toFloat64s converts any numeric or bool tensor to float64 values.
-func toFloat64s(d *tensor.Dense) ([]float64, error) {
+func toFloat64s(ec *ExecContext, d *tensor.Dense) ([]float64, error) {
 	n := numel(d.Shape())
-	out := make([]float64, n)
+	out := allocSlice[float64](ec, n, "float64 copy")
 	switch d.Dtype() {
 	case tensor.Float32:
 		convertElems(out, view[float32](d))
@@ -218,8 +218,8 @@ func convertElems[D, S numeric](dst []D, src []S) {
 
 // fromFloat64s builds a tensor of type dt from float64 values, rounding
 // floats and truncating integers toward zero.
-func fromFloat64s(dt tensor.Dtype, shape []int, v []float64) (*tensor.Dense, error) {
-	out := alloc(dt, shape)
+func fromFloat64s(ec *ExecContext, dt tensor.Dtype, shape []int, v []float64) (*tensor.Dense, error) {
+	out := ec.alloc(dt, shape)
 	switch dt {
 	case tensor.Float32:
 		convertElems(view[float32](out), v)
@@ -275,8 +275,8 @@ func reshaped(x *tensor.Dense, shape []int) *tensor.Dense {
 }
 
 // cloneDense returns a copy of x with its own memory.
-func cloneDense(x *tensor.Dense) *tensor.Dense {
-	out := alloc(x.Dtype(), shapeOf(x))
+func cloneDense(ec *ExecContext, x *tensor.Dense) *tensor.Dense {
+	out := ec.alloc(x.Dtype(), shapeOf(x))
 	copy(out.Header.Raw, x.Header.Raw)
 	return out
 }

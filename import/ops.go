@@ -98,9 +98,13 @@ func (s OpSpec) NewKernel(n *Node) (k Kernel, err error) {
 	if err != nil {
 		return nil, nodeErr(n, err)
 	}
-	return func(in []*tensor.Dense) (out []*tensor.Dense, err error) {
+	return func(ec *ExecContext, in []*tensor.Dense) (out []*tensor.Dense, err error) {
 		defer func() {
 			if r := recover(); r != nil {
+				if bp, ok := r.(budgetPanic); ok {
+					out, err = nil, nodeErr(n, bp.err)
+					return
+				}
 				out, err = nil, nodeErr(n, fmt.Errorf("kernel panicked: %v", r))
 			}
 		}()
@@ -121,7 +125,7 @@ func (s OpSpec) NewKernel(n *Node) (k Kernel, err error) {
 			}
 			args[i] = c
 		}
-		out, err = inner(args)
+		out, err = inner(ec, args)
 		if err != nil {
 			return nil, nodeErr(n, err)
 		}
@@ -164,11 +168,11 @@ func noAttrs(n *Node) error { return attrsOf(n).Err() }
 
 // kernelOf adapts a single-output function as a converter with no
 // attributes.
-func kernelOf(f func(in []*tensor.Dense) (*tensor.Dense, error)) ConvertFunc {
+func kernelOf(f func(ec *ExecContext, in []*tensor.Dense) (*tensor.Dense, error)) ConvertFunc {
 	return func(n *Node) (Kernel, error) {
 		if err := noAttrs(n); err != nil {
 			return nil, err
 		}
-		return func(in []*tensor.Dense) ([]*tensor.Dense, error) { return one(f(in)) }, nil
+		return func(ec *ExecContext, in []*tensor.Dense) ([]*tensor.Dense, error) { return one(f(ec, in)) }, nil
 	}
 }

@@ -69,15 +69,15 @@ func convertAttention(n *Node) (Kernel, error) {
 	if p.mode < 0 || p.mode > 3 {
 		return nil, fmt.Errorf("qk_matmul_output_mode %d is not 0–3", p.mode)
 	}
-	return halfVia32(func(in []*tensor.Dense) ([]*tensor.Dense, error) {
-		return attention(in, p, wants(n, 3))
+	return halfVia32(func(ec *ExecContext, in []*tensor.Dense) ([]*tensor.Dense, error) {
+		return attention(ec, in, p, wants(n, 3))
 	}), nil
 }
 
 // to4D returns a [batch, heads, seq, size] float64 copy of a 3-D or 4-D
 // attention input.
-func to4D(x *tensor.Dense, heads int, what string) ([]float64, []int, error) {
-	v, err := toFloat64s(x)
+func to4D(ec *ExecContext, x *tensor.Dense, heads int, what string) ([]float64, []int, error) {
+	v, err := toFloat64s(ec, x)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -103,7 +103,7 @@ func to4D(x *tensor.Dense, heads int, what string) ([]float64, []int, error) {
 	return nil, nil, fmt.Errorf("%s must be 3-D or 4-D, got shape %v", what, sh)
 }
 
-func attention(in []*tensor.Dense, p attentionParams, wantQK bool) ([]*tensor.Dense, error) {
+func attention(ec *ExecContext, in []*tensor.Dense, p attentionParams, wantQK bool) ([]*tensor.Dense, error) {
 	q, k, v := in[0], in[1], in[2]
 	mask, pastK, pastV, nonpad := input(in, 3), input(in, 4), input(in, 5), input(in, 6)
 	if err := sameType(q, k, v, pastK, pastV); err != nil {
@@ -117,15 +117,15 @@ func attention(in []*tensor.Dense, p attentionParams, wantQK bool) ([]*tensor.De
 		return nil, fmt.Errorf("query, key and value must have the same rank, got shapes %v, %v, %v", q.Shape(), k.Shape(), v.Shape())
 	}
 	threeD := q.Dims() == 3
-	qv, qs, err := to4D(q, p.qHeads, "Q")
+	qv, qs, err := to4D(ec, q, p.qHeads, "Q")
 	if err != nil {
 		return nil, err
 	}
-	kv, ks, err := to4D(k, p.kvHeads, "K")
+	kv, ks, err := to4D(ec, k, p.kvHeads, "K")
 	if err != nil {
 		return nil, err
 	}
-	vv, vs, err := to4D(v, p.kvHeads, "V")
+	vv, vs, err := to4D(ec, v, p.kvHeads, "V")
 	if err != nil {
 		return nil, err
 	}
@@ -148,10 +148,10 @@ func attention(in []*tensor.Dense, p attentionParams, wantQK bool) ([]*tensor.De
 			return nil, fmt.Errorf("past_key %v and past_value %v do not fit K %v and V %v", pk, pv, ks, vs)
 		}
 		past = pk[2]
-		pkv, _ := toFloat64s(pastK)
-		pvv, _ := toFloat64s(pastV)
-		kv = catSeq(pkv, kv, b*hkv, past, ks[2], d)
-		vv = catSeq(pvv, vv, b*hkv, past, vs[2], dv)
+		pkv, _ := toFloat64s(ec, pastK)
+		pvv, _ := toFloat64s(ec, pastV)
+		kv = catSeq(ec, pkv, kv, b*hkv, past, ks[2], d)
+		vv = catSeq(ec, pvv, vv, b*hkv, past, vs[2], dv)
 	}
 	skv := past + ks[2]
 	scale := p.scale
@@ -160,14 +160,14 @@ func attention(in []*tensor.Dense, p attentionParams, wantQK bool) ([]*tensor.De
 	}
 	// Additive bias [batch, q_heads, sq, skv] from the mask, causality and
 	// padding.
-	bias, err := attentionBias(mask, nonpad, p.causal, b, hq, sq, skv, past)
+	bias, err := attentionBias(ec, mask, nonpad, p.causal, b, hq, sq, skv, past)
 	if err != nil {
 		return nil, err
 	}
 	// Scores = scale · Q·Kᵀ per (batch, query head).
 	rep := hq / hkv
-	scores := make([]float64, b*hq*sq*skv)
-	jobs := make([]gemmJob, 0, b*hq)
+	scores := allocSlice[float64](ec, mulElems(b, hq, sq, skv), "attention scores")
+	jobs := allocSlice[gemmJob](ec, mulElems(b, hq), "attention batch")[:0]
 	for bi := 0; bi < b; bi++ {
 		for h := 0; h < hq; h++ {
 			jobs = append(jobs, gemmJob{a: (bi*hq + h) * sq * d, b: (bi*hkv + h/rep) * skv * d, c: (bi*hq + h) * sq * skv})
@@ -222,25 +222,25 @@ func attention(in []*tensor.Dense, p attentionParams, wantQK bool) ([]*tensor.De
 		qk = scores
 	}
 	// Y = P·V.
-	y := make([]float64, b*hq*sq*dv)
+	y := allocSlice[float64](ec, mulElems(b, hq, sq, dv), "attention output")
 	for i := range jobs {
 		bi, h := i/hq, i%hq
 		jobs[i] = gemmJob{a: (bi*hq + h) * sq * skv, b: (bi*hkv + h/rep) * skv * dv, c: (bi*hq + h) * sq * dv}
 	}
 	batchGemm64(false, false, sq, dv, skv, scores, vv, y, jobs)
 	yShape := []int{b, hq, sq, dv}
-	yt, err := fromFloat64s(dt, yShape, y)
+	yt, err := fromFloat64s(ec, dt, yShape, y)
 	if err != nil {
 		return nil, err
 	}
 	if threeD {
-		yt = reshaped(transpose(yt, []int{0, 2, 1, 3}), []int{b, sq, hq * dv})
+		yt = reshaped(transpose(ec, yt, []int{0, 2, 1, 3}), []int{b, sq, hq * dv})
 	}
-	pk, err := fromFloat64s(dt, []int{b, hkv, skv, d}, kv)
+	pk, err := fromFloat64s(ec, dt, []int{b, hkv, skv, d}, kv)
 	if err != nil {
 		return nil, err
 	}
-	pv, err := fromFloat64s(dt, []int{b, hkv, skv, dv}, vv)
+	pv, err := fromFloat64s(ec, dt, []int{b, hkv, skv, dv}, vv)
 	if err != nil {
 		return nil, err
 	}
@@ -249,7 +249,7 @@ func attention(in []*tensor.Dense, p attentionParams, wantQK bool) ([]*tensor.De
 		if qk == nil {
 			qk = make([]float64, len(scores))
 		}
-		if out[3], err = fromFloat64s(dt, []int{b, hq, sq, skv}, qk); err != nil {
+		if out[3], err = fromFloat64s(ec, dt, []int{b, hq, sq, skv}, qk); err != nil {
 			return nil, err
 		}
 	}
@@ -257,8 +257,8 @@ func attention(in []*tensor.Dense, p attentionParams, wantQK bool) ([]*tensor.De
 }
 
 // catSeq concatenates [n, s1, d] and [n, s2, d] along the middle axis.
-func catSeq(a, b []float64, n, s1, s2, d int) []float64 {
-	out := make([]float64, n*(s1+s2)*d)
+func catSeq(ec *ExecContext, a, b []float64, n, s1, s2, d int) []float64 {
+	out := allocSlice[float64](ec, mulElems(n, s1+s2, d), "concatenated cache")
 	for i := 0; i < n; i++ {
 		copy(out[i*(s1+s2)*d:], a[i*s1*d:(i+1)*s1*d])
 		copy(out[(i*(s1+s2)+s1)*d:], b[i*s2*d:(i+1)*s2*d])
@@ -268,18 +268,18 @@ func catSeq(a, b []float64, n, s1, s2, d int) []float64 {
 
 // attentionBias builds the additive attention bias, or nil when nothing
 // masks.
-func attentionBias(mask, nonpad *tensor.Dense, causal bool, b, hq, sq, skv, past int) ([]float64, error) {
+func attentionBias(ec *ExecContext, mask, nonpad *tensor.Dense, causal bool, b, hq, sq, skv, past int) ([]float64, error) {
 	if mask == nil && nonpad == nil && !causal {
 		return nil, nil
 	}
 	full := []int{b, hq, sq, skv}
-	bias := make([]float64, numel(full))
+	bias := allocSlice[float64](ec, shapeElems(full), "attention bias")
 	if mask != nil {
 		ms := shapeOf(mask)
 		if len(ms) == 0 || ms[len(ms)-1] > skv {
 			return nil, fmt.Errorf("attn_mask of shape %v does not fit %d keys", ms, skv)
 		}
-		mv, err := toFloat64s(mask)
+		mv, err := toFloat64s(ec, mask)
 		if err != nil {
 			return nil, err
 		}
@@ -296,7 +296,7 @@ func attentionBias(mask, nonpad *tensor.Dense, causal bool, b, hq, sq, skv, past
 		last := ms[len(ms)-1]
 		if last < skv {
 			rows := numel(ms[:len(ms)-1])
-			padded := make([]float64, rows*skv)
+			padded := allocSlice[float64](ec, mulElems(rows, skv), "padded mask")
 			for r := 0; r < rows; r++ {
 				copy(padded[r*skv:], mv[r*last:(r+1)*last])
 				for j := last; j < skv; j++ {
@@ -308,7 +308,7 @@ func attentionBias(mask, nonpad *tensor.Dense, causal bool, b, hq, sq, skv, past
 		if bs, err := broadcastShape(ms, full); err != nil || !sameShape(bs, full) {
 			return nil, fmt.Errorf("attn_mask of shape %v does not broadcast to %v", mask.Shape(), full)
 		}
-		bt := broadcastTo(fromSlice(ms, mv), full)
+		bt := broadcastTo(ec, fromSlice(ms, mv), full)
 		copy(bias, view[float64](bt))
 	}
 	var lens []int64
@@ -348,12 +348,12 @@ func convertRotary(n *Node) (Kernel, error) {
 	if err := a.Err(); err != nil {
 		return nil, err
 	}
-	return halfVia32(func(in []*tensor.Dense) ([]*tensor.Dense, error) {
-		return one(rotary(in[0], in[1], in[2], input(in, 3), interleaved, heads, rot))
+	return halfVia32(func(ec *ExecContext, in []*tensor.Dense) ([]*tensor.Dense, error) {
+		return one(rotary(ec, in[0], in[1], in[2], input(in, 3), interleaved, heads, rot))
 	}), nil
 }
 
-func rotary(x, cosT, sinT, pos *tensor.Dense, interleaved bool, heads, rot int) (*tensor.Dense, error) {
+func rotary(ec *ExecContext, x, cosT, sinT, pos *tensor.Dense, interleaved bool, heads, rot int) (*tensor.Dense, error) {
 	if err := sameType(x, cosT, sinT); err != nil {
 		return nil, err
 	}
@@ -384,11 +384,11 @@ func rotary(x, cosT, sinT, pos *tensor.Dense, interleaved bool, heads, rot int) 
 		return nil, fmt.Errorf("rotary_embedding_dim %d must be even and at most the head size %d", rot, d)
 	}
 	half := rot / 2
-	cv, err := toFloat64s(cosT)
+	cv, err := toFloat64s(ec, cosT)
 	if err != nil {
 		return nil, err
 	}
-	sv, err := toFloat64s(sinT)
+	sv, err := toFloat64s(ec, sinT)
 	if err != nil {
 		return nil, err
 	}
@@ -419,7 +419,7 @@ func rotary(x, cosT, sinT, pos *tensor.Dense, interleaved bool, heads, rot int) 
 		}
 		row = func(bi, si int) (int, error) { return (bi*s + si) * half, nil }
 	}
-	xv, err := toFloat64s(x)
+	xv, err := toFloat64s(ec, x)
 	if err != nil {
 		return nil, err
 	}
@@ -446,5 +446,5 @@ func rotary(x, cosT, sinT, pos *tensor.Dense, interleaved bool, heads, rot int) 
 			}
 		}
 	}
-	return fromFloat64s(x.Dtype(), shapeOf(x), out)
+	return fromFloat64s(ec, x.Dtype(), shapeOf(x), out)
 }

@@ -51,11 +51,11 @@ func convertCast(n *Node) (Kernel, error) {
 	if toErr != nil {
 		return nil, toErr
 	}
-	return func(in []*tensor.Dense) ([]*tensor.Dense, error) {
+	return func(ec *ExecContext, in []*tensor.Dense) ([]*tensor.Dense, error) {
 		target := to
 		if like {
 			target = in[1].Dtype()
 		}
-		return one(castDense(in[0], target))
+		return one(castDense(ec, in[0], target))
 	}, nil
 }

@@ -49,8 +49,8 @@ func convertConv(n *Node) (Kernel, error) {
 	if p.group < 1 {
 		return nil, fmt.Errorf("group must be ≥ 1, got %d", p.group)
 	}
-	return halfVia32(func(in []*tensor.Dense) ([]*tensor.Dense, error) {
-		return one(conv(in[0], in[1], input(in, 2), p))
+	return halfVia32(func(ec *ExecContext, in []*tensor.Dense) ([]*tensor.Dense, error) {
+		return one(conv(ec, in[0], in[1], input(in, 2), p))
 	}), nil
 }
 
@@ -124,7 +124,7 @@ func convGeometry(xs, ws []int, p convParams) (ks, strides, dil, padBegin, outSp
 }
 
 // conv computes an N-d convolution with groups by im2col and GEMM.
-func conv(x, w, b *tensor.Dense, p convParams) (*tensor.Dense, error) {
+func conv(ec *ExecContext, x, w, b *tensor.Dense, p convParams) (*tensor.Dense, error) {
 	if err := sameType(x, w, b); err != nil {
 		return nil, err
 	}
@@ -152,7 +152,7 @@ func conv(x, w, b *tensor.Dense, p convParams) (*tensor.Dense, error) {
 	rowsK := cg * kn
 	// For each kernel position and output position, the input offset (or
 	// -1 for padding), shared by all channels.
-	idx := make([]int, kn*on)
+	idx := allocSlice[int](ec, mulElems(kn, on), "Conv index map")
 	sp := len(ks)
 	kpos := make([]int, sp)
 	opos := make([]int, sp)
@@ -178,8 +178,8 @@ func conv(x, w, b *tensor.Dense, p convParams) (*tensor.Dense, error) {
 		incr(kpos, ks)
 	}
 	outShape := append([]int{nb, m}, outSp...)
-	out := alloc(x.Dtype(), outShape)
-	cols := alloc(x.Dtype(), []int{g, rowsK, on})
+	out := ec.alloc(x.Dtype(), outShape)
+	cols := ec.alloc(x.Dtype(), []int{g, rowsK, on})
 	for bi := 0; bi < nb; bi++ {
 		switch x.Dtype() {
 		case tensor.Float32:
@@ -187,7 +187,7 @@ func conv(x, w, b *tensor.Dense, p convParams) (*tensor.Dense, error) {
 		default:
 			im2col(view[float64](x)[bi*c*in:], view[float64](cols), idx, c, kn, on, in)
 		}
-		jobs := make([]gemmJob, g)
+		jobs := allocSlice[gemmJob](ec, g, "Conv groups")
 		for gi := range jobs {
 			jobs[gi] = gemmJob{a: gi * mg * rowsK, b: gi * rowsK * on, c: (bi*m + gi*mg) * on}
 		}
@@ -196,7 +196,7 @@ func conv(x, w, b *tensor.Dense, p convParams) (*tensor.Dense, error) {
 		}
 	}
 	if b != nil {
-		bv, err := toFloat64s(b)
+		bv, err := toFloat64s(ec, b)
 		if err != nil {
 			return nil, err
 		}

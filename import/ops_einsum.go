@@ -36,8 +36,8 @@ func convertEinsum(n *Node) (Kernel, error) {
 	if err != nil {
 		return nil, err
 	}
-	return halfVia32(func(in []*tensor.Dense) ([]*tensor.Dense, error) {
-		return one(einsum(terms, out, eq, in))
+	return halfVia32(func(ec *ExecContext, in []*tensor.Dense) ([]*tensor.Dense, error) {
+		return one(einsum(ec, terms, out, eq, in))
 	}), nil
 }
 
@@ -130,7 +130,7 @@ func expandTerm(t einsumTerm, rank, ellRank int) ([]rune, error) {
 	return append(out, t.labels[t.ellipsis:]...), nil
 }
 
-func einsum(terms []einsumTerm, outT *einsumTerm, eq string, in []*tensor.Dense) (*tensor.Dense, error) {
+func einsum(ec *ExecContext, terms []einsumTerm, outT *einsumTerm, eq string, in []*tensor.Dense) (*tensor.Dense, error) {
 	for _, x := range in {
 		if x == nil {
 			return nil, fmt.Errorf("inputs cannot be omitted")
@@ -186,16 +186,16 @@ func einsum(terms []einsumTerm, outT *einsumTerm, eq string, in []*tensor.Dense)
 	}
 	dt := in[0].Dtype()
 	if len(in) == 2 && !bcast && (dt == tensor.Float32 || dt == tensor.Float64) {
-		if res, ok, err := einsumPair(in[0], in[1], labels[0], labels[1], outLabels, size); ok || err != nil {
+		if res, ok, err := einsumPair(ec, in[0], in[1], labels[0], labels[1], outLabels, size); ok || err != nil {
 			return res, err
 		}
 	}
-	return einsumGeneral(in, labels, outLabels, size)
+	return einsumGeneral(ec, in, labels, outLabels, size)
 }
 
 // einsumPair computes a two-operand contraction as a batched matrix
 // product; ok is false when the equation does not have that form.
-func einsumPair(a, b *tensor.Dense, la, lb, lo []rune, size map[rune]int) (*tensor.Dense, bool, error) {
+func einsumPair(ec *ExecContext, a, b *tensor.Dense, la, lb, lo []rune, size map[rune]int) (*tensor.Dense, bool, error) {
 	if hasRepeat(la) || hasRepeat(lb) || hasRepeat(lo) {
 		return nil, false, nil
 	}
@@ -250,12 +250,12 @@ func einsumPair(a, b *tensor.Dense, la, lb, lo []rune, size map[rune]int) (*tens
 		for i, l := range want {
 			perm[i] = slices.Index(ls, l)
 		}
-		return transpose(x, perm), false
+		return transpose(ec, x, perm), false
 	}
 	ax, transA := arrange(a, la, aOnly, contract)
 	bx, transB := arrange(b, lb, contract, bOnly)
 	nb, m, k, nn := prod(batch), prod(aOnly), prod(contract), prod(bOnly)
-	jobs := make([]gemmJob, nb)
+	jobs := allocSlice[gemmJob](ec, nb, "Einsum batch")
 	for i := range jobs {
 		jobs[i] = gemmJob{a: i * m * k, b: i * k * nn, c: i * m * nn}
 	}
@@ -264,7 +264,7 @@ func einsumPair(a, b *tensor.Dense, la, lb, lo []rune, size map[rune]int) (*tens
 	for i, l := range resLabels {
 		resShape[i] = size[l]
 	}
-	res := alloc(a.Dtype(), resShape)
+	res := ec.alloc(a.Dtype(), resShape)
 	if err := batchGemm(transA, transB, m, nn, k, ax, bx, res, jobs); err != nil {
 		return nil, true, err
 	}
@@ -275,7 +275,7 @@ func einsumPair(a, b *tensor.Dense, la, lb, lo []rune, size map[rune]int) (*tens
 	for i, l := range lo {
 		perm[i] = slices.Index(resLabels, l)
 	}
-	return transpose(res, perm), true, nil
+	return transpose(ec, res, perm), true, nil
 }
 
 func hasRepeat(ls []rune) bool {
@@ -289,7 +289,7 @@ func hasRepeat(ls []rune) bool {
 
 // einsumGeneral sums the product of the operands over every combination
 // of the labels not in the output, in float64.
-func einsumGeneral(in []*tensor.Dense, labels [][]rune, outLabels []rune, size map[rune]int) (*tensor.Dense, error) {
+func einsumGeneral(ec *ExecContext, in []*tensor.Dense, labels [][]rune, outLabels []rune, size map[rune]int) (*tensor.Dense, error) {
 	var all []rune
 	all = append(all, outLabels...)
 	for _, ls := range labels {
@@ -308,7 +308,7 @@ func einsumGeneral(in []*tensor.Dense, labels [][]rune, outLabels []rune, size m
 	vals := make([][]float64, len(in))
 	strs := make([][]int, len(in))
 	for i, x := range in {
-		v, err := toFloat64s(x)
+		v, err := toFloat64s(ec, x)
 		if err != nil {
 			return nil, err
 		}
@@ -323,7 +323,7 @@ func einsumGeneral(in []*tensor.Dense, labels [][]rune, outLabels []rune, size m
 	}
 	outShape := dims[:len(outLabels)]
 	nSum := numel(dims[len(outLabels):])
-	res := make([]float64, numel(outShape))
+	res := allocSlice[float64](ec, shapeElems(outShape), "Einsum result")
 	// Walk every label combination row-major: output labels lead, so each
 	// output position takes nSum consecutive steps.
 	total := numel(dims)
@@ -349,5 +349,5 @@ func einsumGeneral(in []*tensor.Dense, labels [][]rune, outLabels []rune, size m
 			idx[d] = 0
 		}
 	}
-	return fromFloat64s(in[0].Dtype(), append([]int{}, outShape...), res)
+	return fromFloat64s(ec, in[0].Dtype(), append([]int{}, outShape...), res)
 }

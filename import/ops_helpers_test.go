@@ -92,7 +92,7 @@ func runOp(c opCase) ([]*tensor.Dense, error) {
 	if err != nil {
 		return nil, err
 	}
-	return k(c.in)
+	return k(nil, c.in)
 }
 
 func runCases(t *testing.T, cases []opCase) {
@@ -129,7 +129,7 @@ func runCases(t *testing.T, cases []opCase) {
 }
 
 func dump(d *tensor.Dense) any {
-	v, err := toFloat64s(d)
+	v, err := toFloat64s(nil, d)
 	if err != nil {
 		return err
 	}
@@ -145,11 +145,11 @@ func sameValues(got, want *tensor.Dense, rel float64) error {
 	if !sameShape(got.Shape(), want.Shape()) {
 		return fmt.Errorf("shape %v, want %v", got.Shape(), want.Shape())
 	}
-	g, err := toFloat64s(got)
+	g, err := toFloat64s(nil, got)
 	if err != nil {
 		return err
 	}
-	w, _ := toFloat64s(want)
+	w, _ := toFloat64s(nil, want)
 	for i := range g {
 		if g[i] == w[i] || (math.IsNaN(g[i]) && math.IsNaN(w[i])) {
 			continue

@@ -51,7 +51,7 @@ func convertGather(n *Node) (Kernel, error) {
 	if err := a.Err(); err != nil {
 		return nil, err
 	}
-	return func(in []*tensor.Dense) ([]*tensor.Dense, error) {
+	return func(ec *ExecContext, in []*tensor.Dense) ([]*tensor.Dense, error) {
 		x, ix := in[0], in[1]
 		ax, err := normAxis(axis, x.Dims())
 		if err != nil {
@@ -63,7 +63,7 @@ func convertGather(n *Node) (Kernel, error) {
 			return nil, err
 		}
 		shape := append(append(append([]int{}, xs[:ax]...), ix.Shape()...), xs[ax+1:]...)
-		out := alloc(x.Dtype(), shape)
+		out := ec.alloc(x.Dtype(), shape)
 		es := int(x.Dtype().Size())
 		outer, inner := numel(xs[:ax]), numel(xs[ax+1:])*es
 		src, dst := x.Header.Raw, out.Header.Raw
@@ -85,7 +85,7 @@ func convertGatherElements(n *Node) (Kernel, error) {
 	if err := a.Err(); err != nil {
 		return nil, err
 	}
-	return func(in []*tensor.Dense) ([]*tensor.Dense, error) {
+	return func(ec *ExecContext, in []*tensor.Dense) ([]*tensor.Dense, error) {
 		x, ix := in[0], in[1]
 		ax, err := normAxis(axis, x.Dims())
 		if err != nil {
@@ -99,7 +99,7 @@ func convertGatherElements(n *Node) (Kernel, error) {
 		if err != nil {
 			return nil, err
 		}
-		out := alloc(x.Dtype(), shapeOf(ix))
+		out := ec.alloc(x.Dtype(), shapeOf(ix))
 		es := int(x.Dtype().Size())
 		xstr := stridesOf(xs)
 		pos := make([]int, len(is))
@@ -130,12 +130,12 @@ func convertGatherND(n *Node) (Kernel, error) {
 	if err := a.Err(); err != nil {
 		return nil, err
 	}
-	return func(in []*tensor.Dense) ([]*tensor.Dense, error) {
-		return one(gatherND(in[0], in[1], int(bd)))
+	return func(ec *ExecContext, in []*tensor.Dense) ([]*tensor.Dense, error) {
+		return one(gatherND(ec, in[0], in[1], int(bd)))
 	}, nil
 }
 
-func gatherND(x, ix *tensor.Dense, b int) (*tensor.Dense, error) {
+func gatherND(ec *ExecContext, x, ix *tensor.Dense, b int) (*tensor.Dense, error) {
 	xs, is := x.Shape(), ix.Shape()
 	if len(is) < 1 || b < 0 || b >= len(is) || b >= len(xs) {
 		return nil, fmt.Errorf("batch_dims %d does not fit data %v and indices %v", b, xs, is)
@@ -154,7 +154,7 @@ func gatherND(x, ix *tensor.Dense, b int) (*tensor.Dense, error) {
 		return nil, err
 	}
 	shape := append(append([]int{}, is[:len(is)-1]...), xs[b+k:]...)
-	out := alloc(x.Dtype(), shape)
+	out := ec.alloc(x.Dtype(), shape)
 	es := int(x.Dtype().Size())
 	slice := numel(xs[b+k:]) * es
 	batches := numel(xs[:b])

@@ -23,16 +23,16 @@ import (
 
 func registerLogic(r *Registry) {
 	for _, op := range []string{"And", "Or", "Xor"} {
-		r.Register(spec(op, 7, 2, 2, 1, kernelOf(func(in []*tensor.Dense) (*tensor.Dense, error) {
-			return logical(op, in[0], in[1])
+		r.Register(spec(op, 7, 2, 2, 1, kernelOf(func(ec *ExecContext, in []*tensor.Dense) (*tensor.Dense, error) {
+			return logical(ec, op, in[0], in[1])
 		})))
 	}
-	r.Register(spec("Not", 1, 1, 1, 1, kernelOf(func(in []*tensor.Dense) (*tensor.Dense, error) {
+	r.Register(spec("Not", 1, 1, 1, 1, kernelOf(func(ec *ExecContext, in []*tensor.Dense) (*tensor.Dense, error) {
 		x := in[0]
 		if x.Dtype() != tensor.Bool {
 			return nil, fmt.Errorf("input must be bool, got %s", dtName(x.Dtype()))
 		}
-		out := alloc(tensor.Bool, shapeOf(x))
+		out := ec.alloc(tensor.Bool, shapeOf(x))
 		d := view[bool](out)
 		for i, v := range view[bool](x) {
 			d[i] = !v
@@ -46,8 +46,8 @@ func registerLogic(r *Registry) {
 	for _, c := range cmps {
 		r.Register(spec(c.op, c.since, 2, 2, 1, convertCompare(c.op)))
 	}
-	r.Register(spec("Where", 9, 3, 3, 1, kernelOf(func(in []*tensor.Dense) (*tensor.Dense, error) {
-		return where(in[0], in[1], in[2])
+	r.Register(spec("Where", 9, 3, 3, 1, kernelOf(func(ec *ExecContext, in []*tensor.Dense) (*tensor.Dense, error) {
+		return where(ec, in[0], in[1], in[2])
 	})))
 }
 
@@ -56,8 +56,8 @@ func convertCompare(op string) ConvertFunc {
 		if err := noAttrs(n); err != nil {
 			return nil, err
 		}
-		return halfVia32(func(in []*tensor.Dense) ([]*tensor.Dense, error) {
-			return one(compare(op, in[0], in[1]))
+		return halfVia32(func(ec *ExecContext, in []*tensor.Dense) ([]*tensor.Dense, error) {
+			return one(compare(ec, op, in[0], in[1]))
 		}), nil
 	}
 }

@@ -92,8 +92,8 @@ func convertArith(op string) ConvertFunc {
 		if err := noAttrs(n); err != nil {
 			return nil, err
 		}
-		return halfVia32(func(in []*tensor.Dense) ([]*tensor.Dense, error) {
-			return one(arith(op, in[0], in[1]))
+		return halfVia32(func(ec *ExecContext, in []*tensor.Dense) ([]*tensor.Dense, error) {
+			return one(arith(ec, op, in[0], in[1]))
 		}), nil
 	}
 }
@@ -102,8 +102,8 @@ func convertPow(n *Node) (Kernel, error) {
 	if err := noAttrs(n); err != nil {
 		return nil, err
 	}
-	return halfVia32(func(in []*tensor.Dense) ([]*tensor.Dense, error) {
-		return one(pow(in[0], in[1]))
+	return halfVia32(func(ec *ExecContext, in []*tensor.Dense) ([]*tensor.Dense, error) {
+		return one(pow(ec, in[0], in[1]))
 	}), nil
 }
 
@@ -113,8 +113,8 @@ func convertMod(n *Node) (Kernel, error) {
 	if err := a.Err(); err != nil {
 		return nil, err
 	}
-	return halfVia32(func(in []*tensor.Dense) ([]*tensor.Dense, error) {
-		return one(mod(in[0], in[1], fmod))
+	return halfVia32(func(ec *ExecContext, in []*tensor.Dense) ([]*tensor.Dense, error) {
+		return one(mod(ec, in[0], in[1], fmod))
 	}), nil
 }
 
@@ -123,17 +123,17 @@ func convertVariadic(op string) ConvertFunc {
 		if err := noAttrs(n); err != nil {
 			return nil, err
 		}
-		return halfVia32(func(in []*tensor.Dense) ([]*tensor.Dense, error) {
+		return halfVia32(func(ec *ExecContext, in []*tensor.Dense) ([]*tensor.Dense, error) {
 			acc := in[0]
 			if len(in) == 1 {
-				return []*tensor.Dense{cloneDense(acc)}, nil
+				return []*tensor.Dense{cloneDense(ec, acc)}, nil
 			}
 			for _, x := range in[1:] {
 				if x == nil {
 					return nil, fmt.Errorf("%s inputs cannot be omitted", op)
 				}
 				var err error
-				if acc, err = arith(op, acc, x); err != nil {
+				if acc, err = arith(ec, op, acc, x); err != nil {
 					return nil, err
 				}
 			}
@@ -147,8 +147,8 @@ func convertNumeric(op string) ConvertFunc {
 		if err := noAttrs(n); err != nil {
 			return nil, err
 		}
-		return halfVia32(func(in []*tensor.Dense) ([]*tensor.Dense, error) {
-			return one(mapNumeric(in[0], op))
+		return halfVia32(func(ec *ExecContext, in []*tensor.Dense) ([]*tensor.Dense, error) {
+			return one(mapNumeric(ec, in[0], op))
 		}), nil
 	}
 }
@@ -164,8 +164,8 @@ func convertFloatMap(op string, f func(float64) float64) ConvertFunc {
 
 // floatMapKernel applies f elementwise to a float input.
 func floatMapKernel(op string, f func(float64) float64) Kernel {
-	return halfVia32(func(in []*tensor.Dense) ([]*tensor.Dense, error) {
-		return one(mapFloat(in[0], op, f))
+	return halfVia32(func(ec *ExecContext, in []*tensor.Dense) ([]*tensor.Dense, error) {
+		return one(mapFloat(ec, in[0], op, f))
 	})
 }
 
@@ -185,7 +185,7 @@ func convertClip(n *Node) (Kernel, error) {
 	if err := a.Err(); err != nil {
 		return nil, err
 	}
-	return halfVia32(func(in []*tensor.Dense) ([]*tensor.Dense, error) {
+	return halfVia32(func(ec *ExecContext, in []*tensor.Dense) ([]*tensor.Dense, error) {
 		x := in[0]
 		minT, maxT := input(in, 1), input(in, 2)
 		if lo != nil {
@@ -198,22 +198,22 @@ func convertClip(n *Node) (Kernel, error) {
 			// The attributes are float32; compare in the input's type.
 			var err error
 			if minT != nil {
-				if minT, err = castDense(minT, tensor.Float64); err != nil {
+				if minT, err = castDense(ec, minT, tensor.Float64); err != nil {
 					return nil, err
 				}
 			}
 			if maxT != nil {
-				if maxT, err = castDense(maxT, tensor.Float64); err != nil {
+				if maxT, err = castDense(ec, maxT, tensor.Float64); err != nil {
 					return nil, err
 				}
 			}
 		}
-		return one(clip(x, minT, maxT))
+		return one(clip(ec, x, minT, maxT))
 	}), nil
 }
 
 // clip limits x to [lo, hi]; nil bounds are open.
-func clip(x, lo, hi *tensor.Dense) (*tensor.Dense, error) {
+func clip(ec *ExecContext, x, lo, hi *tensor.Dense) (*tensor.Dense, error) {
 	for _, b := range []*tensor.Dense{lo, hi} {
 		if b == nil {
 			continue
@@ -225,7 +225,7 @@ func clip(x, lo, hi *tensor.Dense) (*tensor.Dense, error) {
 			return nil, fmt.Errorf("bounds must be scalars, got shape %v", b.Shape())
 		}
 	}
-	out := alloc(x.Dtype(), shapeOf(x))
+	out := ec.alloc(x.Dtype(), shapeOf(x))
 	switch x.Dtype() {
 	case tensor.Float32:
 		clipT[float32](x, lo, hi, out)
@@ -280,7 +280,7 @@ func convertCumSum(n *Node) (Kernel, error) {
 	if err := a.Err(); err != nil {
 		return nil, err
 	}
-	return halfVia32(func(in []*tensor.Dense) ([]*tensor.Dense, error) {
+	return halfVia32(func(ec *ExecContext, in []*tensor.Dense) ([]*tensor.Dense, error) {
 		x := in[0]
 		ax, err := scalarInt64(in[1], "axis")
 		if err != nil {
@@ -290,7 +290,7 @@ func convertCumSum(n *Node) (Kernel, error) {
 		if err != nil {
 			return nil, err
 		}
-		out := alloc(x.Dtype(), shapeOf(x))
+		out := ec.alloc(x.Dtype(), shapeOf(x))
 		sh := x.Shape()
 		outer, inner := numel(sh[:axis]), numel(sh[axis+1:])
 		switch x.Dtype() {
@@ -339,8 +339,8 @@ func convertMatMul(n *Node) (Kernel, error) {
 	if err := noAttrs(n); err != nil {
 		return nil, err
 	}
-	return halfVia32(func(in []*tensor.Dense) ([]*tensor.Dense, error) {
-		return one(matmul(in[0], in[1]))
+	return halfVia32(func(ec *ExecContext, in []*tensor.Dense) ([]*tensor.Dense, error) {
+		return one(matmul(ec, in[0], in[1]))
 	}), nil
 }
 
@@ -353,13 +353,13 @@ func convertGemm(n *Node) (Kernel, error) {
 	if err := a.Err(); err != nil {
 		return nil, err
 	}
-	return halfVia32(func(in []*tensor.Dense) ([]*tensor.Dense, error) {
-		return one(gemm(in[0], in[1], input(in, 2), float64(alpha), float64(beta), transA, transB))
+	return halfVia32(func(ec *ExecContext, in []*tensor.Dense) ([]*tensor.Dense, error) {
+		return one(gemm(ec, in[0], in[1], input(in, 2), float64(alpha), float64(beta), transA, transB))
 	}), nil
 }
 
 // gemm computes alpha·A'·B' + beta·C.
-func gemm(a, b, c *tensor.Dense, alpha, beta float64, transA, transB bool) (*tensor.Dense, error) {
+func gemm(ec *ExecContext, a, b, c *tensor.Dense, alpha, beta float64, transA, transB bool) (*tensor.Dense, error) {
 	if err := sameType(a, b, c); err != nil {
 		return nil, err
 	}
@@ -377,14 +377,14 @@ func gemm(a, b, c *tensor.Dense, alpha, beta float64, transA, transB bool) (*ten
 	if k != k2 {
 		return nil, fmt.Errorf("shapes %v and %v (transA=%v, transB=%v) do not match", a.Shape(), b.Shape(), transA, transB)
 	}
-	prod := alloc(a.Dtype(), []int{m, nn})
+	prod := ec.alloc(a.Dtype(), []int{m, nn})
 	if err := batchGemm(transA, transB, m, nn, k, a, b, prod, []gemmJob{{}}); err != nil {
 		return nil, err
 	}
 	if alpha == 1 && c == nil {
 		return prod, nil
 	}
-	p, err := toFloat64s(prod)
+	p, err := toFloat64s(ec, prod)
 	if err != nil {
 		return nil, err
 	}
@@ -396,7 +396,7 @@ func gemm(a, b, c *tensor.Dense, alpha, beta float64, transA, transB bool) (*ten
 		if err != nil || !sameShape(bs, []int{m, nn}) {
 			return nil, fmt.Errorf("input C of shape %v does not broadcast to [%d %d]", c.Shape(), m, nn)
 		}
-		cv, err := toFloat64s(broadcastTo(c, []int{m, nn}))
+		cv, err := toFloat64s(ec, broadcastTo(ec, c, []int{m, nn}))
 		if err != nil {
 			return nil, err
 		}
@@ -404,5 +404,5 @@ func gemm(a, b, c *tensor.Dense, alpha, beta float64, transA, transB bool) (*ten
 			p[i] += beta * cv[i]
 		}
 	}
-	return fromFloat64s(a.Dtype(), []int{m, nn}, p)
+	return fromFloat64s(ec, a.Dtype(), []int{m, nn}, p)
 }

@@ -134,7 +134,7 @@ func TestMatMulLargeMatchesNaive(t *testing.T) {
 	for i := range bv {
 		bv[i] = float32(math.Cos(float64(i)))
 	}
-	got, err := matmul(f32([]int{b, m, k}, av...), f32([]int{k, n}, bv...))
+	got, err := matmul(nil, f32([]int{b, m, k}, av...), f32([]int{k, n}, bv...))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -106,7 +106,7 @@ func convertSoftmax(n *Node) (Kernel, error) {
 		return nil, err
 	}
 	coerce := n.Opset < 13
-	return halfVia32(func(in []*tensor.Dense) ([]*tensor.Dense, error) {
+	return halfVia32(func(ec *ExecContext, in []*tensor.Dense) ([]*tensor.Dense, error) {
 		x := in[0]
 		ax, err := normAxis(axis, max(x.Dims(), 1))
 		if err != nil {
@@ -120,33 +120,33 @@ func convertSoftmax(n *Node) (Kernel, error) {
 		if coerce {
 			n, inner = numel(sh[ax:]), 1
 		}
-		return one(softmax(x, outer, n, inner))
+		return one(softmax(ec, x, outer, n, inner))
 	}), nil
 }
 
 // softmax normalizes x along a dimension of length n, between outer and
 // inner dimensions.
-func softmax(x *tensor.Dense, outer, n, inner int) (*tensor.Dense, error) {
-	out := alloc(x.Dtype(), shapeOf(x))
+func softmax(ec *ExecContext, x *tensor.Dense, outer, n, inner int) (*tensor.Dense, error) {
+	out := ec.alloc(x.Dtype(), shapeOf(x))
 	switch x.Dtype() {
 	case tensor.Float32:
-		softmaxT(view[float32](x), view[float32](out), outer, n, inner)
+		softmaxT(ec, view[float32](x), view[float32](out), outer, n, inner)
 	case tensor.Float64:
-		softmaxT(view[float64](x), view[float64](out), outer, n, inner)
+		softmaxT(ec, view[float64](x), view[float64](out), outer, n, inner)
 	default:
 		return nil, fmt.Errorf("input must be floating-point, got %s", dtName(x.Dtype()))
 	}
 	return out, nil
 }
 
-func softmaxT[T floating](x, out []T, outer, n, inner int) {
+func softmaxT[T floating](ec *ExecContext, x, out []T, outer, n, inner int) {
 	if n == 0 {
 		return
 	}
 	rows := outer * inner
 	const chunk = 64
 	parallelFor((rows+chunk-1)/chunk, chunk*n*8, func(c int) {
-		e := make([]float64, n)
+		e := allocSlice[float64](ec, n, "softmax row")
 		for r := c * chunk; r < min(rows, (c+1)*chunk); r++ {
 			if inner == 1 {
 				softmaxRow(x[r*n:(r+1)*n], out[r*n:(r+1)*n], e)
@@ -199,8 +199,8 @@ func convertLayerNorm(n *Node) (Kernel, error) {
 		return nil, err
 	}
 	wantStats := wants(n, 1) || wants(n, 2)
-	return func(in []*tensor.Dense) ([]*tensor.Dense, error) {
-		return normalize(in[0], in[1], input(in, 2), axis, eps, false, wantStats)
+	return func(ec *ExecContext, in []*tensor.Dense) ([]*tensor.Dense, error) {
+		return normalize(ec, in[0], in[1], input(in, 2), axis, eps, false, wantStats)
 	}, nil
 }
 
@@ -209,15 +209,15 @@ func convertRMSNorm(n *Node) (Kernel, error) {
 	if err != nil {
 		return nil, err
 	}
-	return func(in []*tensor.Dense) ([]*tensor.Dense, error) {
-		return normalize(in[0], in[1], nil, axis, eps, true, false)
+	return func(ec *ExecContext, in []*tensor.Dense) ([]*tensor.Dense, error) {
+		return normalize(ec, in[0], in[1], nil, axis, eps, true, false)
 	}, nil
 }
 
 // normalize computes layer normalization (or RMS normalization when rms)
 // of x over the dimensions from axis on, then scales and shifts. It
 // returns Y and, when stats, the float32 mean and inverse deviation.
-func normalize(x, scale, bias *tensor.Dense, axis int64, eps float64, rms, stats bool) ([]*tensor.Dense, error) {
+func normalize(ec *ExecContext, x, scale, bias *tensor.Dense, axis int64, eps float64, rms, stats bool) ([]*tensor.Dense, error) {
 	half := x.Dtype()
 	if half != Float16Dtype && half != BFloat16Dtype {
 		half = tensor.Dtype{}
@@ -225,7 +225,7 @@ func normalize(x, scale, bias *tensor.Dense, axis int64, eps float64, rms, stats
 	var err error
 	for _, t := range []**tensor.Dense{&x, &scale, &bias} {
 		if *t != nil && ((*t).Dtype() == Float16Dtype || (*t).Dtype() == BFloat16Dtype) {
-			if *t, err = castDense(*t, tensor.Float32); err != nil {
+			if *t, err = castDense(ec, *t, tensor.Float32); err != nil {
 				return nil, err
 			}
 		}
@@ -251,13 +251,13 @@ func normalize(x, scale, bias *tensor.Dense, axis int64, eps float64, rms, stats
 		}
 	}
 	rows, cols := numel(sh[:ax]), numel(norm)
-	xv, err := toFloat64s(x)
+	xv, err := toFloat64s(ec, x)
 	if err != nil {
 		return nil, err
 	}
 	y := make([]float64, len(xv))
-	mean := make([]float32, rows)
-	inv := make([]float32, rows)
+	mean := allocSlice[float32](ec, rows, "normalization means")
+	inv := allocSlice[float32](ec, rows, "normalization scales")
 	for r := 0; r < rows; r++ {
 		row := xv[r*cols : (r+1)*cols]
 		m := 0.0
@@ -283,13 +283,13 @@ func normalize(x, scale, bias *tensor.Dense, axis int64, eps float64, rms, stats
 	fast := numel(scale.Shape()) == cols && (bias == nil || numel(bias.Shape()) == cols)
 	var out *tensor.Dense
 	if fast {
-		sv, err := toFloat64s(scale)
+		sv, err := toFloat64s(ec, scale)
 		if err != nil {
 			return nil, err
 		}
 		var bv []float64
 		if bias != nil {
-			if bv, err = toFloat64s(bias); err != nil {
+			if bv, err = toFloat64s(ec, bias); err != nil {
 				return nil, err
 			}
 		}
@@ -302,25 +302,25 @@ func normalize(x, scale, bias *tensor.Dense, axis int64, eps float64, rms, stats
 				y[r*cols+j] = v
 			}
 		}
-		if out, err = fromFloat64s(x.Dtype(), sh, y); err != nil {
+		if out, err = fromFloat64s(ec, x.Dtype(), sh, y); err != nil {
 			return nil, err
 		}
 	} else {
-		yt, err := fromFloat64s(x.Dtype(), sh, y)
+		yt, err := fromFloat64s(ec, x.Dtype(), sh, y)
 		if err != nil {
 			return nil, err
 		}
-		if out, err = arith("Mul", yt, scale); err != nil {
+		if out, err = arith(ec, "Mul", yt, scale); err != nil {
 			return nil, err
 		}
 		if bias != nil {
-			if out, err = arith("Add", out, bias); err != nil {
+			if out, err = arith(ec, "Add", out, bias); err != nil {
 				return nil, err
 			}
 		}
 	}
 	if half != (tensor.Dtype{}) {
-		if out, err = castDense(out, half); err != nil {
+		if out, err = castDense(ec, out, half); err != nil {
 			return nil, err
 		}
 	}
@@ -345,7 +345,7 @@ func convertDropout(n *Node) (Kernel, error) {
 		return nil, err
 	}
 	boolMask := n.Opset >= 10
-	return func(in []*tensor.Dense) ([]*tensor.Dense, error) {
+	return func(ec *ExecContext, in []*tensor.Dense) ([]*tensor.Dense, error) {
 		x := in[0]
 		if tm := input(in, 2); tm != nil {
 			if tm.Dtype() != tensor.Bool || numel(tm.Shape()) != 1 {
@@ -354,7 +354,7 @@ func convertDropout(n *Node) (Kernel, error) {
 			if view[bool](tm)[0] {
 				r := 0.5
 				if rt := input(in, 1); rt != nil {
-					v, err := toFloat64s(rt)
+					v, err := toFloat64s(ec, rt)
 					if err != nil || len(v) != 1 {
 						return nil, fmt.Errorf("ratio must be a scalar")
 					}
@@ -367,21 +367,21 @@ func convertDropout(n *Node) (Kernel, error) {
 		}
 		var mask *tensor.Dense
 		if boolMask {
-			mask = alloc(tensor.Bool, shapeOf(x))
+			mask = ec.alloc(tensor.Bool, shapeOf(x))
 			for i := range view[bool](mask) {
 				view[bool](mask)[i] = true
 			}
 		} else {
-			ones := make([]float64, numel(x.Shape()))
+			ones := allocSlice[float64](ec, shapeElems(x.Shape()), "dropout mask")
 			for i := range ones {
 				ones[i] = 1
 			}
 			var err error
-			if mask, err = fromFloat64s(x.Dtype(), shapeOf(x), ones); err != nil {
+			if mask, err = fromFloat64s(ec, x.Dtype(), shapeOf(x), ones); err != nil {
 				return nil, err
 			}
 		}
-		return []*tensor.Dense{cloneDense(x), mask}, nil
+		return []*tensor.Dense{cloneDense(ec, x), mask}, nil
 	}, nil
 }
 

@@ -68,22 +68,22 @@ func convertReduce(op string) ConvertFunc {
 		if err := a.Err(); err != nil {
 			return nil, err
 		}
-		return halfVia32(func(in []*tensor.Dense) ([]*tensor.Dense, error) {
+		return halfVia32(func(ec *ExecContext, in []*tensor.Dense) ([]*tensor.Dense, error) {
 			x := in[0]
 			axes, _, err := axesOf(in, 1)
 			if err != nil {
 				return nil, err
 			}
 			if len(axes) == 0 && noop {
-				return []*tensor.Dense{cloneDense(x)}, nil
+				return []*tensor.Dense{cloneDense(ec, x)}, nil
 			}
-			return one(reduce(op, x, axes, keep))
+			return one(reduce(ec, op, x, axes, keep))
 		}), nil
 	}
 }
 
 // reduce reduces x over axes (all when empty).
-func reduce(op string, x *tensor.Dense, axes []int64, keep bool) (*tensor.Dense, error) {
+func reduce(ec *ExecContext, op string, x *tensor.Dense, axes []int64, keep bool) (*tensor.Dense, error) {
 	if x.Dtype() == tensor.Bool && op != "ReduceMax" && op != "ReduceMin" {
 		return nil, fmt.Errorf("%s does not support bool inputs", op)
 	}
@@ -126,12 +126,12 @@ func reduce(op string, x *tensor.Dense, axes []int64, keep bool) (*tensor.Dense,
 			ostr[d] = kstr[d]
 		}
 	}
-	v, err := toFloat64s(x)
+	v, err := toFloat64s(ec, x)
 	if err != nil {
 		return nil, err
 	}
 	nOut := numel(keptShape)
-	acc := make([]float64, nOut)
+	acc := allocSlice[float64](ec, nOut, "reduction accumulator")
 	count := numel(xs) / max(nOut, 1)
 	if nOut == 0 {
 		count = 0
@@ -217,7 +217,7 @@ func reduce(op string, x *tensor.Dense, axes []int64, keep bool) (*tensor.Dense,
 	if isInt(x.Dtype()) && (op == "ReduceMax" || op == "ReduceMin") && count == 0 {
 		return nil, fmt.Errorf("%s of an empty set of integers has no value", op)
 	}
-	return fromFloat64s(x.Dtype(), outShape, acc)
+	return fromFloat64s(ec, x.Dtype(), outShape, acc)
 }
 
 func convertArg(op string) ConvertFunc {
@@ -232,13 +232,13 @@ func convertArg(op string) ConvertFunc {
 		if err := a.Err(); err != nil {
 			return nil, err
 		}
-		return halfVia32(func(in []*tensor.Dense) ([]*tensor.Dense, error) {
+		return halfVia32(func(ec *ExecContext, in []*tensor.Dense) ([]*tensor.Dense, error) {
 			x := in[0]
 			ax, err := normAxis(axis, x.Dims())
 			if err != nil {
 				return nil, err
 			}
-			v, err := toFloat64s(x)
+			v, err := toFloat64s(ec, x)
 			if err != nil {
 				return nil, err
 			}
@@ -247,7 +247,7 @@ func convertArg(op string) ConvertFunc {
 			if dim == 0 {
 				return nil, fmt.Errorf("%s over an empty axis", op)
 			}
-			res := make([]int64, outer*inner)
+			res := allocSlice[int64](ec, mulElems(outer, inner), "arg reduction result")
 			for o := 0; o < outer; o++ {
 				for i := 0; i < inner; i++ {
 					best := 0
@@ -292,7 +292,7 @@ func convertTopK(n *Node) (Kernel, error) {
 	if err := a.Err(); err != nil {
 		return nil, err
 	}
-	return func(in []*tensor.Dense) ([]*tensor.Dense, error) {
+	return func(ec *ExecContext, in []*tensor.Dense) ([]*tensor.Dense, error) {
 		x := in[0]
 		k := attrK
 		if n.Opset >= 10 {
@@ -310,32 +310,32 @@ func convertTopK(n *Node) (Kernel, error) {
 		}
 		switch x.Dtype() {
 		case tensor.Float32:
-			return topK[float32](x, ax, int(k), largest), nil
+			return topK[float32](ec, x, ax, int(k), largest), nil
 		case tensor.Float64:
-			return topK[float64](x, ax, int(k), largest), nil
+			return topK[float64](ec, x, ax, int(k), largest), nil
 		case tensor.Int64:
-			return topK[int64](x, ax, int(k), largest), nil
+			return topK[int64](ec, x, ax, int(k), largest), nil
 		case tensor.Int32:
-			return topK[int32](x, ax, int(k), largest), nil
+			return topK[int32](ec, x, ax, int(k), largest), nil
 		case tensor.Int16:
-			return topK[int16](x, ax, int(k), largest), nil
+			return topK[int16](ec, x, ax, int(k), largest), nil
 		case tensor.Int8:
-			return topK[int8](x, ax, int(k), largest), nil
+			return topK[int8](ec, x, ax, int(k), largest), nil
 		case tensor.Uint64:
-			return topK[uint64](x, ax, int(k), largest), nil
+			return topK[uint64](ec, x, ax, int(k), largest), nil
 		case tensor.Uint32:
-			return topK[uint32](x, ax, int(k), largest), nil
+			return topK[uint32](ec, x, ax, int(k), largest), nil
 		case tensor.Uint16:
-			return topK[uint16](x, ax, int(k), largest), nil
+			return topK[uint16](ec, x, ax, int(k), largest), nil
 		case tensor.Uint8:
-			return topK[uint8](x, ax, int(k), largest), nil
+			return topK[uint8](ec, x, ax, int(k), largest), nil
 		case Float16Dtype, BFloat16Dtype:
-			f, err := castDense(x, tensor.Float32)
+			f, err := castDense(ec, x, tensor.Float32)
 			if err != nil {
 				return nil, err
 			}
-			res := topK[float32](f, ax, int(k), largest)
-			if res[0], err = castDense(res[0], x.Dtype()); err != nil {
+			res := topK[float32](ec, f, ax, int(k), largest)
+			if res[0], err = castDense(ec, res[0], x.Dtype()); err != nil {
 				return nil, err
 			}
 			return res, nil
@@ -346,15 +346,15 @@ func convertTopK(n *Node) (Kernel, error) {
 
 // topK returns the k largest (or smallest) values along axis and their
 // indices, ties ordered by lower index.
-func topK[T numeric](x *tensor.Dense, axis, k int, largest bool) []*tensor.Dense {
+func topK[T numeric](ec *ExecContext, x *tensor.Dense, axis, k int, largest bool) []*tensor.Dense {
 	xs := x.Shape()
 	outer, dim, inner := numel(xs[:axis]), xs[axis], numel(xs[axis+1:])
 	shape := shapeOf(x)
 	shape[axis] = k
-	vals := alloc(x.Dtype(), shape)
-	idxs := make([]int64, numel(shape))
+	vals := ec.alloc(x.Dtype(), shape)
+	idxs := allocSlice[int64](ec, shapeElems(shape), "TopK indices")
 	src, dst := view[T](x), view[T](vals)
-	order := make([]int, dim)
+	order := allocSlice[int](ec, dim, "TopK order")
 	for o := 0; o < outer; o++ {
 		for i := 0; i < inner; i++ {
 			at := func(j int) T { return src[(o*dim+j)*inner+i] }

@@ -146,12 +146,12 @@ func convertGRU(n *Node) (Kernel, error) {
 	if p.hidden <= 0 {
 		return nil, fmt.Errorf("hidden_size must be positive, got %d", p.hidden)
 	}
-	return halfVia32(func(in []*tensor.Dense) ([]*tensor.Dense, error) {
-		return gru(in, p)
+	return halfVia32(func(ec *ExecContext, in []*tensor.Dense) ([]*tensor.Dense, error) {
+		return gru(ec, in, p)
 	}), nil
 }
 
-func gru(in []*tensor.Dense, p gruParams) ([]*tensor.Dense, error) {
+func gru(ec *ExecContext, in []*tensor.Dense, p gruParams) ([]*tensor.Dense, error) {
 	x, w, r := in[0], in[1], in[2]
 	b, lens, h0 := input(in, 3), input(in, 4), input(in, 5)
 	if err := sameType(x, w, r, b, h0); err != nil {
@@ -172,14 +172,14 @@ func gru(in []*tensor.Dense, p gruParams) ([]*tensor.Dense, error) {
 	if b != nil && !sameShape(b.Shape(), []int{nd, 6 * hs}) {
 		return nil, fmt.Errorf("bias B %v must be [%d %d]", b.Shape(), nd, 6*hs)
 	}
-	xv, _ := toFloat64s(x)
-	wv, _ := toFloat64s(w)
-	rv, _ := toFloat64s(r)
-	bv := make([]float64, nd*6*hs)
+	xv, _ := toFloat64s(ec, x)
+	wv, _ := toFloat64s(ec, w)
+	rv, _ := toFloat64s(ec, r)
+	bv := allocSlice[float64](ec, mulElems(nd, 6, hs), "GRU bias")
 	if b != nil {
-		bv, _ = toFloat64s(b)
+		bv, _ = toFloat64s(ec, b)
 	}
-	steps := make([]int, batch)
+	steps := allocSlice[int](ec, batch, "GRU sequence lengths")
 	for i := range steps {
 		steps[i] = seq
 	}
@@ -199,9 +199,9 @@ func gru(in []*tensor.Dense, p gruParams) ([]*tensor.Dense, error) {
 		}
 	}
 	// Hidden state per direction and batch entry.
-	h := make([]float64, nd*batch*hs)
+	h := allocSlice[float64](ec, mulElems(nd, batch, hs), "GRU state")
 	if h0 != nil {
-		hv, _ := toFloat64s(h0)
+		hv, _ := toFloat64s(ec, h0)
 		want := []int{nd, batch, hs}
 		if p.batchFirst {
 			want = []int{batch, nd, hs}
@@ -219,7 +219,7 @@ func gru(in []*tensor.Dense, p gruParams) ([]*tensor.Dense, error) {
 			}
 		}
 	}
-	y := make([]float64, seq*nd*batch*hs) // [seq, dirs, batch, hidden]
+	y := allocSlice[float64](ec, mulElems(seq, nd, batch, hs), "GRU output") // [seq, dirs, batch, hidden]
 	xAt := func(t, bi int) []float64 {
 		if p.batchFirst {
 			return xv[(bi*seq+t)*inSize:][:inSize]
@@ -278,17 +278,17 @@ func gru(in []*tensor.Dense, p gruParams) ([]*tensor.Dense, error) {
 	}
 	dt := x.Dtype()
 	yShape, hShape := []int{seq, nd, batch, hs}, []int{nd, batch, hs}
-	yt, err := fromFloat64s(dt, yShape, y)
+	yt, err := fromFloat64s(ec, dt, yShape, y)
 	if err != nil {
 		return nil, err
 	}
-	ht, err := fromFloat64s(dt, hShape, h)
+	ht, err := fromFloat64s(ec, dt, hShape, h)
 	if err != nil {
 		return nil, err
 	}
 	if p.batchFirst {
-		yt = transpose(yt, []int{2, 0, 1, 3})
-		ht = transpose(ht, []int{1, 0, 2})
+		yt = transpose(ec, yt, []int{2, 0, 1, 3})
+		ht = transpose(ec, ht, []int{1, 0, 2})
 	}
 	return []*tensor.Dense{yt, ht}, nil
 }

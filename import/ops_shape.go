@@ -68,7 +68,7 @@ const variadic = math.MaxInt32
 func registerShape(r *Registry) {
 	r.Register(spec("Shape", 1, 1, 1, 1, convertShape))
 	r.Register(spec("Shape", 15, 1, 1, 1, convertShape))
-	r.Register(spec("Size", 1, 1, 1, 1, kernelOf(func(in []*tensor.Dense) (*tensor.Dense, error) {
+	r.Register(spec("Size", 1, 1, 1, 1, kernelOf(func(ec *ExecContext, in []*tensor.Dense) (*tensor.Dense, error) {
 		return scalar(int64(numel(in[0].Shape()))), nil
 	})))
 	r.Register(spec("Reshape", 5, 2, 2, 1, convertReshape))
@@ -85,23 +85,23 @@ func registerShape(r *Registry) {
 	r.Register(spec("Split", 18, 1, 2, variadic, convertSplit))
 	r.Register(spec("Slice", 1, 1, 1, 1, convertSlice))
 	r.Register(spec("Slice", 10, 3, 5, 1, convertSlice))
-	r.Register(spec("Expand", 8, 2, 2, 1, kernelOf(func(in []*tensor.Dense) (*tensor.Dense, error) {
-		return expand(in[0], in[1])
+	r.Register(spec("Expand", 8, 2, 2, 1, kernelOf(func(ec *ExecContext, in []*tensor.Dense) (*tensor.Dense, error) {
+		return expand(ec, in[0], in[1])
 	})))
-	r.Register(spec("Tile", 6, 2, 2, 1, kernelOf(func(in []*tensor.Dense) (*tensor.Dense, error) {
-		return tile(in[0], in[1])
+	r.Register(spec("Tile", 6, 2, 2, 1, kernelOf(func(ec *ExecContext, in []*tensor.Dense) (*tensor.Dense, error) {
+		return tile(ec, in[0], in[1])
 	})))
 	r.Register(spec("Pad", 2, 1, 1, 1, convertPad))
 	r.Register(spec("Pad", 11, 2, 3, 1, convertPad))
 	r.Register(spec("Pad", 18, 2, 4, 1, convertPad))
 	r.Register(spec("Pad", 19, 2, 4, 1, convertPad))
-	r.Register(spec("Identity", 1, 1, 1, 1, kernelOf(func(in []*tensor.Dense) (*tensor.Dense, error) {
-		return cloneDense(in[0]), nil
+	r.Register(spec("Identity", 1, 1, 1, 1, kernelOf(func(ec *ExecContext, in []*tensor.Dense) (*tensor.Dense, error) {
+		return cloneDense(ec, in[0]), nil
 	})))
 	r.Register(spec("Constant", 1, 0, 0, 1, convertConstant))
 	r.Register(spec("ConstantOfShape", 9, 1, 1, 1, convertConstantOfShape))
-	r.Register(spec("Range", 11, 3, 3, 1, kernelOf(func(in []*tensor.Dense) (*tensor.Dense, error) {
-		return rangeOp(in[0], in[1], in[2])
+	r.Register(spec("Range", 11, 3, 3, 1, kernelOf(func(ec *ExecContext, in []*tensor.Dense) (*tensor.Dense, error) {
+		return rangeOp(ec, in[0], in[1], in[2])
 	})))
 	r.Register(spec("Trilu", 14, 1, 2, 1, convertTrilu))
 }
@@ -120,7 +120,7 @@ func convertShape(n *Node) (Kernel, error) {
 	if err := a.Err(); err != nil {
 		return nil, err
 	}
-	return func(in []*tensor.Dense) ([]*tensor.Dense, error) {
+	return func(ec *ExecContext, in []*tensor.Dense) ([]*tensor.Dense, error) {
 		sh := in[0].Shape()
 		r := int64(len(sh))
 		clampDim := func(v int64) int64 {
@@ -141,10 +141,11 @@ func convertShape(n *Node) (Kernel, error) {
 	}, nil
 }
 
-// maxElems bounds the size of a tensor whose shape comes from data (a
+// maxElems bounds the element count of a shape that comes from data (a
 // Reshape, Expand, Tile or ConstantOfShape shape, a Range count), so that
-// a bad value is an error rather than an out-of-memory crash.
-const maxElems = 1 << 34
+// sizes computed from it cannot overflow. What may actually be allocated
+// is bounded by the tensor budget (ExecContext), far below this.
+const maxElems = 1 << 50
 
 // checkElems reports a shape with more than maxElems elements.
 func checkElems(shape []int) error {
@@ -179,7 +180,7 @@ func convertReshape(n *Node) (Kernel, error) {
 	if err := a.Err(); err != nil {
 		return nil, err
 	}
-	return func(in []*tensor.Dense) ([]*tensor.Dense, error) {
+	return func(ec *ExecContext, in []*tensor.Dense) ([]*tensor.Dense, error) {
 		x := in[0]
 		spec, err := int64sOf(in[1], "shape")
 		if err != nil {
@@ -189,7 +190,7 @@ func convertReshape(n *Node) (Kernel, error) {
 		if err != nil {
 			return nil, err
 		}
-		return []*tensor.Dense{reshaped(cloneDense(x), shape)}, nil
+		return []*tensor.Dense{reshaped(cloneDense(ec, x), shape)}, nil
 	}, nil
 }
 
@@ -253,7 +254,7 @@ func convertSqueeze(n *Node) (Kernel, error) {
 	if err := a.Err(); err != nil {
 		return nil, err
 	}
-	return func(in []*tensor.Dense) ([]*tensor.Dense, error) {
+	return func(ec *ExecContext, in []*tensor.Dense) ([]*tensor.Dense, error) {
 		x := in[0]
 		axes, ok, err := axesOf(in, 1)
 		if err != nil {
@@ -283,7 +284,7 @@ func convertSqueeze(n *Node) (Kernel, error) {
 				out = append(out, d)
 			}
 		}
-		return []*tensor.Dense{reshaped(cloneDense(x), out)}, nil
+		return []*tensor.Dense{reshaped(cloneDense(ec, x), out)}, nil
 	}, nil
 }
 
@@ -296,7 +297,7 @@ func convertUnsqueeze(n *Node) (Kernel, error) {
 	if err := a.Err(); err != nil {
 		return nil, err
 	}
-	return func(in []*tensor.Dense) ([]*tensor.Dense, error) {
+	return func(ec *ExecContext, in []*tensor.Dense) ([]*tensor.Dense, error) {
 		x := in[0]
 		axes, _, err := axesOf(in, 1)
 		if err != nil {
@@ -322,7 +323,7 @@ func convertUnsqueeze(n *Node) (Kernel, error) {
 				j++
 			}
 		}
-		return []*tensor.Dense{reshaped(cloneDense(x), out)}, nil
+		return []*tensor.Dense{reshaped(cloneDense(ec, x), out)}, nil
 	}, nil
 }
 
@@ -332,7 +333,7 @@ func convertFlatten(n *Node) (Kernel, error) {
 	if err := a.Err(); err != nil {
 		return nil, err
 	}
-	return func(in []*tensor.Dense) ([]*tensor.Dense, error) {
+	return func(ec *ExecContext, in []*tensor.Dense) ([]*tensor.Dense, error) {
 		x := in[0]
 		r := int64(x.Dims())
 		ax := axis
@@ -343,7 +344,7 @@ func convertFlatten(n *Node) (Kernel, error) {
 			return nil, fmt.Errorf("axis %d is out of range for rank %d", axis, r)
 		}
 		sh := x.Shape()
-		return []*tensor.Dense{reshaped(cloneDense(x), []int{numel(sh[:ax]), numel(sh[ax:])})}, nil
+		return []*tensor.Dense{reshaped(cloneDense(ec, x), []int{numel(sh[:ax]), numel(sh[ax:])})}, nil
 	}, nil
 }
 
@@ -353,7 +354,7 @@ func convertTranspose(n *Node) (Kernel, error) {
 	if err := a.Err(); err != nil {
 		return nil, err
 	}
-	return func(in []*tensor.Dense) ([]*tensor.Dense, error) {
+	return func(ec *ExecContext, in []*tensor.Dense) ([]*tensor.Dense, error) {
 		x := in[0]
 		r := x.Dims()
 		p := make([]int, r)
@@ -371,7 +372,7 @@ func convertTranspose(n *Node) (Kernel, error) {
 				p[i] = r - 1 - i
 			}
 		}
-		return []*tensor.Dense{transpose(x, p)}, nil
+		return []*tensor.Dense{transpose(ec, x, p)}, nil
 	}, nil
 }
 
@@ -382,7 +383,7 @@ func convertConcat(n *Node) (Kernel, error) {
 	if err := a.Err(); err != nil {
 		return nil, err
 	}
-	return func(in []*tensor.Dense) ([]*tensor.Dense, error) {
+	return func(ec *ExecContext, in []*tensor.Dense) ([]*tensor.Dense, error) {
 		for _, x := range in {
 			if x == nil {
 				return nil, fmt.Errorf("inputs cannot be omitted")
@@ -406,7 +407,7 @@ func convertConcat(n *Node) (Kernel, error) {
 				return nil, fmt.Errorf("input %d of shape %v does not match input 0 of shape %v outside axis %d", i, xs, in[0].Shape(), ax)
 			}
 		}
-		return []*tensor.Dense{concat(in, ax)}, nil
+		return []*tensor.Dense{concat(ec, in, ax)}, nil
 	}, nil
 }
 
@@ -428,7 +429,7 @@ func convertSplit(n *Node) (Kernel, error) {
 	if numOutputs != 0 && numOutputs != int64(outs) {
 		return nil, fmt.Errorf("num_outputs is %d but the node has %d outputs", numOutputs, outs)
 	}
-	return func(in []*tensor.Dense) ([]*tensor.Dense, error) {
+	return func(ec *ExecContext, in []*tensor.Dense) ([]*tensor.Dense, error) {
 		x := in[0]
 		ax, err := normAxis(axis, x.Dims())
 		if err != nil {
@@ -476,7 +477,7 @@ func convertSplit(n *Node) (Kernel, error) {
 		for i, s := range sizes {
 			sh := append([]int{}, xs...)
 			sh[ax] = int(s)
-			res[i] = materialize(x, stridedView{shape: sh, str: xstr, off: start * xstr[ax]})
+			res[i] = materialize(ec, x, stridedView{shape: sh, str: xstr, off: start * xstr[ax]})
 			start += int(s)
 		}
 		return res, nil
@@ -497,7 +498,7 @@ func convertSlice(n *Node) (Kernel, error) {
 	if err := a.Err(); err != nil {
 		return nil, err
 	}
-	return func(in []*tensor.Dense) ([]*tensor.Dense, error) {
+	return func(ec *ExecContext, in []*tensor.Dense) ([]*tensor.Dense, error) {
 		x := in[0]
 		starts, ends, axes, steps := aStarts, aEnds, aAxes, []int64(nil)
 		axesGiven := hasAxes
@@ -552,7 +553,7 @@ func convertSlice(n *Node) (Kernel, error) {
 				v.off += int(start) * xstr[d]
 			}
 		}
-		return []*tensor.Dense{materialize(x, v)}, nil
+		return []*tensor.Dense{materialize(ec, x, v)}, nil
 	}, nil
 }
 
@@ -581,7 +582,7 @@ func sliceRange(start, end, step, dim int64) (int64, int64) {
 	return start, (start - end + (-step) - 1) / (-step)
 }
 
-func expand(x, shapeT *tensor.Dense) (*tensor.Dense, error) {
+func expand(ec *ExecContext, x, shapeT *tensor.Dense) (*tensor.Dense, error) {
 	s, err := int64sOf(shapeT, "shape")
 	if err != nil {
 		return nil, err
@@ -597,18 +598,18 @@ func expand(x, shapeT *tensor.Dense) (*tensor.Dense, error) {
 	if err := checkElems(out); err != nil {
 		return nil, err
 	}
-	return cloneIfSame(x, broadcastTo(x, out)), nil
+	return cloneIfSame(ec, x, broadcastTo(ec, x, out)), nil
 }
 
 // cloneIfSame returns a copy of y when it is x itself.
-func cloneIfSame(x, y *tensor.Dense) *tensor.Dense {
+func cloneIfSame(ec *ExecContext, x, y *tensor.Dense) *tensor.Dense {
 	if x == y {
-		return cloneDense(x)
+		return cloneDense(ec, x)
 	}
 	return y
 }
 
-func tile(x, repT *tensor.Dense) (*tensor.Dense, error) {
+func tile(ec *ExecContext, x, repT *tensor.Dense) (*tensor.Dense, error) {
 	reps, err := int64sOf(repT, "repeats")
 	if err != nil {
 		return nil, err
@@ -632,7 +633,7 @@ func tile(x, repT *tensor.Dense) (*tensor.Dense, error) {
 	if err := checkElems(v.shape); err != nil {
 		return nil, err
 	}
-	return reshaped(materialize(x, v), out), nil
+	return reshaped(materialize(ec, x, v), out), nil
 }
 
 func convertPad(n *Node) (Kernel, error) {
@@ -653,13 +654,13 @@ func convertPad(n *Node) (Kernel, error) {
 	if err := a.Err(); err != nil {
 		return nil, err
 	}
-	return func(in []*tensor.Dense) ([]*tensor.Dense, error) {
+	return func(ec *ExecContext, in []*tensor.Dense) ([]*tensor.Dense, error) {
 		x := in[0]
 		pads := attrPads
 		var value *tensor.Dense
 		var err error
 		if n.Opset < 11 {
-			if value, err = fromFloat64s(x.Dtype(), []int{}, []float64{float64(attrValue)}); err != nil {
+			if value, err = fromFloat64s(ec, x.Dtype(), []int{}, []float64{float64(attrValue)}); err != nil {
 				return nil, err
 			}
 		} else {
@@ -694,16 +695,15 @@ func convertPad(n *Node) (Kernel, error) {
 		for i, d := range axes {
 			begin[d], end[d] = int(pads[i]), int(pads[len(axes)+i])
 		}
-		return one(pad(x, begin, end, mode, value))
+		return one(pad(ec, x, begin, end, mode, value))
 	}, nil
 }
 
 // pad pads (or, for negative amounts, crops) every dimension of x.
-func pad(x *tensor.Dense, begin, end []int, mode string, value *tensor.Dense) (*tensor.Dense, error) {
+func pad(ec *ExecContext, x *tensor.Dense, begin, end []int, mode string, value *tensor.Dense) (*tensor.Dense, error) {
 	xs := x.Shape()
 	r := len(xs)
 	out := make([]int, r)
-	maps := make([][]int, r)
 	for d := 0; d < r; d++ {
 		out[d] = xs[d] + begin[d] + end[d]
 		if out[d] < 0 {
@@ -715,16 +715,24 @@ func pad(x *tensor.Dense, begin, end []int, mode string, value *tensor.Dense) (*
 		if xs[d] == 0 && out[d] > 0 && mode != "constant" {
 			return nil, fmt.Errorf("cannot pad an empty dimension in %s mode", mode)
 		}
-		m := make([]int, out[d])
+	}
+	if err := checkElems(out); err != nil {
+		return nil, err
+	}
+	// The output decides every buffer's size: check it before the index
+	// maps are built.
+	if err := ec.check(x.Dtype(), out); err != nil {
+		return nil, err
+	}
+	maps := make([][]int, r)
+	for d := 0; d < r; d++ {
+		m := allocSlice[int](ec, out[d], "Pad index map")
 		for i := range m {
 			m[i] = padIndex(i-begin[d], xs[d], mode)
 		}
 		maps[d] = m
 	}
-	if err := checkElems(out); err != nil {
-		return nil, err
-	}
-	res := alloc(x.Dtype(), out)
+	res := ec.alloc(x.Dtype(), out)
 	es := int(x.Dtype().Size())
 	var fill []byte
 	if value != nil {
@@ -821,8 +829,8 @@ func convertConstant(n *Node) (Kernel, error) {
 	if count != 1 {
 		return nil, fmt.Errorf("needs exactly one value attribute, has %d", count)
 	}
-	return func([]*tensor.Dense) ([]*tensor.Dense, error) {
-		return []*tensor.Dense{cloneDense(val)}, nil
+	return func(ec *ExecContext, _ []*tensor.Dense) ([]*tensor.Dense, error) {
+		return []*tensor.Dense{cloneDense(ec, val)}, nil
 	}, nil
 }
 
@@ -842,7 +850,7 @@ func convertConstantOfShape(n *Node) (Kernel, error) {
 	if err := a.Err(); err != nil {
 		return nil, err
 	}
-	return func(in []*tensor.Dense) ([]*tensor.Dense, error) {
+	return func(ec *ExecContext, in []*tensor.Dense) ([]*tensor.Dense, error) {
 		s, err := int64sOf(in[0], "shape")
 		if err != nil {
 			return nil, err
@@ -854,11 +862,11 @@ func convertConstantOfShape(n *Node) (Kernel, error) {
 		if err := checkElems(shape); err != nil {
 			return nil, err
 		}
-		return []*tensor.Dense{cloneIfSame(val, broadcastTo(val, shape))}, nil
+		return []*tensor.Dense{cloneIfSame(ec, val, broadcastTo(ec, val, shape))}, nil
 	}, nil
 }
 
-func rangeOp(start, limit, delta *tensor.Dense) (*tensor.Dense, error) {
+func rangeOp(ec *ExecContext, start, limit, delta *tensor.Dense) (*tensor.Dense, error) {
 	if err := sameType(start, limit, delta); err != nil {
 		return nil, err
 	}
@@ -869,12 +877,12 @@ func rangeOp(start, limit, delta *tensor.Dense) (*tensor.Dense, error) {
 	}
 	dt := start.Dtype()
 	if isInt(dt) {
-		s, err := castDense(start, tensor.Int64)
+		s, err := castDense(ec, start, tensor.Int64)
 		if err != nil {
 			return nil, err
 		}
-		l, _ := castDense(limit, tensor.Int64)
-		d, _ := castDense(delta, tensor.Int64)
+		l, _ := castDense(ec, limit, tensor.Int64)
+		d, _ := castDense(ec, delta, tensor.Int64)
 		sv, lv, dv := view[int64](s)[0], view[int64](l)[0], view[int64](d)[0]
 		if dv == 0 {
 			return nil, fmt.Errorf("delta is zero")
@@ -888,18 +896,18 @@ func rangeOp(start, limit, delta *tensor.Dense) (*tensor.Dense, error) {
 		if cnt > maxElems {
 			return nil, fmt.Errorf("range of %d elements is too large", cnt)
 		}
-		vals := make([]int64, cnt)
+		vals := allocSlice[int64](ec, int(cnt), "Range values")
 		for i := range vals {
 			vals[i] = sv + int64(i)*dv
 		}
-		return castDense(fromSlice([]int{int(cnt)}, vals), dt)
+		return castDense(ec, fromSlice([]int{int(cnt)}, vals), dt)
 	}
-	sv, err := toFloat64s(start)
+	sv, err := toFloat64s(ec, start)
 	if err != nil {
 		return nil, err
 	}
-	lv, _ := toFloat64s(limit)
-	dv, _ := toFloat64s(delta)
+	lv, _ := toFloat64s(ec, limit)
+	dv, _ := toFloat64s(ec, delta)
 	if dv[0] == 0 {
 		return nil, fmt.Errorf("delta is zero")
 	}
@@ -908,11 +916,11 @@ func rangeOp(start, limit, delta *tensor.Dense) (*tensor.Dense, error) {
 		return nil, fmt.Errorf("range from %g to %g by %g has too many elements", sv[0], lv[0], dv[0])
 	}
 	cnt := int(fcnt)
-	vals := make([]float64, cnt)
+	vals := allocSlice[float64](ec, int(cnt), "Range values")
 	for i := range vals {
 		vals[i] = sv[0] + float64(i)*dv[0]
 	}
-	return fromFloat64s(dt, []int{cnt}, vals)
+	return fromFloat64s(ec, dt, []int{cnt}, vals)
 }
 
 func convertTrilu(n *Node) (Kernel, error) {
@@ -921,7 +929,7 @@ func convertTrilu(n *Node) (Kernel, error) {
 	if err := a.Err(); err != nil {
 		return nil, err
 	}
-	return func(in []*tensor.Dense) ([]*tensor.Dense, error) {
+	return func(ec *ExecContext, in []*tensor.Dense) ([]*tensor.Dense, error) {
 		x := in[0]
 		k := int64(0)
 		if t := input(in, 1); t != nil {
@@ -933,7 +941,7 @@ func convertTrilu(n *Node) (Kernel, error) {
 		if x.Dims() < 2 {
 			return nil, fmt.Errorf("input must have rank ≥ 2, got shape %v", x.Shape())
 		}
-		out := cloneDense(x)
+		out := cloneDense(ec, x)
 		sh := x.Shape()
 		rows, cols := sh[len(sh)-2], sh[len(sh)-1]
 		es := int(x.Dtype().Size())

@@ -14,7 +14,7 @@ import (
 // optional input is nil. A kernel must not modify its inputs and must be
 // safe to call from several goroutines at once (it holds only the
 // attributes parsed at conversion time).
-type Kernel func(in []*tensor.Dense) ([]*tensor.Dense, error)
+type Kernel func(ec *ExecContext, in []*tensor.Dense) ([]*tensor.Dense, error)
 
 // Node is what a converter sees of an ONNX node: the IR node, the opset of
 // its domain the model imports, and which inputs are constant (initializers

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/xt2onnx/xt2onnx/internal/sysmem"
 )
 
 // ValueInfo describes one model input or output.
@@ -110,7 +112,22 @@ type Options struct {
 	// OutputNames selects the outputs Run computes and returns, in any
 	// order; empty means all of them.
 	OutputNames []string
+	// MaxTensorBytes bounds the bytes of any one tensor or buffer the
+	// native backend allocates (reading external data, compiling,
+	// running); a model or input that needs more fails with an error
+	// naming the node, operator, shape and bytes instead of exhausting
+	// memory. 0 means DefaultMaxTensorBytes(). ONNX Runtime allocates on
+	// its own and reports failed allocations as errors.
+	MaxTensorBytes int64
+	// MaxNodes bounds the nodes of the native backend's graph once
+	// model-local functions are inlined; 0 means a million.
+	MaxNodes int64
 }
+
+// DefaultMaxTensorBytes is the tensor budget of a session that sets none:
+// half of the memory available to the process (the machine's memory, or
+// its cgroup's limit when lower).
+func DefaultMaxTensorBytes() int64 { return sysmem.Limit() / 2 }
 
 // BackendName returns the backend the options select: Backend, or "ort"
 // when it is empty.

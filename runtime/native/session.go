@@ -32,6 +32,9 @@ type session struct {
 	outputs  []runtime.ValueInfo
 	outNames []string // Options.OutputNames as given; empty: all
 
+	maxTensorBytes int64 // Options.MaxTensorBytes
+	maxNodes       int64 // Options.MaxNodes
+
 	mu     sync.RWMutex // held for reading by Run, for writing by Close
 	closed bool
 	cache  *programCache
@@ -59,7 +62,7 @@ func openWith(src runtime.ModelSource, opts runtime.Options, reg *onnximport.Reg
 	var err error
 	switch {
 	case src.Path != "":
-		m, err = onnximport.ReadFile(src.Path)
+		m, err = onnximport.ReadFileWith(src.Path, onnximport.ReadOptions{MaxTensorBytes: opts.MaxTensorBytes})
 	case len(src.Bytes) > 0:
 		m, err = onnximport.Read(src.Bytes)
 	default:
@@ -68,7 +71,7 @@ func openWith(src runtime.ModelSource, opts runtime.Options, reg *onnximport.Reg
 	if err != nil {
 		return nil, fmt.Errorf("native: open %s: %w", name, err)
 	}
-	pm, err := onnximport.Prepare(m, reg)
+	pm, err := onnximport.PrepareWith(m, reg, onnximport.PrepareOptions{MaxNodes: opts.MaxNodes})
 	if err != nil {
 		return nil, fmt.Errorf("native: open %s: %w", name, err)
 	}
@@ -84,7 +87,8 @@ func openWith(src runtime.ModelSource, opts runtime.Options, reg *onnximport.Reg
 	if err != nil {
 		return nil, fmt.Errorf("native: open %s: %w", name, err)
 	}
-	s := &session{name: name, model: m, reg: reg, pm: pm, inputs: inputs, outputs: outputs, cache: newProgramCache(cacheSize)}
+	s := &session{name: name, model: m, reg: reg, pm: pm, inputs: inputs, outputs: outputs, cache: newProgramCache(cacheSize),
+		maxTensorBytes: opts.MaxTensorBytes, maxNodes: opts.MaxNodes}
 	if len(opts.OutputNames) > 0 {
 		for _, o := range outputs {
 			s.outNames = append(s.outNames, o.Name)
@@ -155,7 +159,7 @@ func (s *session) Run(ctx context.Context, inputs map[string]*runtime.Tensor) (m
 		dense[info.Name] = d
 	}
 	e, err := s.cache.get(signature(s.inputs, shapes), func() (*onnximport.Program, error) {
-		return s.pm.Compile(shapes, onnximport.CompileOptions{Outputs: s.outNames, Samples: dense})
+		return s.pm.Compile(shapes, onnximport.CompileOptions{Outputs: s.outNames, Samples: dense, MaxTensorBytes: s.maxTensorBytes})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("native: run %s: compiling for %s: %w", s.name, describe(s.inputs, inputs), err)
@@ -205,7 +209,7 @@ func (s *session) eval(ctx context.Context, inputs map[string]*tensor.Dense) (ma
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return onnximport.Eval(s.model, inputs, s.reg)
+	return onnximport.EvalWith(s.model, inputs, onnximport.EvalOptions{Registry: s.reg, MaxTensorBytes: s.maxTensorBytes, MaxNodes: s.maxNodes, Context: ctx})
 }
 
 // Close releases the compiled programs; it waits for runs in flight and is
