@@ -316,4 +316,3 @@ func TestInlineFunctionsOmittedOutput(t *testing.T) {
 		})
 	}
 }
-

@@ -68,9 +68,13 @@ func ints(name string, v ...int64) graph.Attr {
 	return graph.Attr{Name: name, Type: graph.AttrInts, Ints: v}
 }
 
-func i64(name string, v ...int64) *graph.Tensor { return graph.Int64Tensor(name, []int64{int64(len(v))}, v) }
+func i64(name string, v ...int64) *graph.Tensor {
+	return graph.Int64Tensor(name, []int64{int64(len(v))}, v)
+}
 
-func f32(name string, dims []int64, v ...float32) *graph.Tensor { return graph.FloatTensor(name, dims, v) }
+func f32(name string, dims []int64, v ...float32) *graph.Tensor {
+	return graph.FloatTensor(name, dims, v)
+}
 
 // ShapeBombs returns models of under 1 KB whose nodes ask for tensors of
 // 10^10 elements or more (40 GB to 26 TB): the native backend must refuse
