@@ -150,21 +150,17 @@ func Build(cfg *Config, w Weights, sourceName string, opts Options) (*graph.Mode
 	if opts.Opset == 0 {
 		opts.Opset = DefaultOpset
 	}
-	lib, err := ops.NewLibrary(opts.Opset)
-	if err != nil {
-		return nil, err
+	if _, random := w.(RandomWeights); random || isRandomPtr(w) {
+		// Random weights are generated in memory: refuse a config whose
+		// weights cannot fit before generating any.
+		if err := checkSize(cfg, opts); err != nil {
+			return nil, err
+		}
 	}
 	if sourceName == "" {
 		sourceName = "(weights)"
 	}
-	mb := &modelBuilder{
-		cfg:  cfg,
-		opts: opts,
-		b:    graph.NewGraphBuilder(opts.Opset),
-		lib:  lib,
-		p:    newParams(w, sourceName),
-	}
-	g, err := mb.model()
+	mb, g, err := build(cfg, opts, newParams(w, sourceName), false)
 	if err != nil {
 		return nil, err
 	}
@@ -193,6 +189,36 @@ func Build(cfg *Config, w Weights, sourceName string, opts Options) (*graph.Mode
 		m.SetMetadata(MetaMaxSeqLen, fmt.Sprint(n))
 	}
 	return m, nil
+}
+
+// build runs one build with params p; dry builds record parameter shapes
+// without data.
+func build(cfg *Config, opts Options, p *params, dry bool) (*modelBuilder, *graph.Graph, error) {
+	lib, err := ops.NewLibrary(opts.Opset)
+	if err != nil {
+		return nil, nil, err
+	}
+	mb := &modelBuilder{
+		cfg:  cfg,
+		opts: opts,
+		b:    graph.NewGraphBuilder(opts.Opset),
+		lib:  lib,
+		p:    p,
+	}
+	if dry {
+		p.dry = true
+		mb.b.SetDataless(true)
+	}
+	g, err := mb.model()
+	if err != nil {
+		return nil, nil, err
+	}
+	return mb, g, nil
+}
+
+func isRandomPtr(w Weights) bool {
+	_, ok := w.(*RandomWeights)
+	return ok
 }
 
 // modelBuilder carries the state of one Build.
@@ -226,6 +252,9 @@ func (mb *modelBuilder) weightValue(name string, v float32, shape ...int64) stri
 // inv_freq): taken from the weights when they hold it, else computed
 // (values) as x-transformers computes it.
 func (mb *modelBuilder) buffer(name string, values []float32, shape ...int64) string {
+	if mb.p.dry {
+		return mb.param(paramSpec{name: name, shape: shape, init: initValues, values: values})
+	}
 	if !mb.p.random {
 		if _, ok := mb.p.src.Shape(name); ok {
 			return mb.param(paramSpec{name: name, shape: shape, init: initValues, values: values})
@@ -241,7 +270,7 @@ func (mb *modelBuilder) buffer(name string, values []float32, shape ...int64) st
 func (mb *modelBuilder) param(spec paramSpec) string {
 	name, shape := spec.name, spec.shape
 	raw := mb.p.get(spec)
-	if raw == nil {
+	if raw == nil && !mb.p.dry {
 		raw = make([]byte, 4*graph.NumElements(shape))
 	}
 	v, err := mb.b.Initializer(&graph.Tensor{Name: name, DType: graph.Float, Dims: shape, Raw: raw})
@@ -255,9 +284,11 @@ func (mb *modelBuilder) param(spec paramSpec) string {
 // [in, out] for MatMul, named name + "_t".
 func (mb *modelBuilder) linearWeight(name string, out, in int64) string {
 	raw := mb.p.get(paramSpec{name: name, shape: []int64{out, in}, init: initLinear})
-	if raw == nil {
+	switch {
+	case mb.p.dry:
+	case raw == nil:
 		raw = make([]byte, 4*out*in)
-	} else {
+	default:
 		raw = transpose2D(raw, out, in)
 	}
 	t := &graph.Tensor{Name: name + "_t", DType: graph.Float, Dims: []int64{in, out}, Raw: raw,

@@ -346,6 +346,11 @@ func (mb *modelBuilder) vit(img string) string {
 // unused records a parameter the source may hold that the exported graph
 // does not need (for example XTransformer's encoder.to_logits).
 func (mb *modelBuilder) unused(name string, shape ...int64) {
+	if mb.p.dry {
+		// Part of the state_dict, though not of the graph.
+		mb.p.specs = append(mb.p.specs, paramSpec{name: name, shape: shape})
+		return
+	}
 	if mb.p.random {
 		return
 	}

@@ -583,6 +583,9 @@ func (l *AttentionLayers) LayerTypes() []LayerType {
 // layerTypes is LayerTypes that also returns the kwarg and message of the
 // x-transformers assertion that fails, if any.
 func (l *AttentionLayers) layerTypes() (types []LayerType, key, msg string) {
+	if l.Depth > maxDepth {
+		return nil, "depth", fmt.Sprintf("%d layers is beyond any real model (at most %d here)", l.Depth, maxDepth)
+	}
 	block := l.defaultBlock()
 	switch {
 	case l.CustomLayers != nil:

@@ -279,6 +279,11 @@ func (v *configValidator) xtransformer(x *XTransformerConfig) {
 	v.dropout("wrapper.cross_attn_tokens_dropout", x.CrossAttnTokensDropout)
 }
 
+// maxDepth bounds depth: the deepest published transformers have a few
+// hundred layers, and every layer costs graph nodes before any weight is
+// read.
+const maxDepth = 10_000
+
 func (v *configValidator) layers(l *AttentionLayers, p keyPath) {
 	switch l.Type {
 	case LayersEncoder, LayersDecoder, LayersCrossAttender:
@@ -289,6 +294,9 @@ func (v *configValidator) layers(l *AttentionLayers, p keyPath) {
 	}
 	v.positive(p("dim"), l.Dim)
 	v.positive(p("depth"), l.Depth)
+	if l.Depth > maxDepth {
+		v.add(p("depth"), "%d layers is beyond any real model (at most %d here); the graph would have billions of nodes", l.Depth, maxDepth)
+	}
 	v.positive(p("heads"), l.Heads)
 	switch l.Type {
 	case LayersEncoder, LayersDecoder:

@@ -154,6 +154,7 @@ type params struct {
 	name   string
 	rng    *rand.Rand
 	random bool
+	dry    bool // only record the specs: nothing is read or generated
 	used   map[string]bool
 	specs  []paramSpec
 	err    WeightsError
@@ -178,6 +179,9 @@ func newParams(src Weights, sourceName string) *params {
 func (p *params) get(spec paramSpec) []byte {
 	p.specs = append(p.specs, spec)
 	p.used[spec.name] = true
+	if p.dry {
+		return nil
+	}
 	if p.random {
 		return p.generate(spec)
 	}
@@ -234,7 +238,7 @@ func (p *params) generate(spec paramSpec) []byte {
 // finish reports unused tensors of the source and returns the collected
 // error, if any.
 func (p *params) finish() error {
-	if !p.random {
+	if !p.random && !p.dry {
 		for _, n := range p.src.Names() {
 			if !p.used[n] {
 				shape, _ := p.src.Shape(n)

@@ -51,9 +51,13 @@ func IRVersion(opset int64) (int64, bool) {
 	return v, ok
 }
 
-// maxBytes is the largest model Marshal produces: protobuf messages are
-// limited to 2 GiB. A variable so that tests can lower it.
-var maxBytes int64 = math.MaxInt32
+// MaxModelBytes is the size protobuf allows one ModelProto: a model of
+// this many bytes or more cannot be one .onnx file without external data.
+const MaxModelBytes = math.MaxInt32
+
+// maxBytes is the largest model Marshal produces (MaxModelBytes; tests
+// lower it).
+var maxBytes int64 = MaxModelBytes
 
 // ErrTooLarge is returned (wrapped, with the size) for a model whose
 // ModelProto would exceed protobuf's 2 GiB limit. Such models need ONNX

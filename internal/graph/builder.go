@@ -22,6 +22,7 @@ type Builder struct {
 
 type sink struct {
 	function  bool
+	dataless  bool // initializers may lack their data (see SetDataless)
 	opset     int64
 	nodes     []*Node
 	inits     []*Tensor
@@ -52,6 +53,11 @@ func newSink(function bool, opset int64) *sink {
 		fnIndex:  map[string]bool{},
 	}
 }
+
+// SetDataless lets the builder's initializers come without data (a nil
+// Raw), for dry builds that only want the graph's structure and parameter
+// shapes; such a graph cannot be exported.
+func (b *Builder) SetDataless(on bool) { b.s.dataless = on }
 
 // Opset returns the ONNX opset version the builder emits for.
 func (b *Builder) Opset() int64 { return b.s.opset }
@@ -159,8 +165,10 @@ func (b *Builder) Initializer(t *Tensor) (string, error) {
 	if b.s.used[t.Name] {
 		return "", fmt.Errorf("graph: value name %q is already in use", t.Name)
 	}
-	if err := t.Check(); err != nil {
-		return "", err
+	if !b.s.dataless || t.Raw != nil {
+		if err := t.Check(); err != nil {
+			return "", err
+		}
 	}
 	b.s.used[t.Name] = true
 	if b.s.function {

@@ -211,6 +211,17 @@ func exportRun(o *Options) (err error) {
 	} else if cfg, err = builder.LoadConfig(o.ConfigPath); err != nil {
 		return err
 	}
+	bopts := builder.Options{Opset: o.Opset, Mask: o.Mask, ReturnEmbeddings: o.ReturnEmbeddings, KVCache: o.KVCache}
+	// Know the size before reading or generating a single weight: a config
+	// can describe more than memory or one protobuf file can hold.
+	size, err := builder.EstimateSize(cfg, bopts)
+	if err != nil {
+		return err
+	}
+	if b := size.Bytes(); b < 0 || b >= xtexport.MaxModelBytes {
+		return &builder.SizeError{Size: size, Limit: xtexport.MaxModelBytes, What: "one ONNX protobuf file",
+			Hint: "writing weights as external data is not supported yet; check num_tokens, dim, depth and max_seq_len"}
+	}
 	if o.RandomWeights {
 		w, source = builder.RandomWeights{Seed: o.Seed}, fmt.Sprintf("random weights (seed %d)", o.Seed)
 	} else {
@@ -231,7 +242,7 @@ func exportRun(o *Options) (err error) {
 		name = o.ConfigPath
 	}
 	ios.StartProgress("building %s", name)
-	m, err := builder.Build(cfg, w, source, builder.Options{Opset: o.Opset, Mask: o.Mask, ReturnEmbeddings: o.ReturnEmbeddings, KVCache: o.KVCache})
+	m, err := builder.Build(cfg, w, source, bopts)
 	if err != nil {
 		ios.StopProgress()
 		return err
