@@ -26,16 +26,20 @@ const (
 	DimMismatch
 	// DimConflict: one symbolic dim name is bound to different sizes.
 	DimConflict
+	// TokenOutOfRange: a token id is negative or not below the model's
+	// vocabulary size (ValueInfo.NumTokens).
+	TokenOutOfRange
 )
 
 var problemKindNames = map[ProblemKind]string{
-	MissingInput:  "missing input",
-	UnknownInput:  "unknown input",
-	NilInput:      "nil input",
-	DTypeMismatch: "dtype mismatch",
-	RankMismatch:  "rank mismatch",
-	DimMismatch:   "dim mismatch",
-	DimConflict:   "dim conflict",
+	MissingInput:    "missing input",
+	UnknownInput:    "unknown input",
+	NilInput:        "nil input",
+	DTypeMismatch:   "dtype mismatch",
+	RankMismatch:    "rank mismatch",
+	DimMismatch:     "dim mismatch",
+	DimConflict:     "dim conflict",
+	TokenOutOfRange: "token out of range",
 }
 
 // String names the kind, e.g. "dtype mismatch".
@@ -93,9 +97,10 @@ type dimBinding struct {
 
 // CheckInputs checks inputs against the model inputs infos: every input
 // present and non-nil, no unknown names (with the nearest model input
-// suggested), dtypes and ranks equal, fixed dims equal, and each symbolic dim
-// name bound to one size across all inputs. It returns nil or an
-// *InputError listing every problem. Backends call it before running.
+// suggested), dtypes and ranks equal, fixed dims equal, each symbolic dim
+// name bound to one size across all inputs, and every token id of an input
+// with NumTokens inside [0, NumTokens). It returns nil or an *InputError
+// listing every problem. Backends call it before running.
 func CheckInputs(infos []ValueInfo, inputs map[string]*Tensor) error {
 	var probs []InputProblem
 	add := func(name string, k ProblemKind, format string, args ...any) {
@@ -116,6 +121,10 @@ func CheckInputs(infos []ValueInfo, inputs map[string]*Tensor) error {
 		}
 		if t.DType() != info.DType {
 			add(info.Name, DTypeMismatch, "input %q: got %s, model expects %s", info.Name, t.DType(), info.DType)
+		} else if info.NumTokens > 0 {
+			if msg := checkTokens(t, info.NumTokens); msg != "" {
+				add(info.Name, TokenOutOfRange, "input %q: %s", info.Name, msg)
+			}
 		}
 		if info.Shape == nil {
 			continue // rank not declared
@@ -253,4 +262,50 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(rb)]
+}
+
+// checkTokens returns a message naming the first token id of t outside
+// [0, vocab), with its position and the count of such ids, or "".
+func checkTokens(t *Tensor, vocab int64) string {
+	var ids []int64
+	switch v := t.data.(type) {
+	case []int64:
+		ids = v
+	case []int32:
+		ids = make([]int64, len(v))
+		for i, x := range v {
+			ids[i] = int64(x)
+		}
+	default:
+		return ""
+	}
+	first, bad := -1, 0
+	for i, id := range ids {
+		if id < 0 || id >= vocab {
+			if first < 0 {
+				first = i
+			}
+			bad++
+		}
+	}
+	if first < 0 {
+		return ""
+	}
+	pos := make([]int64, len(t.shape))
+	rest := int64(first)
+	for d := len(t.shape) - 1; d >= 0; d-- {
+		if t.shape[d] > 0 {
+			pos[d] = rest % t.shape[d]
+			rest /= t.shape[d]
+		}
+	}
+	where := "index " + FormatShape(pos)
+	if len(pos) == 2 {
+		where = fmt.Sprintf("row %d, position %d", pos[0], pos[1])
+	}
+	msg := fmt.Sprintf("token id %d at %s is outside the vocabulary [0, %d)", ids[first], where, vocab)
+	if bad > 1 {
+		msg += fmt.Sprintf("; %d of the %d ids are", bad, len(ids))
+	}
+	return msg
 }

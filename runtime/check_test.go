@@ -188,3 +188,65 @@ func TestEditDistance(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckInputsTokenRange checks that token ids outside the model's
+// vocabulary are refused with their position, as nn.Embedding refuses them,
+// instead of a negative id silently becoming the last token.
+func TestCheckInputsTokenRange(t *testing.T) {
+	must := mustT(t)
+	tests := []struct {
+		name  string
+		info  ValueInfo
+		input *Tensor
+		want  string // "" means accepted
+	}{
+		{name: "in range", info: ValueInfo{Name: "x", DType: Int64, Shape: []int64{-1, -1}, NumTokens: 10},
+			input: must(NewInt64([]int64{1, 3}, []int64{0, 5, 9}))},
+		{name: "negative", info: ValueInfo{Name: "x", DType: Int64, Shape: []int64{-1, -1}, NumTokens: 10},
+			input: must(NewInt64([]int64{2, 2}, []int64{0, 1, 2, -1})), want: `input "x": token id -1 at row 1, position 1 is outside the vocabulary [0, 10)`},
+		{name: "too large, several", info: ValueInfo{Name: "x", DType: Int64, Shape: []int64{-1, -1}, NumTokens: 10},
+			input: must(NewInt64([]int64{1, 4}, []int64{10, 1, 11, 3})), want: `token id 10 at row 0, position 0 is outside the vocabulary [0, 10); 2 of the 4 ids are`},
+		{name: "int32 rank 1", info: ValueInfo{Name: "t", DType: Int32, Shape: []int64{-1}, NumTokens: 4},
+			input: must(NewInt32([]int64{3}, []int32{1, 4, 0})), want: `token id 4 at index [1] is outside the vocabulary [0, 4)`},
+		{name: "no vocabulary: not checked", info: ValueInfo{Name: "x", DType: Int64, Shape: []int64{-1}},
+			input: must(NewInt64([]int64{1}, []int64{-7}))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := CheckInputs([]ValueInfo{tt.info}, map[string]*Tensor{tt.info.Name: tt.input})
+			if tt.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			var ie *InputError
+			if !errors.As(err, &ie) || !ie.Has(TokenOutOfRange) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error = %v, want a TokenOutOfRange problem containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestTokenRanges(t *testing.T) {
+	tests := []struct {
+		config string
+		want   map[string]int64
+	}{
+		{`{"kind": "TransformerWrapper", "wrapper": {"num_tokens": 256, "max_seq_len": 128}}`, map[string]int64{"x": 256}},
+		{`{"kind": "XTransformer", "wrapper": {"enc_num_tokens": 64, "dec_num_tokens": 32}}`, map[string]int64{"src": 64, "tgt": 32}},
+		{`{"kind": "ContinuousTransformerWrapper", "wrapper": {"dim_in": 4}}`, nil},
+		{`not json`, nil},
+		{``, nil},
+	}
+	for _, tt := range tests {
+		if got := TokenRanges(tt.config); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("TokenRanges(%s) = %v, want %v", tt.config, got, tt.want)
+		}
+	}
+	infos := []ValueInfo{{Name: "x", DType: Int64}, {Name: "mask", DType: Bool}, {Name: "src", DType: Float32}}
+	SetTokenRanges(infos, map[string]int64{"x": 5, "mask": 3, "src": 9})
+	if infos[0].NumTokens != 5 || infos[1].NumTokens != 0 || infos[2].NumTokens != 0 {
+		t.Errorf("SetTokenRanges set %d, %d, %d; want 5 on the integer input only", infos[0].NumTokens, infos[1].NumTokens, infos[2].NumTokens)
+	}
+}

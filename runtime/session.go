@@ -25,6 +25,12 @@ type ValueInfo struct {
 	// "seq"), and "" where the dim is fixed or unnamed. It is nil when the
 	// backend cannot tell the names; when not nil it has len(Shape) entries.
 	DimNames []string
+	// NumTokens, when positive, says the input holds token ids, each of
+	// which must lie in [0, NumTokens): CheckInputs refuses others, as
+	// PyTorch's nn.Embedding does, instead of letting a negative id wrap
+	// around to the last token. Backends set it from the model's xt2onnx
+	// metadata (see TokenRanges).
+	NumTokens int64
 }
 
 // String describes the value as "x: int64[batch seq]", printing a dynamic

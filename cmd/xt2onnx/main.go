@@ -86,6 +86,7 @@ a completion script; for bash, add 'source <(xt2onnx completion bash)' to
 		SilenceUsage:  true,
 	}
 	root.SetVersionTemplate("xt2onnx {{.Version}}\n")
+	f.AddGlobalFlags(root.PersistentFlags())
 	root.SetOut(f.IOStreams.Out)
 	root.SetErr(f.IOStreams.ErrOut)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {

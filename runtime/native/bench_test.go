@@ -7,6 +7,7 @@ import (
 
 	"github.com/xt2onnx/xt2onnx/builder"
 	"github.com/xt2onnx/xt2onnx/export"
+	"github.com/xt2onnx/xt2onnx/internal/hostile"
 	"github.com/xt2onnx/xt2onnx/runtime"
 	_ "github.com/xt2onnx/xt2onnx/runtime/ort" // the reference backend
 )
@@ -83,5 +84,27 @@ func BenchmarkForward(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkCompileChain opens a chain of N Relu nodes and runs it once,
+// which compiles it: the time must grow linearly with N.
+func BenchmarkCompileChain(b *testing.B) {
+	for _, n := range []int{1024, 4096, 16384} {
+		model := hostile.Chain(n)
+		x, _ := runtime.NewFloat32([]int64{1, 8}, make([]float32, 8))
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			for b.Loop() {
+				s, err := runtime.OpenBytes(model, runtime.Options{Backend: "native"})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := s.Run(context.Background(), map[string]*runtime.Tensor{"x": x}); err != nil {
+					b.Fatal(err)
+				}
+				s.Close()
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/node")
+		})
 	}
 }

@@ -79,6 +79,9 @@ func openWith(src runtime.ModelSource, opts runtime.Options, reg *onnximport.Reg
 	if err != nil {
 		return nil, fmt.Errorf("native: open %s: %w", name, err)
 	}
+	if cfg, ok := m.MetadataValue(runtime.MetaConfig); ok {
+		runtime.SetTokenRanges(inputs, runtime.TokenRanges(cfg))
+	}
 	outputs, err := valueInfos(pm.Outputs(), "output")
 	if err != nil {
 		return nil, fmt.Errorf("native: open %s: %w", name, err)

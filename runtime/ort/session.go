@@ -108,6 +108,12 @@ func open(src runtime.ModelSource, opts runtime.Options) (runtime.Session, error
 		}
 		return nil, fmt.Errorf("ort: load %s%s with ONNX Runtime %s: %w", name, where, Version(), err)
 	}
+	if md, err := sess.GetModelMetadata(); err == nil {
+		if cfg, ok, err := md.LookupCustomMetadataMap(runtime.MetaConfig); err == nil && ok {
+			runtime.SetTokenRanges(inputs, runtime.TokenRanges(cfg))
+		}
+		_ = md.Destroy()
+	}
 	return &session{name: name, inputs: inputs, outputs: outputs, sess: sess}, nil
 }
 

@@ -2,6 +2,7 @@ package inputs
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"github.com/xt2onnx/xt2onnx/builder"
 	onnximport "github.com/xt2onnx/xt2onnx/import"
 	"github.com/xt2onnx/xt2onnx/internal/safetensors"
+	"github.com/xt2onnx/xt2onnx/internal/sysmem"
 	"github.com/xt2onnx/xt2onnx/internal/tensorio"
 	"github.com/xt2onnx/xt2onnx/runtime"
 )
@@ -140,8 +142,13 @@ func CheckSeq(infos []runtime.ValueInfo, inputs map[string]*runtime.Tensor, maxS
 // batch (or an unnamed first dim) get batch, sequence dims (named seq or
 // *_seq, or an unnamed second dim) get seq. A KV-cache model's past_*
 // inputs get an empty cache: past_seq dims 0 and zero values, so the run
-// is a prompt (prefill) of length seq.
-func Random(infos []runtime.ValueInfo, batch, seq int64, seed uint64, tokens func(input string) int64) (map[string]*runtime.Tensor, error) {
+// is a prompt (prefill) of length seq. An input larger than maxBytes (0:
+// runtime.DefaultMaxTensorBytes()) is refused before anything is
+// allocated, whatever shape the model declares.
+func Random(infos []runtime.ValueInfo, batch, seq int64, seed uint64, tokens func(input string) int64, maxBytes int64) (map[string]*runtime.Tensor, error) {
+	if maxBytes <= 0 {
+		maxBytes = runtime.DefaultMaxTensorBytes()
+	}
 	rng := rand.New(rand.NewPCG(seed, 0x72756e))
 	out := make(map[string]*runtime.Tensor, len(infos))
 	for _, info := range infos {
@@ -166,7 +173,11 @@ func Random(infos []runtime.ValueInfo, batch, seq int64, seed uint64, tokens fun
 		}
 		n, err := runtime.NumElementsOf(shape)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("input %s: --random cannot make shape %s: %w", info, runtime.FormatShape(shape), err)
+		}
+		if size := int64(info.DType.Size()); size > 0 && (int64(n) > math.MaxInt64/size || int64(n)*size > maxBytes) {
+			return nil, fmt.Errorf("input %q: --random would make %s%s, %s, more than the tensor budget of %s: give smaller --batch/--seq, real inputs with --inputs, or raise --max-tensor-bytes",
+				info.Name, info.DType, runtime.FormatShape(shape), sysmem.FormatBytes(satMul(int64(n), size)), sysmem.FormatBytes(maxBytes))
 		}
 		var t *runtime.Tensor
 		vocab := tokens(info.Name)
@@ -212,4 +223,13 @@ func Random(infos []runtime.ValueInfo, batch, seq int64, seed uint64, tokens fun
 		out[info.Name] = t
 	}
 	return out, nil
+}
+
+// satMul multiplies non-negative a and b, giving -1 (printed "more than
+// 8 EiB") on overflow.
+func satMul(a, b int64) int64 {
+	if b != 0 && a > math.MaxInt64/b {
+		return -1
+	}
+	return a * b
 }

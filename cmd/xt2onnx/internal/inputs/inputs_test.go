@@ -15,7 +15,7 @@ func TestRandomInputs(t *testing.T) {
 		{Name: "emb", DType: runtime.Float32, Shape: []int64{-1, -1, 8}, DimNames: []string{"batch", "seq", ""}},
 	}
 	seven := func(string) int64 { return 7 }
-	got, err := Random(infos, 3, 5, 1, seven)
+	got, err := Random(infos, 3, 5, 1, seven, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,11 +41,11 @@ func TestRandomInputs(t *testing.T) {
 			t.Fatalf("mask[%d] is false; --random masks are all true", i)
 		}
 	}
-	again, _ := Random(infos, 3, 5, 1, seven)
+	again, _ := Random(infos, 3, 5, 1, seven, 0)
 	if !reflect.DeepEqual(got["emb"].Data(), again["emb"].Data()) {
 		t.Error("same seed gave different floats")
 	}
-	other, _ := Random(infos, 3, 5, 2, seven)
+	other, _ := Random(infos, 3, 5, 2, seven, 0)
 	if reflect.DeepEqual(got["emb"].Data(), other["emb"].Data()) {
 		t.Error("seeds 1 and 2 gave the same floats")
 	}
@@ -59,7 +59,7 @@ func TestRandomInputsXTransformer(t *testing.T) {
 		{Name: "img", DType: runtime.Float32, Shape: []int64{-1, 3, 8, 8}, DimNames: []string{"batch", "", "", ""}},
 	}
 	l := Limits{Vocab: map[string]int64{"src": 1, "tgt": 2}}
-	got, err := Random(infos, 2, 4, 0, l.Tokens)
+	got, err := Random(infos, 2, 4, 0, l.Tokens, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,12 +93,30 @@ func TestRandomInputsErrors(t *testing.T) {
 		{runtime.ValueInfo{Name: "x", DType: runtime.Int64}, `input "x" has no declared shape`},
 		{runtime.ValueInfo{Name: "x", DType: runtime.Int64, Shape: []int64{-1, -1, -1}, DimNames: []string{"batch", "seq", "heads"}}, "dynamic dim 2 (heads) is neither batch nor seq"},
 		{runtime.ValueInfo{Name: "s", DType: runtime.String, Shape: []int64{2}}, "--random cannot generate string values"},
+		// Issue 8: a 72-byte model declaring float32[10^6, 10^6] used to
+		// make --random allocate 4 TB.
+		{runtime.ValueInfo{Name: "x", DType: runtime.Float32, Shape: []int64{1_000_000, 1_000_000}},
+			"--random would make float32[1000000 1000000], 3.6 TiB, more than the tensor budget of"},
+		{runtime.ValueInfo{Name: "x", DType: runtime.Float64, Shape: []int64{1 << 31, 1 << 31, 1 << 31}}, "element count overflows"},
 	}
 	for _, tt := range tests {
-		_, err := Random([]runtime.ValueInfo{tt.info}, 1, 1, 0, func(string) int64 { return 2 })
+		_, err := Random([]runtime.ValueInfo{tt.info}, 1, 1, 0, func(string) int64 { return 2 }, 0)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: error %v, want it to contain %q", tt.info, err, tt.want)
 		}
+	}
+}
+
+// TestRandomBudget checks that an explicit budget refuses what the default
+// allows, by bytes.
+func TestRandomBudget(t *testing.T) {
+	info := runtime.ValueInfo{Name: "x", DType: runtime.Float32, Shape: []int64{-1, -1}, DimNames: []string{"batch", "seq"}}
+	if _, err := Random([]runtime.ValueInfo{info}, 4, 256, 0, func(string) int64 { return 2 }, 4096); err != nil {
+		t.Fatalf("4 KiB of float32 under a 4 KiB budget: %v", err)
+	}
+	_, err := Random([]runtime.ValueInfo{info}, 4, 257, 0, func(string) int64 { return 2 }, 4096)
+	if err == nil || !strings.Contains(err.Error(), "4.0 KiB, more than the tensor budget of 4.0 KiB") {
+		t.Fatalf("error %v, want the 4112-byte input refused", err)
 	}
 }
 

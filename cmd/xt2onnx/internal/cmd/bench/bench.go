@@ -27,6 +27,8 @@ type Options struct {
 	IO  *iostreams.IOStreams
 	Ctx context.Context
 
+	MaxTensorBytes int64 // the global --max-tensor-bytes (0: the default)
+
 	ModelPath string // MODEL.onnx
 	Preset    string // --preset: built in memory, random weights
 	Backend   string
@@ -91,6 +93,7 @@ aligned on a terminal, "key<TAB>value" lines otherwise, one JSON object with
 			if len(args) == 1 {
 				opts.ModelPath = args[0]
 			}
+			opts.MaxTensorBytes = f.MaxTensorBytes
 			if err := opts.validate(cmd); err != nil {
 				return err
 			}
@@ -222,7 +225,7 @@ func (o *Options) context() context.Context {
 }
 
 func (o *Options) sessionOptions() runtime.Options {
-	return runtime.Options{Backend: o.Backend, IntraOpThreads: o.Threads}
+	return runtime.Options{Backend: o.Backend, IntraOpThreads: o.Threads, MaxTensorBytes: o.MaxTensorBytes}
 }
 
 func benchRun(o *Options) error {
@@ -265,7 +268,7 @@ func forwardBench(o *Options) error {
 	}
 	defer sess.Close()
 	vocab := int64(max(m.Meta.NumTokens, 2))
-	feed, err := inputs.Random(sess.Inputs(), int64(o.Batch), int64(o.Seq), o.Seed, func(string) int64 { return vocab })
+	feed, err := inputs.Random(sess.Inputs(), int64(o.Batch), int64(o.Seq), o.Seed, func(string) int64 { return vocab }, o.MaxTensorBytes)
 	if err != nil {
 		return err
 	}

@@ -23,6 +23,8 @@ type Options struct {
 	IO  *iostreams.IOStreams
 	Ctx context.Context
 
+	MaxTensorBytes int64 // the global --max-tensor-bytes (0: the default)
+
 	ModelPath string // --model
 	Preset    string // --preset: built in memory with the KV cache
 	Prompts   [][]int64
@@ -83,6 +85,7 @@ too on a terminal.`,
   xt2onnx generate --model model.onnx --prompt-tokens 1 --eos 2 --pad 0`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.MaxTensorBytes = f.MaxTensorBytes
 			fl := cmd.Flags()
 			changed := fl.Changed
 			filters := 0
@@ -255,7 +258,7 @@ func generateRun(o *Options) error {
 	}
 	var sess runtime.Session
 	if err == nil {
-		sess, err = m.Open(runtime.Options{Backend: o.Backend, IntraOpThreads: o.Threads})
+		sess, err = m.Open(runtime.Options{Backend: o.Backend, IntraOpThreads: o.Threads, MaxTensorBytes: o.MaxTensorBytes})
 	}
 	ios.StopProgress()
 	if err != nil {

@@ -29,6 +29,7 @@ type Options struct {
 	Rtol               float64
 	Backends           []string // the backend checked, then the reference
 	JSON               bool
+	MaxTensorBytes     int64 // the global --max-tensor-bytes (0: the default)
 }
 
 // Default tolerances: Optimum's export validation uses atol 1e-5.
@@ -69,6 +70,7 @@ on an error), 3 when a backend does not support an operator of the model.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.ModelPath = args[0]
 			opts.Ctx = cmd.Context()
+			opts.MaxTensorBytes = f.MaxTensorBytes
 			if err := opts.validate(cmd); err != nil {
 				return err
 			}
@@ -145,7 +147,7 @@ func parityRun(o *Options) error {
 	var sessions [2]runtime.Session
 	for i, b := range o.Backends {
 		ios.StartProgress("loading %s with %s", o.ModelPath, b)
-		s, err := runtime.Open(o.ModelPath, runtime.Options{Backend: b})
+		s, err := runtime.Open(o.ModelPath, runtime.Options{Backend: b, MaxTensorBytes: o.MaxTensorBytes})
 		ios.StopProgress()
 		if err != nil {
 			return err
@@ -157,7 +159,7 @@ func parityRun(o *Options) error {
 	var inputs map[string]*runtime.Tensor
 	var err error
 	if o.Random {
-		inputs, err = modelinputs.Random(infos, o.Batch, o.Seq, o.Seed, limits.Tokens)
+		inputs, err = modelinputs.Random(infos, o.Batch, o.Seq, o.Seed, limits.Tokens, o.MaxTensorBytes)
 	} else {
 		inputs, err = modelinputs.Read(o.InputsPath, o.Prefix, infos)
 		if err == nil {

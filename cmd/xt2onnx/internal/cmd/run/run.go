@@ -34,6 +34,7 @@ type Options struct {
 	Threads            int
 	CUDA               bool
 	JSON               bool
+	MaxTensorBytes     int64 // the global --max-tensor-bytes (0: the default)
 }
 
 // firstValues is how many leading values the summary shows.
@@ -75,6 +76,7 @@ array with --json. -o writes every output to a safetensors file, atomically.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.ModelPath = args[0]
 			opts.Ctx = cmd.Context()
+			opts.MaxTensorBytes = f.MaxTensorBytes
 			if err := opts.validate(cmd); err != nil {
 				return err
 			}
@@ -121,7 +123,7 @@ func runRun(o *Options) error {
 	}
 
 	ios.StartProgress("loading %s", o.ModelPath)
-	sess, err := runtime.Open(o.ModelPath, runtime.Options{Backend: o.Backend, IntraOpThreads: o.Threads, CUDA: o.CUDA})
+	sess, err := runtime.Open(o.ModelPath, runtime.Options{Backend: o.Backend, IntraOpThreads: o.Threads, CUDA: o.CUDA, MaxTensorBytes: o.MaxTensorBytes})
 	ios.StopProgress()
 	if err != nil {
 		return err
@@ -135,7 +137,7 @@ func runRun(o *Options) error {
 				fmt.Fprintf(ios.ErrOut, "xt2onnx: note: the model's metadata gives no num_tokens for input %q; its random ids are drawn from [0, %d)\n", in.Name, modelinputs.DefaultVocab)
 			}
 		}
-		inputs, err = modelinputs.Random(sess.Inputs(), o.Batch, o.Seq, o.Seed, limits.Tokens)
+		inputs, err = modelinputs.Random(sess.Inputs(), o.Batch, o.Seq, o.Seed, limits.Tokens, o.MaxTensorBytes)
 	} else {
 		inputs, err = modelinputs.Read(o.InputsPath, o.Prefix, sess.Inputs())
 		if err == nil {
