@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/xt2onnx/xt2onnx/internal/extdata"
 	"github.com/xt2onnx/xt2onnx/internal/graph"
 	"github.com/xt2onnx/xt2onnx/internal/onnxpb"
 )
@@ -43,7 +44,7 @@ func ReadFileWith(path string, opts ReadOptions) (*graph.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &reader{file: path, ext: &externalFiles{dir: filepath.Dir(path)}, maxTensorBytes: opts.MaxTensorBytes}
+	r := &reader{file: path, ext: extdata.New(filepath.Dir(path)), maxTensorBytes: opts.MaxTensorBytes}
 	defer r.close()
 	return r.read(data)
 }
@@ -57,12 +58,12 @@ func readModelFile(path string) ([]byte, error) {
 		return nil, fmt.Errorf("onnximport: reading model: %w", err)
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, &FormatError{File: path, Problem: fmt.Sprintf("is a %s, not a regular file", fileKind(fi.Mode()))}
+		return nil, &FormatError{File: path, Problem: fmt.Sprintf("is a %s, not a regular file", extdata.FileKind(fi.Mode()))}
 	}
 	if fi.Size() > maxModelBytes {
 		return nil, &FormatError{File: path, Problem: fmt.Sprintf("is %d bytes; an ONNX protobuf file must be under 2 GiB (larger models keep their weights in external data)", fi.Size())}
 	}
-	f, err := os.OpenFile(path, os.O_RDONLY|oNonblock, 0)
+	f, err := os.OpenFile(path, os.O_RDONLY|extdata.ONonblock, 0)
 	if err != nil {
 		return nil, fmt.Errorf("onnximport: reading model: %w", err)
 	}
@@ -93,13 +94,13 @@ func Read(data []byte) (*graph.Model, error) {
 // and external data) and the external data files opened so far.
 type reader struct {
 	file           string
-	ext            *externalFiles // nil when there is no directory (Read)
+	ext            *extdata.Dir // nil when there is no directory (Read)
 	maxTensorBytes int64
 }
 
 func (r *reader) close() {
 	if r.ext != nil {
-		r.ext.close()
+		r.ext.Close()
 	}
 }
 

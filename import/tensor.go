@@ -173,21 +173,21 @@ func (r *reader) external(tp *onnxpb.TensorProto, where string, nbytes int64) ([
 	if length != nbytes {
 		return nil, r.formatErr(where, "external data length %d does not match shape %v of %s (%d bytes)", length, tp.GetDims(), graph.DType(tp.GetDataType()), nbytes)
 	}
-	ef, problem, err := r.ext.open(location)
+	ef, problem, err := r.ext.Open(location)
 	if err != nil {
 		return nil, r.ioErr(where, fmt.Sprintf("external data %q", location), err)
 	}
 	if problem != "" {
 		return nil, &ExternalDataError{File: r.file, Where: where, Location: location, Problem: problem}
 	}
-	if offset > ef.size || length > ef.size-offset {
-		return nil, r.formatErr(where, "external data file %q holds %d bytes, the tensor needs offset %d + length %d", location, ef.size, offset, length)
+	if offset > ef.Size || length > ef.Size-offset {
+		return nil, r.formatErr(where, "external data file %q holds %d bytes, the tensor needs offset %d + length %d", location, ef.Size, offset, length)
 	}
 	if lim := r.limit(); length > lim {
 		return nil, r.formatErr(where, "external data of %s exceeds the tensor budget of %s", sysmem.FormatBytes(length), sysmem.FormatBytes(lim))
 	}
 	buf := make([]byte, length)
-	if err := ef.readAt(buf, offset); err != nil {
+	if err := ef.ReadAt(buf, offset); err != nil {
 		return nil, r.ioErr(where, fmt.Sprintf("reading external data %q", location), err)
 	}
 	return buf, nil

@@ -6,6 +6,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/xt2onnx/xt2onnx/internal/extdata"
 	"github.com/xt2onnx/xt2onnx/internal/graph"
 	"github.com/xt2onnx/xt2onnx/internal/onnxpb"
 )
@@ -22,7 +23,7 @@ func ReadTensorFile(path string) (*graph.Tensor, error) {
 	if err := proto.Unmarshal(data, &tp); err != nil {
 		return nil, &FormatError{File: path, Problem: "not a serialized TensorProto", Err: err}
 	}
-	r := &reader{file: path, ext: &externalFiles{dir: filepath.Dir(path)}}
+	r := &reader{file: path, ext: extdata.New(filepath.Dir(path))}
 	defer r.close()
 	return r.tensor(&tp, fmt.Sprintf("tensor %q", tp.GetName()))
 }

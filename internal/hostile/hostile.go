@@ -189,8 +189,10 @@ type ExternalCase struct {
 }
 
 // ExternalModel returns a ModelProto with input x float32[3], output
-// y = x + w, and initializer w stored as external data: dims and dtype as
-// given, and the external_data key/value pairs kv.
+// y = x + sum(float(w)), and initializer w stored as external data: dims
+// and dtype as given, and the external_data key/value pairs kv. The graph
+// is well typed for any dtype, so a runtime must get to the data to
+// refuse it.
 func ExternalModel(dims []int64, dtype graph.DType, kv ...string) []byte {
 	tp := &onnxpb.TensorProto{Name: proto.String("w"), DataType: proto.Int32(int32(dtype)), Dims: dims,
 		DataLocation: onnxpb.TensorProto_EXTERNAL.Enum()}
@@ -210,7 +212,13 @@ func ExternalModel(dims []int64, dtype graph.DType, kv ...string) []byte {
 			Input:       []*onnxpb.ValueInfoProto{vi("x")},
 			Output:      []*onnxpb.ValueInfoProto{vi("y")},
 			Initializer: []*onnxpb.TensorProto{tp},
-			Node:        []*onnxpb.NodeProto{{Name: proto.String("add"), OpType: proto.String("Add"), Input: []string{"x", "w"}, Output: []string{"y"}}},
+			Node: []*onnxpb.NodeProto{
+				{Name: proto.String("cast"), OpType: proto.String("Cast"), Input: []string{"w"}, Output: []string{"wf"},
+					Attribute: []*onnxpb.AttributeProto{{Name: proto.String("to"), Type: onnxpb.AttributeProto_INT.Enum(), I: proto.Int64(int64(graph.Float))}}},
+				{Name: proto.String("sum"), OpType: proto.String("ReduceSum"), Input: []string{"wf"}, Output: []string{"s"},
+					Attribute: []*onnxpb.AttributeProto{{Name: proto.String("keepdims"), Type: onnxpb.AttributeProto_INT.Enum(), I: proto.Int64(0)}}},
+				{Name: proto.String("add"), OpType: proto.String("Add"), Input: []string{"x", "s"}, Output: []string{"y"}},
+			},
 		},
 	}
 	b, err := proto.Marshal(mp)

@@ -32,8 +32,9 @@ const (
 type pbField struct {
 	num protowire.Number
 	typ protowire.Type
-	off int64 // start of the value, for BytesType
-	n   int64 // length of the value, for BytesType
+	off int64  // start of the value, for BytesType
+	n   int64  // length of the value, for BytesType
+	v   uint64 // the value, for VarintType
 }
 
 var errTruncated = errors.New("truncated protobuf")
@@ -76,10 +77,11 @@ func scanMessage(r io.ReaderAt, off, end int64, fn func(pbField) error) error {
 		f := pbField{num: num, typ: typ}
 		switch typ {
 		case protowire.VarintType:
-			_, k, err := readVarint(r, off, end)
+			v, k, err := readVarint(r, off, end)
 			if err != nil {
 				return err
 			}
+			f.v = v
 			off += k
 		case protowire.Fixed32Type:
 			off += 4

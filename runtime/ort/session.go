@@ -74,7 +74,11 @@ func open(src runtime.ModelSource, opts runtime.Options) (runtime.Session, error
 
 	inputs, outputs, err := modelInfo(src)
 	if err != nil {
-		return nil, fmt.Errorf("ort: open %s: %w", name, err)
+		var fe *fileError
+		if errors.As(err, &fe) {
+			return nil, fmt.Errorf("ort: open %s: %w", name, err)
+		}
+		return nil, ortError("open", name, "", err)
 	}
 	outputs, err = runtime.SelectOutputs(outputs, opts.OutputNames)
 	if err != nil {
@@ -106,7 +110,7 @@ func open(src runtime.ModelSource, opts runtime.Options) (runtime.Session, error
 		if opts.CUDA {
 			where = fmt.Sprintf(" on CUDA device %d", opts.CUDADeviceID)
 		}
-		return nil, fmt.Errorf("ort: load %s%s with ONNX Runtime %s: %w", name, where, Version(), err)
+		return nil, ortError("open", name+where, "", err)
 	}
 	if md, err := sess.GetModelMetadata(); err == nil {
 		if cfg, ok, err := md.LookupCustomMetadataMap(runtime.MetaConfig); err == nil && ok {
@@ -164,6 +168,26 @@ func appendCUDA(so *onnx.SessionOptions, id int) error {
 	return so.AppendExecutionProviderCUDA(cuda)
 }
 
+// fileError is a problem with the model file found before ONNX Runtime
+// sees it.
+type fileError struct{ msg string }
+
+func (e *fileError) Error() string { return e.msg }
+
+// checkModelFile refuses a model path that is not a regular file, which
+// ONNX Runtime (and reading the dim names) would block on (a FIFO) or read
+// without end (a device).
+func checkModelFile(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return &fileError{err.Error()}
+	}
+	if !fi.Mode().IsRegular() {
+		return &fileError{fmt.Sprintf("%s is not a regular file (mode %v)", path, fi.Mode().Type())}
+	}
+	return nil
+}
+
 // modelInfo returns the model's inputs and outputs as ONNX Runtime reports
 // them, with dim names read from the ModelProto.
 func modelInfo(src runtime.ModelSource) ([]runtime.ValueInfo, []runtime.ValueInfo, error) {
@@ -171,6 +195,12 @@ func modelInfo(src runtime.ModelSource) ([]runtime.ValueInfo, []runtime.ValueInf
 	var err error
 	var dimNames map[string]declaredShape
 	if src.Path != "" {
+		if err := checkModelFile(src.Path); err != nil {
+			return nil, nil, err
+		}
+		if err := checkExternalData(src.Path); err != nil {
+			return nil, nil, &fileError{err.Error()}
+		}
 		// A cheap throw-away session: no graph optimization, one thread.
 		so, err := onnx.NewSessionOptions()
 		if err != nil {
@@ -331,13 +361,14 @@ func (s *session) Run(ctx context.Context, inputs map[string]*runtime.Tensor) (m
 	}
 
 	if err := s.sess.RunWithOptions(ins, outs, ro); err != nil {
-		if cerr := ctx.Err(); cerr != nil {
-			return nil, fmt.Errorf("ort: run %s: %w (ONNX Runtime: %v)", s.name, cerr, err)
+		if ctx.Err() != nil {
+			// ONNX Runtime stopped on the terminate flag: say why.
+			return nil, fmt.Errorf("ort: run %s: %w", s.name, context.Cause(ctx))
 		}
 		if errors.Is(err, onnx.ZeroShapeLengthError) {
 			return nil, fmt.Errorf("ort: run %s: an output is a scalar (rank 0), and onnxruntime_go v1.27.0 cannot return scalar outputs; reshape it to [1] in the model: %w", s.name, err)
 		}
-		return nil, fmt.Errorf("ort: run %s on %s: %w", s.name, describeInputs(s.inputs, inputs), err)
+		return nil, ortError("run", s.name, describeInputs(s.inputs, inputs), err)
 	}
 
 	result := make(map[string]*runtime.Tensor, len(outs))
