@@ -4,13 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/xt2onnx/xt2onnx/internal/atomicfile"
 	"github.com/xt2onnx/xt2onnx/internal/graph"
 )
 
@@ -159,10 +158,6 @@ func opsetList() string {
 	return strings.Join(s, ", ")
 }
 
-// rename is os.Rename; tests replace it to simulate a failure at the last
-// step of WriteFile.
-var rename = os.Rename
-
 // WriteFile writes m to path as an ONNX file (see Marshal). The file is
 // written to a temporary file in the same directory, synced, and renamed
 // over path, so path holds either its old content or the complete new
@@ -175,43 +170,9 @@ func WriteFile(path string, m *graph.Model, opts Options) error {
 	return writeAtomic(path, data)
 }
 
-func writeAtomic(path string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
+func writeAtomic(path string, data []byte) error {
+	if err := atomicfile.WriteBytes(path, data); err != nil {
 		return fmt.Errorf("export: writing %s: %w", path, err)
-	}
-	tmp := f.Name()
-	closed := false
-	defer func() {
-		if err != nil {
-			if !closed {
-				_ = f.Close() // already failing; the write error is the one to report
-			}
-			_ = os.Remove(tmp)
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return fmt.Errorf("export: writing %s: %w", path, err)
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return fmt.Errorf("export: writing %s: %w", path, err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("export: writing %s: syncing: %w", path, err)
-	}
-	closed = true
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("export: writing %s: %w", path, err)
-	}
-	if err = rename(tmp, path); err != nil {
-		return fmt.Errorf("export: writing %s: %w", path, err)
-	}
-	// Make the rename itself durable; not every file system can sync a
-	// directory, and the file is complete either way.
-	if d, derr := os.Open(dir); derr == nil {
-		_ = d.Sync()
-		_ = d.Close()
 	}
 	return nil
 }

@@ -23,35 +23,6 @@ func tinyModel() *graph.Model {
 	}
 }
 
-// A failure at the last step (the rename) must remove the temporary file
-// and leave the previous file as it was.
-func TestWriteFileRenameFailure(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "model.onnx")
-	if err := os.WriteFile(path, []byte("old"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	boom := errors.New("rename failed")
-	rename = func(string, string) error { return boom }
-	defer func() { rename = os.Rename }()
-
-	err := WriteFile(path, tinyModel(), Options{})
-	if !errors.Is(err, boom) {
-		t.Fatalf("WriteFile error = %v, want the rename error", err)
-	}
-	ents, _ := os.ReadDir(dir)
-	if len(ents) != 1 || ents[0].Name() != "model.onnx" {
-		var names []string
-		for _, e := range ents {
-			names = append(names, e.Name())
-		}
-		t.Errorf("directory holds %v, want only model.onnx", names)
-	}
-	if got, _ := os.ReadFile(path); string(got) != "old" {
-		t.Errorf("existing file changed to %q", got)
-	}
-}
-
 func TestTooLarge(t *testing.T) {
 	data, err := Marshal(tinyModel(), Options{})
 	if err != nil {

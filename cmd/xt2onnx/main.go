@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -26,6 +28,7 @@ import (
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/iostreams"
 	xtexport "github.com/xt2onnx/xt2onnx/export"
 	onnximport "github.com/xt2onnx/xt2onnx/import"
+	"github.com/xt2onnx/xt2onnx/internal/atomicfile"
 	_ "github.com/xt2onnx/xt2onnx/runtime/native" // registers the "native" backend
 	_ "github.com/xt2onnx/xt2onnx/runtime/ort"    // registers the "ort" backend
 )
@@ -42,19 +45,46 @@ const (
 	exitUnsupported = 3
 )
 
+// gracePeriod is how long a command may take to stop on its own after
+// SIGINT or SIGTERM (generate prints the tokens it has) before the process
+// exits regardless; a second signal exits at once.
+const gracePeriod = 750 * time.Millisecond
+
 func main() {
 	xtexport.Version = version
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		sig := <-sigs
+		ie := &cmdutil.InterruptError{Signal: sig}
+		// No file may be renamed into place from now on, and no
+		// temporary file is left behind.
+		atomicfile.Abort()
+		cancel(ie)
+		select {
+		case <-time.After(gracePeriod):
+		case <-sigs:
+		}
+		fmt.Fprintf(os.Stderr, "xt2onnx: %s\n", ie)
+		os.Exit(ie.Status())
+	}()
 	code := execute(ctx, os.Args[1:], iostreams.System())
-	stop()
 	os.Exit(code)
 }
 
-// execute runs the command line args and returns the exit status.
+// execute runs the command line args and returns the exit status. A
+// command stopped because ctx was cancelled by a signal exits with the
+// signal's status (130, 143) and a one-line message.
 func execute(ctx context.Context, args []string, ios *iostreams.IOStreams) int {
 	root := newRootCmd(factory.New(ios, version))
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
+	var ie *cmdutil.InterruptError
+	if errors.As(context.Cause(ctx), &ie) {
+		fmt.Fprintf(ios.ErrOut, "xt2onnx: %s\n", ie)
+		return ie.Status()
+	}
 	return exitStatus(err, cmd, ios.ErrOut)
 }
 

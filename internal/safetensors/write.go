@@ -1,16 +1,16 @@
 package safetensors
 
 import (
-	"bufio"
 	"cmp"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/xt2onnx/xt2onnx/internal/atomicfile"
 )
 
 // Tensor is a tensor to be written: its raw little-endian, row-major Data
@@ -90,52 +90,35 @@ func Encode(tensors []Tensor, metadata map[string]string) ([]byte, error) {
 
 // Write writes tensors and metadata to path in the format Encode produces,
 // atomically: the data goes to a temporary file in the same directory, which
-// is synced and then renamed over path. On any error no output is left
-// behind and an existing file at path is untouched. The file gets mode 0644.
-func Write(path string, tensors []Tensor, metadata map[string]string) (err error) {
+// is synced and then renamed over path, and the directory is synced (see
+// internal/atomicfile). On any error, or when the process is interrupted
+// (atomicfile.Abort), no output is left behind and an existing file at
+// path is untouched. The file gets mode 0644.
+func Write(path string, tensors []Tensor, metadata map[string]string) error {
 	p, err := prepare(path, tensors, metadata)
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	err = atomicfile.Write(path, func(w io.Writer) error {
+		var prefix [8]byte
+		binary.LittleEndian.PutUint64(prefix[:], uint64(len(p.header)))
+		if _, err := w.Write(prefix[:]); err != nil {
+			return err
+		}
+		if _, err := w.Write(p.header); err != nil {
+			return err
+		}
+		for _, i := range p.order {
+			if _, err := w.Write(tensors[i].Data); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("safetensors: write %s: %w", path, err)
 	}
-	defer func() {
-		if err != nil {
-			_ = tmp.Close() // may already be closed; the first error matters
-			_ = os.Remove(tmp.Name())
-			err = fmt.Errorf("safetensors: write %s: %w", path, err)
-		}
-	}()
-
-	w := bufio.NewWriterSize(tmp, 1<<20)
-	var prefix [8]byte
-	binary.LittleEndian.PutUint64(prefix[:], uint64(len(p.header)))
-	if _, err := w.Write(prefix[:]); err != nil {
-		return err
-	}
-	if _, err := w.Write(p.header); err != nil {
-		return err
-	}
-	for _, i := range p.order {
-		if _, err := w.Write(tensors[i].Data); err != nil {
-			return err
-		}
-	}
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return nil
 }
 
 // prepared is a validated header plus the order tensors' data follows it in.

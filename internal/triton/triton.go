@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/xt2onnx/xt2onnx/internal/atomicfile"
 	"github.com/xt2onnx/xt2onnx/internal/graph"
 )
 
@@ -281,28 +282,9 @@ func WriteRepository(dir string, c *Config, model []byte) (configPath, modelPath
 }
 
 // writeAtomic writes data to a temporary file next to path and renames it
-// into place.
-func writeAtomic(path string, data []byte) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("triton: writing %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return fmt.Errorf("triton: writing %s: %w", path, err)
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return fmt.Errorf("triton: writing %s: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("triton: writing %s: %w", path, err)
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
+// into place (see internal/atomicfile).
+func writeAtomic(path string, data []byte) error {
+	if err := atomicfile.WriteBytes(path, data); err != nil {
 		return fmt.Errorf("triton: writing %s: %w", path, err)
 	}
 	return nil

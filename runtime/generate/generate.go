@@ -228,7 +228,10 @@ func (g *Generator) Meta() Meta { return g.meta }
 // Generate continues every row of start (all rows of one length, at least
 // one token each) by up to opts.MaxNew tokens and returns the new tokens
 // only, one slice per row. All rows have the same length: MaxNew, or fewer
-// when generation ended on opts.EOSToken.
+// when generation ended on opts.EOSToken. When ctx is done (an interrupted
+// command, a deadline) Generate stops before its next step and returns the
+// tokens generated so far together with an error wrapping the context's
+// cause.
 func (g *Generator) Generate(ctx context.Context, start [][]int64, opts Options) ([][]int64, error) {
 	o, err := opts.resolve()
 	if err != nil {
@@ -250,7 +253,16 @@ func (g *Generator) Generate(ctx context.Context, start [][]int64, opts Options)
 	useCache := len(g.cache) > 0 && !o.NoCache
 	var past map[string]*runtime.Tensor // the cache after the previous step, nil when it cannot be used
 	next := make([]int64, batch)
+	stopped := func(step int) ([][]int64, error) {
+		for r := range out {
+			out[r] = out[r][t:]
+		}
+		return out, fmt.Errorf("generate: stopped after %d new tokens: %w", step-1, context.Cause(ctx))
+	}
 	for step := 1; step <= o.MaxNew; step++ {
+		if ctx.Err() != nil {
+			return stopped(step)
+		}
 		n := len(out[0])
 		from := 0 // first position of the window
 		if g.meta.MaxSeqLen > 0 && n > g.meta.MaxSeqLen {
@@ -264,6 +276,9 @@ func (g *Generator) Generate(ctx context.Context, start [][]int64, opts Options)
 			logits, past, err = g.run(ctx, out, from, batch, nil, useCache && from == 0)
 		}
 		if err != nil {
+			if ctx.Err() != nil {
+				return stopped(step)
+			}
 			return nil, fmt.Errorf("generate: step %d: %w", step, err)
 		}
 		if err := o.pick(logits, rng, next); err != nil {

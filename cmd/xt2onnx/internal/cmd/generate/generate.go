@@ -281,9 +281,11 @@ func generateRun(o *Options) error {
 	tokens, err := g.Generate(ctx, o.Prompts, opts)
 	elapsed := time.Since(start)
 	bar.Done()
-	if err != nil {
+	if err != nil && (tokens == nil || ctx.Err() == nil) {
 		return err
 	}
+	// Interrupted: print what was generated, then report the interruption.
+	interrupted := err
 
 	r := result{Model: m.Name, Backend: o.Backend, KVCache: g.HasCache() && !opts.NoCache, Prompt: o.Prompts, Tokens: tokens, Seconds: elapsed.Seconds()}
 	if len(tokens) > 0 {
@@ -297,7 +299,10 @@ func generateRun(o *Options) error {
 	}
 	fmt.Fprintf(ios.ErrOut, "generated %d × %d tokens in %.3fs: %.1f tokens/s (%s, %s)\n", len(tokens), r.NewTokens, r.Seconds, float64(r.TokensPerSecond), o.Backend, cache)
 	if o.JSON {
-		return cmdutil.WriteJSON(ios.Out, r)
+		if err := cmdutil.WriteJSON(ios.Out, r); err != nil {
+			return err
+		}
+		return interrupted
 	}
 	for _, row := range tokens {
 		s := make([]string, len(row))
@@ -308,5 +313,5 @@ func generateRun(o *Options) error {
 			return err
 		}
 	}
-	return nil
+	return interrupted
 }
