@@ -13,7 +13,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 DEMO_DIR := out/demo
 
-.PHONY: all build ort demo test test-short lint fmt-check vet staticcheck bench clean oracle-venv test-oracle
+.PHONY: all build ort demo test test-short lint fmt-check vet staticcheck bench clean oracle-venv test-oracle fuzz
 
 all: build
 
@@ -43,6 +43,12 @@ test: ort lint
 ## test-short: the tests without lint and without the race detector
 test-short: ort
 	$(GO) test -count=1 ./...
+
+## fuzz: run every fuzz target for FUZZTIME each (default 60s); the default
+## test run replays their corpora (testdata/fuzz) and seeds
+FUZZTIME ?= 60s
+fuzz:
+	scripts/fuzz.sh $(FUZZTIME)
 
 lint: fmt-check vet staticcheck
 

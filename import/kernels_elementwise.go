@@ -101,6 +101,11 @@ func arith(ec *ExecContext, op string, a, b *tensor.Dense) (*tensor.Dense, error
 	if err := sameType(a, b); err != nil {
 		return nil, err
 	}
+	if op == "Div" {
+		if err := checkIntDivisor(b); err != nil {
+			return nil, err
+		}
+	}
 	p, err := planBroadcast(a.Shape(), b.Shape())
 	if err != nil {
 		return nil, err
@@ -147,6 +152,9 @@ func mod(ec *ExecContext, a, b *tensor.Dense, fmod bool) (*tensor.Dense, error) 
 	if isFloat(a.Dtype()) && !fmod {
 		return nil, fmt.Errorf("floating-point inputs need fmod=1")
 	}
+	if err := checkIntDivisor(b); err != nil {
+		return nil, err
+	}
 	switch a.Dtype() {
 	case tensor.Float32:
 		runBinary(p, view[float32](a), view[float32](b), view[float32](out), func(x, y float32) float32 { return float32(math.Mod(float64(x), float64(y))) })
@@ -172,6 +180,30 @@ func mod(ec *ExecContext, a, b *tensor.Dense, fmod bool) (*tensor.Dense, error) 
 		return nil, fmt.Errorf("element type %s is not supported", dtName(a.Dtype()))
 	}
 	return out, nil
+}
+
+// checkIntDivisor refuses an integer divisor holding a zero: integer
+// division by zero has no value (NumPy gives 0 with a warning, C++ runtimes
+// trap), so it is an error naming the element.
+func checkIntDivisor(b *tensor.Dense) error {
+	if isFloat(b.Dtype()) || b.Dtype() == tensor.Bool {
+		return nil
+	}
+	raw := b.Header.Raw
+	size := int(b.Dtype().Size())
+	for i := 0; i+size <= len(raw); i += size {
+		zero := true
+		for _, c := range raw[i : i+size] {
+			if c != 0 {
+				zero = false
+				break
+			}
+		}
+		if zero {
+			return fmt.Errorf("integer division by zero: element %d of the divisor is 0", i/size)
+		}
+	}
+	return nil
 }
 
 func intMod[T integer](fmod bool) func(a, b T) T {

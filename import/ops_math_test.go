@@ -27,7 +27,7 @@ func TestMathOps(t *testing.T) {
 		{name: "Sub", op: "Sub", in: []*tensor.Dense{i32(nil, 5, 7), i32(sc, 2)}, want: []*tensor.Dense{i32(nil, 3, 5)}},
 		{name: "Mul/float64", op: "Mul", in: []*tensor.Dense{f64(nil, 1.5, -2), f64(nil, 2, 3)}, want: []*tensor.Dense{f64(nil, 3, -6)}},
 		{name: "Div/int truncates", op: "Div", in: []*tensor.Dense{i64(nil, 7, -7), i64(nil, 2, 2)}, want: []*tensor.Dense{i64(nil, 3, -3)}},
-		{name: "Div/int by zero", op: "Div", in: []*tensor.Dense{i64(nil, 1), i64(nil, 0)}, err: "divide by zero"},
+		{name: "Div/int by zero", op: "Div", in: []*tensor.Dense{i64(nil, 1), i64(nil, 0)}, err: "integer division by zero"},
 		{name: "Add/unknown attribute", op: "Add", attrs: []graph.Attr{graph.AInt("broadcast", 1)},
 			in: []*tensor.Dense{f32(nil, 1), f32(nil, 1)}, err: "unknown attribute(s) broadcast"},
 		{name: "Pow/float exponent on int base", op: "Pow", in: []*tensor.Dense{i64(nil, 2, 3), f32(nil, 3, 0.5)},

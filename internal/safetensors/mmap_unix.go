@@ -9,6 +9,8 @@ import (
 	"os"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/xt2onnx/xt2onnx/internal/sysmem"
 )
 
 // mapFile maps the regular file at path read-only and returns its contents
@@ -31,9 +33,15 @@ func mapFile(path string) (data []byte, release func() error, err error) {
 	}
 	size := st.Size()
 	if !st.Mode().IsRegular() || size < 8 {
-		data, err := io.ReadAll(fd)
+		// A pipe is read into memory, up to half of it: /dev/zero or an
+		// endless stream must not exhaust it.
+		limit := sysmem.Limit() / 2
+		data, err := io.ReadAll(io.LimitReader(fd, limit+1))
 		if err != nil {
 			return nil, nil, fmt.Errorf("safetensors: read %s: %w", path, err)
+		}
+		if int64(len(data)) > limit {
+			return nil, nil, &Error{File: path, Msg: fmt.Sprintf("is not a regular file and streams more than %s; save the weights to a file", sysmem.FormatBytes(limit))}
 		}
 		return data, nil, nil
 	}
