@@ -3,6 +3,7 @@
 # one summary line per target: its execs and whether it found anything.
 # A failing input is saved under the package's testdata/fuzz/<Target>/,
 # which the default test run replays from then on: commit it with the fix.
+# FUZZFLAGS passes more flags to go test (e.g. "-parallel 1").
 #
 #   scripts/fuzz.sh [FUZZTIME]          (make fuzz FUZZTIME=10m)
 set -uo pipefail
@@ -23,7 +24,7 @@ for t in "${targets[@]}"; do
 	read -r pkg fn <<<"$t"
 	log="$logdir/$fn.log"
 	echo "== $fn ($pkg) for $fuzztime" >&2
-	if go test -run '^$' -fuzz "^${fn}\$" -fuzztime "$fuzztime" "./$pkg" >"$log" 2>&1; then
+	if go test -run '^$' -fuzz "^${fn}\$" -fuzztime "$fuzztime" ${FUZZFLAGS:-} "./$pkg" >"$log" 2>&1; then
 		result=ok
 	else
 		result=FAILED
