@@ -76,7 +76,7 @@ func checkExternalData(path string) error {
 	defer dir.Close()
 	for _, ref := range refs {
 		if err := checkRef(dir, ref); err != nil {
-			return fmt.Errorf("%s: tensor %q: %w", path, ref.name, err)
+			return fmt.Errorf("tensor %q: %w", ref.name, err)
 		}
 	}
 	return nil
