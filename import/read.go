@@ -11,12 +11,14 @@ import (
 	"github.com/xt2onnx/xt2onnx/internal/extdata"
 	"github.com/xt2onnx/xt2onnx/internal/graph"
 	"github.com/xt2onnx/xt2onnx/internal/onnxpb"
+	"github.com/xt2onnx/xt2onnx/internal/sysmem"
 )
 
 // ReadOptions configures ReadFileWith and ReadWith.
 type ReadOptions struct {
 	// MaxTensorBytes bounds the bytes of any one tensor read from external
-	// data; 0 means DefaultMaxTensorBytes().
+	// data; 0 means half the memory available to the process (as
+	// runtime.DefaultMaxTensorBytes).
 	MaxTensorBytes int64
 }
 
@@ -109,7 +111,7 @@ func (r *reader) limit() int64 {
 	if r.maxTensorBytes > 0 {
 		return r.maxTensorBytes
 	}
-	return DefaultMaxTensorBytes()
+	return sysmem.Limit() / 2 // as runtime.DefaultMaxTensorBytes
 }
 
 func (r *reader) formatErr(where, format string, args ...any) error {

@@ -30,7 +30,8 @@ import (
 	onnximport "github.com/xt2onnx/xt2onnx/import"
 	"github.com/xt2onnx/xt2onnx/internal/atomicfile"
 	_ "github.com/xt2onnx/xt2onnx/runtime/native" // registers the "native" backend
-	_ "github.com/xt2onnx/xt2onnx/runtime/ort"    // registers the "ort" backend
+	"github.com/xt2onnx/xt2onnx/runtime/native/engine"
+	_ "github.com/xt2onnx/xt2onnx/runtime/ort" // registers the "ort" backend
 )
 
 // version is the xt2onnx version; release builds set it with
@@ -152,7 +153,7 @@ func exitStatus(err error, cmd *cobra.Command, stderr io.Writer) int {
 	var flagErr *cmdutil.FlagError
 	var builderUnsupported *builder.UnsupportedError
 	var importUnsupported *onnximport.UnsupportedError
-	var opsUnsupported *onnximport.UnsupportedOpsError
+	var opsUnsupported *engine.UnsupportedOpsError
 	switch {
 	case errors.As(err, &flagErr) || strings.HasPrefix(err.Error(), "unknown command "):
 		if cmd != nil {

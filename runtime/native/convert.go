@@ -6,13 +6,13 @@ import (
 
 	"gorgonia.org/tensor"
 
-	onnximport "github.com/xt2onnx/xt2onnx/import"
 	"github.com/xt2onnx/xt2onnx/runtime"
+	"github.com/xt2onnx/xt2onnx/runtime/native/kernels"
 )
 
 // toDense wraps t's data (not copied) as a *tensor.Dense of the same shape.
 // Kernels never write to their inputs. float16 and bfloat16 bits become
-// onnximport.Float16 and onnximport.BFloat16 elements.
+// kernels.Float16 and kernels.BFloat16 elements.
 func toDense(t *runtime.Tensor) (*tensor.Dense, error) {
 	s := t.Shape()
 	shape := make([]int, len(s))
@@ -24,9 +24,9 @@ func toDense(t *runtime.Tensor) (*tensor.Dense, error) {
 	case []uint16:
 		switch t.DType() {
 		case runtime.Float16:
-			data = reinterpret[onnximport.Float16](d)
+			data = reinterpret[kernels.Float16](d)
 		case runtime.BFloat16:
-			data = reinterpret[onnximport.BFloat16](d)
+			data = reinterpret[kernels.BFloat16](d)
 		default:
 			data = d
 		}
@@ -89,9 +89,9 @@ func fromDense(d *tensor.Dense) (*runtime.Tensor, error) {
 		return runtime.NewUint8(shape, copyAs[uint8](raw, n))
 	case tensor.Bool:
 		return runtime.NewBool(shape, copyAs[bool](raw, n))
-	case onnximport.Float16Dtype:
+	case kernels.Float16Dtype:
 		return runtime.NewFloat16(shape, copyAs[uint16](raw, n))
-	case onnximport.BFloat16Dtype:
+	case kernels.BFloat16Dtype:
 		return runtime.NewBFloat16(shape, copyAs[uint16](raw, n))
 	}
 	return nil, fmt.Errorf("element type %v has no runtime.Tensor equivalent", d.Dtype())

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
+	goruntime "runtime"
 	"strings"
 	"sync"
 
@@ -13,6 +13,8 @@ import (
 	onnximport "github.com/xt2onnx/xt2onnx/import"
 	"github.com/xt2onnx/xt2onnx/internal/graph"
 	"github.com/xt2onnx/xt2onnx/runtime"
+	"github.com/xt2onnx/xt2onnx/runtime/native/engine"
+	"github.com/xt2onnx/xt2onnx/runtime/native/kernels"
 )
 
 func init() {
@@ -24,31 +26,30 @@ var ErrCUDA = errors.New("native: CUDA requested (Options.CUDA), but the native 
 
 // session is the runtime.Session of the "native" backend.
 type session struct {
-	name     string
-	model    *graph.Model // for eager evaluation (see Run)
-	reg      *onnximport.Registry
-	pm       *onnximport.PreparedModel
-	inputs   []runtime.ValueInfo
-	outputs  []runtime.ValueInfo
-	outNames []string // Options.OutputNames as given; empty: all
+	name    string
+	plan    *engine.Plan
+	inputs  []runtime.ValueInfo
+	outputs []runtime.ValueInfo
+	workers *kernels.Pool
 
 	maxTensorBytes int64 // Options.MaxTensorBytes
-	maxNodes       int64 // Options.MaxNodes
+
+	// arenas holds the arenas of finished runs, for the next ones.
+	arenas chan *kernels.Arena
 
 	mu     sync.RWMutex // held for reading by Run, for writing by Close
 	closed bool
-	cache  *programCache
 }
 
 var _ runtime.Session = (*session)(nil)
 
 // open is the backend's runtime.OpenFunc.
 func open(src runtime.ModelSource, opts runtime.Options) (runtime.Session, error) {
-	return openWith(src, opts, onnximport.DefaultRegistry())
+	return openWith(src, opts, kernels.DefaultRegistry())
 }
 
 // openWith opens src with the operators of reg.
-func openWith(src runtime.ModelSource, opts runtime.Options, reg *onnximport.Registry) (*session, error) {
+func openWith(src runtime.ModelSource, opts runtime.Options, reg *kernels.Registry) (*session, error) {
 	name := src.Name()
 	switch {
 	case opts.CUDA:
@@ -71,7 +72,7 @@ func openWith(src runtime.ModelSource, opts runtime.Options, reg *onnximport.Reg
 	if err != nil {
 		return nil, fmt.Errorf("native: open %s: %w", name, err)
 	}
-	pm, err := onnximport.PrepareWith(m, reg, onnximport.PrepareOptions{MaxNodes: opts.MaxNodes})
+	pm, err := engine.PrepareWith(m, reg, engine.PrepareOptions{MaxNodes: opts.MaxNodes})
 	if err != nil {
 		return nil, fmt.Errorf("native: open %s: %w", name, err)
 	}
@@ -90,14 +91,22 @@ func openWith(src runtime.ModelSource, opts runtime.Options, reg *onnximport.Reg
 	if err != nil {
 		return nil, fmt.Errorf("native: open %s: %w", name, err)
 	}
-	s := &session{name: name, model: m, reg: reg, pm: pm, inputs: inputs, outputs: outputs, cache: newProgramCache(cacheSize),
-		maxTensorBytes: opts.MaxTensorBytes, maxNodes: opts.MaxNodes}
+	var outNames []string
 	if len(opts.OutputNames) > 0 {
 		for _, o := range outputs {
-			s.outNames = append(s.outNames, o.Name)
+			outNames = append(outNames, o.Name)
 		}
 	}
-	return s, nil
+	plan, err := engine.NewPlan(pm, engine.PlanOptions{Outputs: outNames, MaxTensorBytes: opts.MaxTensorBytes})
+	if err != nil {
+		return nil, fmt.Errorf("native: open %s: %w", name, err)
+	}
+	return &session{
+		name: name, plan: plan, inputs: inputs, outputs: outputs,
+		workers:        kernels.NewPool(opts.IntraOpThreads),
+		maxTensorBytes: opts.MaxTensorBytes,
+		arenas:         make(chan *kernels.Arena, goruntime.GOMAXPROCS(0)),
+	}, nil
 }
 
 // valueInfos converts graph value infos: a fixed dim keeps its size, a
@@ -133,14 +142,14 @@ func (s *session) Inputs() []runtime.ValueInfo { return runtime.CloneValueInfos(
 // Outputs describes the outputs Run returns.
 func (s *session) Outputs() []runtime.ValueInfo { return runtime.CloneValueInfos(s.outputs) }
 
-// Run checks the inputs, compiles the model for their shapes unless a
-// program for them is cached, runs it and returns copies of the outputs.
+// Run checks the inputs, runs the plan on them with an arena of its own and
+// returns copies of the outputs.
 func (s *session) Run(ctx context.Context, inputs map[string]*runtime.Tensor) (map[string]*runtime.Tensor, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("native: run %s: %w", s.name, err)
+		return nil, fmt.Errorf("native: run %s: %w", s.name, context.Cause(ctx))
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -150,45 +159,23 @@ func (s *session) Run(ctx context.Context, inputs map[string]*runtime.Tensor) (m
 	if err := runtime.CheckInputs(s.inputs, inputs); err != nil {
 		return nil, fmt.Errorf("native: run %s: %w", s.name, err)
 	}
-	shapes := make(map[string][]int64, len(s.inputs))
 	dense := make(map[string]*tensor.Dense, len(s.inputs))
 	for _, info := range s.inputs {
 		t := inputs[info.Name]
-		shapes[info.Name] = t.Shape()
 		d, err := toDense(t)
 		if err != nil {
 			return nil, fmt.Errorf("native: run %s: input %q (%s): %w", s.name, info.Name, t, err)
 		}
 		dense[info.Name] = d
 	}
-	e, err := s.cache.get(signature(s.inputs, shapes), func() (*onnximport.Program, error) {
-		return s.pm.Compile(shapes, onnximport.CompileOptions{Outputs: s.outNames, Samples: dense, MaxTensorBytes: s.maxTensorBytes})
-	})
+	arena := s.arena()
+	defer s.recycle(arena)
+	outs, err := s.plan.Execute(ctx, arena, dense, engine.RunOptions{MaxTensorBytes: s.maxTensorBytes, Workers: s.workers})
 	if err != nil {
-		return nil, fmt.Errorf("native: run %s: compiling for %s: %w", s.name, describe(s.inputs, inputs), err)
-	}
-	var outs map[string]*tensor.Dense
-	if !e.dataDependent.Load() {
-		prog, err := e.acquire()
-		if err != nil {
-			return nil, fmt.Errorf("native: run %s: %w", s.name, err)
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("native: run %s: %w", s.name, context.Cause(ctx))
 		}
-		outs, err = prog.Run(ctx, dense)
-		e.release(prog)
-		var dd *onnximport.DataDependentShapeError
-		if errors.As(err, &dd) {
-			// The values decide shapes differently from those the program
-			// was compiled with: evaluate eagerly, now and for later runs
-			// of these shapes.
-			e.dataDependent.Store(true)
-		} else if err != nil {
-			return nil, fmt.Errorf("native: run %s on %s: %w", s.name, describe(s.inputs, inputs), err)
-		}
-	}
-	if e.dataDependent.Load() {
-		if outs, err = s.eval(ctx, dense); err != nil {
-			return nil, fmt.Errorf("native: run %s on %s: %w", s.name, describe(s.inputs, inputs), err)
-		}
+		return nil, fmt.Errorf("native: run %s on %s: %w", s.name, describe(s.inputs, inputs), err)
 	}
 	result := make(map[string]*runtime.Tensor, len(s.outputs))
 	for _, info := range s.outputs {
@@ -205,41 +192,39 @@ func (s *session) Run(ctx context.Context, inputs map[string]*runtime.Tensor) (m
 	return result, nil
 }
 
-// eval runs the model with onnximport.Eval, node by node without a
-// compiled program, for input values that decide shapes differently at
-// each run.
-func (s *session) eval(ctx context.Context, inputs map[string]*tensor.Dense) (map[string]*tensor.Dense, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
+// arena returns an idle arena, or a new one.
+func (s *session) arena() *kernels.Arena {
+	select {
+	case a := <-s.arenas:
+		return a
+	default:
+		return kernels.NewArena()
 	}
-	return onnximport.EvalWith(s.model, inputs, onnximport.EvalOptions{Registry: s.reg, MaxTensorBytes: s.maxTensorBytes, MaxNodes: s.maxNodes, Context: ctx})
 }
 
-// Close releases the compiled programs; it waits for runs in flight and is
-// safe to call more than once.
+// recycle resets a after a run and keeps it for the next one, unless as
+// many arenas as cores are idle already.
+func (s *session) recycle(a *kernels.Arena) {
+	a.Reset()
+	select {
+	case s.arenas <- a:
+	default:
+	}
+}
+
+// Close releases the session's workers and arenas; it waits for runs in
+// flight and is safe to call more than once.
 func (s *session) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.closed = true
-	s.cache = newProgramCache(cacheSize)
-	return nil
-}
-
-// signature identifies a set of input shapes: "2,17;2,17" in input order.
-func signature(infos []runtime.ValueInfo, shapes map[string][]int64) string {
-	var b strings.Builder
-	for i, info := range infos {
-		if i > 0 {
-			b.WriteByte(';')
-		}
-		for j, d := range shapes[info.Name] {
-			if j > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString(strconv.FormatInt(d, 10))
+	if !s.closed {
+		s.closed = true
+		s.workers.Close()
+		for len(s.arenas) > 0 {
+			<-s.arenas
 		}
 	}
-	return b.String()
+	return nil
 }
 
 // describe formats the inputs as `x=int64[2 17], mask=bool[2 17]`.

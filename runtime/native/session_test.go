@@ -10,8 +10,9 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/xt2onnx/xt2onnx/runtime/native/engine"
+
 	"github.com/xt2onnx/xt2onnx/export"
-	onnximport "github.com/xt2onnx/xt2onnx/import"
 	"github.com/xt2onnx/xt2onnx/internal/graph"
 	"github.com/xt2onnx/xt2onnx/runtime"
 )
@@ -185,9 +186,6 @@ func TestSessionRun(t *testing.T) {
 			t.Error("mask_out shares memory with the mask input")
 		}
 	}
-	if n := s.(*session).cache.len(); n != 2 {
-		t.Errorf("%d shape sets cached, want 2", n)
-	}
 }
 
 func TestSessionRunErrors(t *testing.T) {
@@ -235,7 +233,7 @@ func TestOpenErrors(t *testing.T) {
 		{"inter threads", model, runtime.Options{InterOpThreads: -2}, "Options.InterOpThreads is -2", nil},
 		{"output names", model, runtime.Options{OutputNames: []string{"z"}}, `unknown output "z"`, nil},
 		{"not onnx", []byte("not a model"), runtime.Options{}, "onnximport: invalid model", nil},
-		{"unsupported", marshal(t, bad), runtime.Options{}, `onnximport: 2 unsupported operators: NoSuchOp (opset 18; nodes "f1", "f2"), AlsoMissing (opset 18; node "f3")`, nil},
+		{"unsupported", marshal(t, bad), runtime.Options{}, `native: 2 unsupported operators: NoSuchOp (opset 18; nodes "f1", "f2"), AlsoMissing (opset 18; node "f3")`, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -250,7 +248,7 @@ func TestOpenErrors(t *testing.T) {
 		})
 	}
 	_, err := runtime.OpenBytes(marshal(t, bad), runtime.Options{Backend: "native"})
-	var ue *onnximport.UnsupportedOpsError
+	var ue *engine.UnsupportedOpsError
 	if !errors.As(err, &ue) || len(ue.Ops) != 2 {
 		t.Errorf("unsupported ops: error %v (%T) is not an *UnsupportedOpsError with 2 ops", err, err)
 	}
@@ -300,24 +298,31 @@ func TestConcurrentRuns(t *testing.T) {
 	}
 }
 
-func TestCacheEvictsLeastRecentlyUsed(t *testing.T) {
-	s := openNative(t, marshal(t, mlpGraph()), runtime.Options{})
-	for seq := int64(1); seq <= cacheSize+4; seq++ {
-		if _, err := s.Run(context.Background(), mlpInputs(t, 1, seq, 0)); err != nil {
+// TestArenaReuse checks that a session allocates no new buffers for a
+// run of shapes it has served before: the run's arena hands back those of
+// the previous run.
+func TestArenaReuse(t *testing.T) {
+	s := openNative(t, marshal(t, mlpGraph()), runtime.Options{IntraOpThreads: 1}).(*session)
+	allocs := func() int {
+		a := <-s.arenas
+		defer func() { s.arenas <- a }()
+		return a.Allocs
+	}
+	in := mlpInputs(t, 4, 64, 0)
+	if _, err := s.Run(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+	first := allocs()
+	if first == 0 {
+		t.Fatal("the first run allocated nothing from its arena")
+	}
+	for range 3 {
+		if _, err := s.Run(context.Background(), in); err != nil {
 			t.Fatal(err)
 		}
 	}
-	c := s.(*session).cache
-	if n := c.len(); n != cacheSize {
-		t.Errorf("%d shape sets cached, want %d", n, cacheSize)
-	}
-	in := mlpInputs(t, 1, 1, 0)
-	shapes := map[string][]int64{"x": in["x"].Shape(), "mask": in["mask"].Shape()}
-	c.mu.Lock()
-	_, oldest := c.entries[signature(s.Inputs(), shapes)]
-	c.mu.Unlock()
-	if oldest {
-		t.Error("the least recently used shape set is still cached")
+	if n := allocs(); n != first {
+		t.Errorf("%d arena buffers after 4 runs of one shape, %d after the first: the arena does not recycle", n, first)
 	}
 }
 

@@ -1,0 +1,75 @@
+package kernels
+
+import (
+	"fmt"
+
+	"gorgonia.org/tensor"
+
+	"github.com/xt2onnx/xt2onnx/internal/graph"
+)
+
+// DenseFromTensor converts an IR tensor (an initializer, a Constant value)
+// into a dense tensor with its own memory. Element types the native backend
+// cannot hold are reported as an *UnsupportedError.
+func DenseFromTensor(t *graph.Tensor) (*tensor.Dense, error) {
+	dt, err := DenseDtype(t.DType)
+	if err != nil {
+		return nil, fmt.Errorf("native: tensor %q: %w", t.Name, err)
+	}
+	if err := t.Check(); err != nil {
+		return nil, fmt.Errorf("native: %w", err)
+	}
+	shape := make([]int, len(t.Dims))
+	for i, d := range t.Dims {
+		if d > maxDim {
+			return nil, fmt.Errorf("native: tensor %q: dimension %d is too large", t.Name, d)
+		}
+		shape[i] = int(d)
+	}
+	out := alloc(dt, shape)
+	raw := out.Header.Raw
+	copy(raw, t.Raw)
+	switch {
+	case dt == tensor.Bool:
+		// Any nonzero byte is true; Go bools must be exactly 0 or 1.
+		for i, b := range raw {
+			if b != 0 {
+				raw[i] = 1
+			}
+		}
+	case !littleEndian:
+		swapBytes(raw, int(dt.Size()))
+	}
+	return out, nil
+}
+
+// TensorFromDense converts a dense tensor into an IR tensor called name,
+// with little-endian raw data of its own.
+func TensorFromDense(name string, d *tensor.Dense) (*graph.Tensor, error) {
+	gt, err := GraphDType(d.Dtype())
+	if err != nil {
+		return nil, fmt.Errorf("native: tensor %q: %w", name, err)
+	}
+	c, err := contiguous(d)
+	if err != nil {
+		return nil, fmt.Errorf("native: tensor %q: %w", name, err)
+	}
+	dims := make([]int64, c.Dims())
+	for i, s := range c.Shape() {
+		dims[i] = int64(s)
+	}
+	raw := append([]byte{}, c.Header.Raw...)
+	if !littleEndian {
+		swapBytes(raw, int(c.Dtype().Size()))
+	}
+	return &graph.Tensor{Name: name, DType: gt, Dims: dims, Raw: raw}, nil
+}
+
+// swapBytes reverses the bytes of every size-byte element.
+func swapBytes(raw []byte, size int) {
+	for i := 0; i+size <= len(raw); i += size {
+		for a, b := i, i+size-1; a < b; a, b = a+1, b-1 {
+			raw[a], raw[b] = raw[b], raw[a]
+		}
+	}
+}

@@ -1,0 +1,152 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"reflect"
+
+	"gorgonia.org/tensor"
+
+	onnximport "github.com/xt2onnx/xt2onnx/import"
+	"github.com/xt2onnx/xt2onnx/internal/graph"
+	"github.com/xt2onnx/xt2onnx/internal/safetensors"
+)
+
+// Float16 is an IEEE 754 half-precision number held as its bit pattern.
+// Tensors of ONNX element type float16 are *tensor.Dense values whose
+// elements are Float16 (see Float16Dtype).
+type Float16 uint16
+
+// BFloat16 is a bfloat16 number (the upper half of a float32) held as its
+// bit pattern; see BFloat16Dtype.
+type BFloat16 uint16
+
+// Float32 returns the value as a float32 (exactly).
+func (h Float16) Float32() float32 { return safetensors.F16ToFloat32(uint16(h)) }
+
+// Float32 returns the value as a float32 (exactly).
+func (b BFloat16) Float32() float32 { return safetensors.BF16ToFloat32(uint16(b)) }
+
+// Float16From rounds f to the nearest float16 (ties to even); values
+// beyond the float16 range become ±Inf.
+func Float16From(f float64) Float16 {
+	b := math.Float64bits(f)
+	sign := uint16(b>>48) & 0x8000
+	a := math.Abs(f)
+	switch {
+	case math.IsNaN(f):
+		return Float16(sign | 0x7e00)
+	case a >= 65520: // halfway between 65504 and 65536 rounds to even: Inf
+		return Float16(sign | 0x7c00)
+	case a < 1.0/(1<<14): // subnormal: units of 2^-24
+		return Float16(sign | uint16(math.RoundToEven(a*(1<<24))))
+	}
+	frac, exp := math.Frexp(a) // a = frac * 2^exp, frac in [0.5, 1)
+	m := math.RoundToEven(frac * 2048)
+	e := exp - 1
+	if m == 2048 {
+		m = 1024
+		e++
+	}
+	if e > 15 {
+		return Float16(sign | 0x7c00)
+	}
+	return Float16(sign | uint16(e+15)<<10 | (uint16(m) - 1024))
+}
+
+// BFloat16From rounds f to the nearest bfloat16 (ties to even).
+func BFloat16From(f float64) BFloat16 {
+	b := math.Float32bits(float32(f))
+	if math.IsNaN(f) {
+		return BFloat16(uint16(b>>16) | 0x40)
+	}
+	b += 0x7fff + (b>>16)&1
+	return BFloat16(b >> 16)
+}
+
+// The tensor element types of the ONNX types that gorgonia's tensor
+// package does not define.
+var (
+	// Float16Dtype is the Dtype of ONNX float16 tensors.
+	Float16Dtype = tensor.Dtype{Type: reflect.TypeOf(Float16(0))}
+	// BFloat16Dtype is the Dtype of ONNX bfloat16 tensors.
+	BFloat16Dtype = tensor.Dtype{Type: reflect.TypeOf(BFloat16(0))}
+)
+
+var graphToDense = map[graph.DType]tensor.Dtype{
+	graph.Float: tensor.Float32, graph.Double: tensor.Float64,
+	graph.Int64: tensor.Int64, graph.Int32: tensor.Int32,
+	graph.Int16: tensor.Int16, graph.Int8: tensor.Int8,
+	graph.Uint64: tensor.Uint64, graph.Uint32: tensor.Uint32,
+	graph.Uint16: tensor.Uint16, graph.Uint8: tensor.Uint8,
+	graph.Bool: tensor.Bool, graph.Float16: Float16Dtype, graph.BFloat16: BFloat16Dtype,
+}
+
+// onnxTypeNames names the ONNX element types graph.DType has no name for.
+var onnxTypeNames = map[graph.DType]string{
+	14: "complex64", 15: "complex128", 17: "float8e4m3fn", 18: "float8e4m3fnuz",
+	19: "float8e5m2", 20: "float8e5m2fnuz", 21: "uint4", 22: "int4",
+	23: "float4e2m1", 24: "float8e8m0", 25: "uint2", 26: "int2",
+}
+
+func dtypeName(dt graph.DType) string {
+	if s, ok := onnxTypeNames[dt]; ok {
+		return s
+	}
+	return dt.String()
+}
+
+// DenseDtype returns the tensor element type that holds ONNX element type
+// dt, or an *UnsupportedError for types the native backend cannot hold
+// (string, complex, float8, int4 …).
+func DenseDtype(dt graph.DType) (tensor.Dtype, error) {
+	if d, ok := graphToDense[dt]; ok {
+		return d, nil
+	}
+	return tensor.Dtype{}, &onnximport.UnsupportedError{Feature: fmt.Sprintf("element type %s (%d) is not supported by the native backend", dtypeName(dt), int32(dt))}
+}
+
+// GraphDType returns the ONNX element type of tensor element type dt.
+func GraphDType(dt tensor.Dtype) (graph.DType, error) {
+	for g, d := range graphToDense {
+		if d == dt {
+			return g, nil
+		}
+	}
+	return graph.Undefined, &onnximport.UnsupportedError{Feature: fmt.Sprintf("tensor element type %v has no ONNX equivalent", dt)}
+}
+
+// dtypeFromAttr maps the "to" attribute of Cast (a TensorProto.DataType).
+func dtypeFromAttr(v int64) (tensor.Dtype, error) {
+	return DenseDtype(graph.DType(v))
+}
+
+func isFloat(dt tensor.Dtype) bool {
+	return dt == tensor.Float32 || dt == tensor.Float64 || dt == Float16Dtype || dt == BFloat16Dtype
+}
+
+func isInt(dt tensor.Dtype) bool {
+	switch dt {
+	case tensor.Int64, tensor.Int32, tensor.Int16, tensor.Int8,
+		tensor.Uint64, tensor.Uint32, tensor.Uint16, tensor.Uint8:
+		return true
+	}
+	return false
+}
+
+// isNumeric reports whether dt is a number type (not bool).
+func isNumeric(dt tensor.Dtype) bool { return isFloat(dt) || isInt(dt) }
+
+// dtName renders a tensor dtype the way ONNX errors should show it.
+func dtName(dt tensor.Dtype) string {
+	if g, err := GraphDType(dt); err == nil {
+		return g.String()
+	}
+	return dt.String()
+}
+
+// DTypeName names a tensor element type as ONNX does ("float32", "int64").
+func DTypeName(dt tensor.Dtype) string { return dtName(dt) }
+
+// IsFloat reports whether dt is a floating-point element type.
+func IsFloat(dt tensor.Dtype) bool { return isFloat(dt) }
