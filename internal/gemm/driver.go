@@ -1,0 +1,310 @@
+package gemm
+
+import (
+	"sync"
+)
+
+// problem is one (batched) GEMM call, split into tasks over batch entries
+// and blocks of C. It is pooled so that a call allocates nothing.
+type problem[T Float] struct {
+	ker            *kernel[T]
+	transA, transB bool
+	m, n, k        int
+	alpha, beta    T
+	a              []T
+	lda, strideA   int
+	b              []T
+	ldb, strideB   int
+	pb             *PackedB[T] // non-nil: B is pre-packed (shared by all entries)
+	c              []T
+	ldc, strideC   int
+	batch          int
+
+	// Partition of each batch entry into tm×tn blocks of C.
+	tm, tn           int
+	rowStep, colStep int
+
+	run func(int) // p.task, bound once per pooled problem
+}
+
+var problemPool32, problemPool64 sync.Pool
+
+func getProblem[T Float]() *problem[T] {
+	var z T
+	var x any
+	switch any(z).(type) {
+	case float32:
+		x = problemPool32.Get()
+	default:
+		x = problemPool64.Get()
+	}
+	if p, ok := x.(*problem[T]); ok {
+		return p
+	}
+	p := new(problem[T])
+	p.run = p.task
+	return p
+}
+
+func putProblem[T Float](p *problem[T]) {
+	run := p.run
+	*p = problem[T]{run: run} // drop references to the caller's slices
+	var z T
+	switch any(z).(type) {
+	case float32:
+		problemPool32.Put(p)
+	default:
+		problemPool64.Put(p)
+	}
+}
+
+// workspace holds one task's packing buffers.
+type workspace[T Float] struct {
+	a, b []T
+	tile []T
+}
+
+var wsPool32, wsPool64 sync.Pool
+
+func getWorkspace[T Float]() *workspace[T] {
+	var z T
+	var x any
+	switch any(z).(type) {
+	case float32:
+		x = wsPool32.Get()
+	default:
+		x = wsPool64.Get()
+	}
+	if w, ok := x.(*workspace[T]); ok {
+		return w
+	}
+	return new(workspace[T])
+}
+
+func putWorkspace[T Float](w *workspace[T]) {
+	var z T
+	switch any(z).(type) {
+	case float32:
+		wsPool32.Put(w)
+	default:
+		wsPool64.Put(w)
+	}
+}
+
+// grow returns buf resliced to n elements, reallocating only when its
+// capacity is too small. Contents are unspecified.
+func grow[T Float](buf []T, n int) []T {
+	if cap(buf) < n {
+		return make([]T, n)
+	}
+	return buf[:n]
+}
+
+func roundUp(x, m int) int { return (x + m - 1) / m * m }
+
+// gemmGo is the pure-Go implementation behind every entry point. Arguments
+// have been checked. pb, when non-nil, replaces b/ldb/strideB/transB.
+func gemmGo[T Float](transA, transB bool, m, n, k int, alpha T, a []T, lda, strideA int, b []T, ldb, strideB int, pb *PackedB[T], beta T, c []T, ldc, strideC int, batch int, r Runner) {
+	if m == 0 || n == 0 || batch == 0 {
+		return
+	}
+	if k == 0 || alpha == 0 {
+		for i := 0; i < batch; i++ {
+			scale(m, n, beta, c[i*strideC:], ldc)
+		}
+		return
+	}
+	// A batch that shares one B over contiguous row-major A and C entries is
+	// a single GEMM with batch·m rows.
+	if batch > 1 && strideB == 0 && !transA && strideA == m*lda && strideC == m*ldc {
+		m, batch = m*batch, 1
+	}
+	var tmp *PackedB[T]
+	if pb == nil && batch > 1 && strideB == 0 {
+		// Pack the broadcast B once instead of once per entry.
+		tmp = packBPooled(transB, k, n, b, ldb)
+		pb = tmp
+	}
+	p := getProblem[T]()
+	p.ker = activeKernel[T]()
+	if pb != nil {
+		p.ker = pb.ker
+	}
+	p.transA, p.transB = transA, transB
+	p.m, p.n, p.k = m, n, k
+	p.alpha, p.beta = alpha, beta
+	p.a, p.lda, p.strideA = a, lda, strideA
+	p.b, p.ldb, p.strideB, p.pb = b, ldb, strideB, pb
+	p.c, p.ldc, p.strideC = c, ldc, strideC
+	p.batch = batch
+
+	tasks := p.plan(workersOf(r))
+	if tasks == 1 || r == nil {
+		for t := 0; t < tasks; t++ {
+			p.task(t)
+		}
+	} else {
+		r.Run(tasks, p.run)
+	}
+	putProblem(p)
+	if tmp != nil {
+		releasePackedB(tmp)
+	}
+}
+
+// Tasks smaller than this many multiply-adds are not worth a hand-off.
+const minTaskFMAs = 1 << 17
+
+// plan chooses the partition of the work into tasks for the given number
+// of workers and returns the task count. The partition never changes the
+// result: block boundaries are whole tiles of the kernel's fixed grid.
+func (p *problem[T]) plan(workers int) int {
+	p.tm, p.tn, p.rowStep, p.colStep = 1, 1, p.m, p.n
+	fmas := p.m * p.n * p.k
+	workers = min(workers, max(1, p.batch*fmas/minTaskFMAs))
+	if workers <= 1 || p.batch >= 4*workers || p.batch%workers == 0 {
+		return p.batch
+	}
+	// Split each entry into s parts so that batch·s spreads evenly.
+	s := workers / gcd(p.batch, workers)
+	mr, nr := p.ker.mr, p.ker.nr
+	mp, np := (p.m+mr-1)/mr, (p.n+nr-1)/nr // tiles per dimension
+	best := -1.0
+	for tm := 1; tm <= min(s, mp); tm++ {
+		tn := min((s+tm-1)/tm, np)
+		rows := (mp + tm - 1) / tm * mr // rows of the largest block
+		cols := (np + tn - 1) / tn * nr
+		// Cost of the largest task in multiply-adds, counting a packed
+		// element as a dozen (packing is memory-bound).
+		cost := float64(rows) * float64(cols) * float64(p.k)
+		packA := float64(rows) * float64(p.k) * float64((cols+p.ker.nc-1)/p.ker.nc)
+		cost += 12 * packA
+		if p.pb == nil {
+			cost += 12 * float64(cols) * float64(p.k)
+		}
+		if best < 0 || cost < best {
+			best = cost
+			p.tm, p.tn = tm, tn
+		}
+	}
+	p.rowStep = (mp + p.tm - 1) / p.tm * mr
+	p.colStep = (np + p.tn - 1) / p.tn * nr
+	p.tm = (p.m + p.rowStep - 1) / p.rowStep
+	p.tn = (p.n + p.colStep - 1) / p.colStep
+	return p.batch * p.tm * p.tn
+}
+
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
+
+// task computes block t of the partition chosen by plan.
+func (p *problem[T]) task(t int) {
+	per := p.tm * p.tn
+	bi, r := t/per, t%per
+	m0 := (r / p.tn) * p.rowStep
+	n0 := (r % p.tn) * p.colStep
+	m1 := min(p.m, m0+p.rowStep)
+	n1 := min(p.n, n0+p.colStep)
+	ws := getWorkspace[T]()
+	var b []T
+	if p.pb == nil {
+		b = p.b[bi*p.strideB:]
+	}
+	p.block(ws, p.a[bi*p.strideA:], b, p.c[bi*p.strideC:], m0, m1, n0, n1)
+	putWorkspace(ws)
+}
+
+// block computes rows [m0,m1) × columns [n0,n1) of one C entry.
+func (p *problem[T]) block(ws *workspace[T], a, b, c []T, m0, m1, n0, n1 int) {
+	ker := p.ker
+	mr, nr := ker.mr, ker.nr
+	ws.tile = grow(ws.tile, mr*nr)
+	ncMax := min(ker.nc, roundUp(n1-n0, nr))
+	mcMax := min(ker.mc, roundUp(m1-m0, mr))
+	kcMax := min(ker.kc, p.k)
+	if p.pb == nil {
+		ws.b = grow(ws.b, kcMax*ncMax)
+	}
+	ws.a = grow(ws.a, kcMax*mcMax)
+	for jc := n0; jc < n1; jc += ker.nc {
+		nc := min(ker.nc, n1-jc)
+		for pc := 0; pc < p.k; pc += ker.kc {
+			kc := min(ker.kc, p.k-pc)
+			var bp []T
+			if p.pb != nil {
+				bp = p.pb.panels(pc, jc, kc, nc)
+			} else {
+				bp = ws.b[:kc*roundUp(nc, nr)]
+				packB(bp, b, p.ldb, p.transB, pc, jc, kc, nc, nr)
+			}
+			beta, flags := p.beta, 0
+			if pc > 0 {
+				beta = 1
+			} else if beta == 0 {
+				flags = flagBeta0
+			}
+			for ic := m0; ic < m1; ic += ker.mc {
+				mc := min(ker.mc, m1-ic)
+				ap := ws.a[:kc*roundUp(mc, mr)]
+				packA(ap, a, p.lda, p.transA, ic, pc, mc, kc, mr)
+				p.macro(ws.tile, ap, bp, c[ic*p.ldc+jc:], mc, nc, kc, beta, flags)
+			}
+		}
+	}
+}
+
+// macro runs the micro-kernel over an mc×nc block of C (c starts at the
+// block's top-left element) from packed panels ap (mc rows) and bp (nc
+// columns).
+func (p *problem[T]) macro(tile, ap, bp, c []T, mc, nc, kc int, beta T, flags int) {
+	ker := p.ker
+	mr, nr, ldc, alpha := ker.mr, ker.nr, p.ldc, p.alpha
+	fn := ker.fn
+	for jr := 0; jr < nc; jr += nr {
+		nrr := min(nr, nc-jr)
+		bpan := &bp[(jr/nr)*kc*nr]
+		for ir := 0; ir < mc; ir += mr {
+			mrr := min(mr, mc-ir)
+			apan := &ap[(ir/mr)*kc*mr]
+			ci := ir*ldc + jr
+			if mrr == mr && nrr == nr {
+				fn(kc, apan, bpan, &c[ci], ldc, alpha, beta, flags)
+				continue
+			}
+			fn(kc, apan, bpan, &tile[0], nr, 1, 0, flagBeta0)
+			for i := 0; i < mrr; i++ {
+				row := c[ci+i*ldc : ci+i*ldc+nrr]
+				t := tile[i*nr : i*nr+nrr]
+				if flags&flagBeta0 != 0 {
+					for j := range row {
+						row[j] = alpha * t[j]
+					}
+				} else {
+					for j := range row {
+						row[j] = beta*row[j] + alpha*t[j]
+					}
+				}
+			}
+		}
+	}
+}
+
+// scale sets C = beta·C (C = 0 when beta is 0, whatever C held).
+func scale[T Float](m, n int, beta T, c []T, ldc int) {
+	for i := 0; i < m; i++ {
+		row := c[i*ldc : i*ldc+n]
+		switch beta {
+		case 0:
+			clear(row)
+		case 1:
+		default:
+			for j := range row {
+				row[j] *= beta
+			}
+		}
+	}
+}

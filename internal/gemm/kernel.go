@@ -1,0 +1,138 @@
+package gemm
+
+import (
+	"sync/atomic"
+	"unsafe"
+)
+
+// kernelFunc computes one mr×nr tile of C from kc steps of packed panels:
+// acc = Σ_p a[p*mr:p*mr+mr] ⊗ b[p*nr:p*nr+nr]; then C = alpha·acc when
+// flags&flagBeta0, else C = beta·C + alpha·acc. ldc is in elements.
+type kernelFunc[T Float] func(kc int, a, b, c *T, ldc int, alpha, beta T, flags int)
+
+const flagBeta0 = 1
+
+// kernel describes a micro-kernel and the blocking sized for it.
+type kernel[T Float] struct {
+	name   string
+	mr, nr int // tile shape
+	kc     int // depth of a k slice (panels of KC×MR and KC×NR)
+	mc     int // rows of A packed at once (multiple of mr), MC×KC in L2
+	nc     int // columns of B packed at once (multiple of nr), KC×NC in L3
+	fn     kernelFunc[T]
+}
+
+// Kernel registries: every kernel usable on this machine, best first. The
+// platform files append to them in init; the Go kernel is always last.
+var (
+	kernels32 []*kernel[float32]
+	kernels64 []*kernel[float64]
+	active32  atomic.Pointer[kernel[float32]]
+	active64  atomic.Pointer[kernel[float64]]
+)
+
+func init() {
+	kernels32 = append(kernels32, &kernel[float32]{name: "go-4x4", mr: 4, nr: 4, kc: 256, mc: 128, nc: 2048, fn: goKernel4x4[float32]})
+	kernels64 = append(kernels64, &kernel[float64]{name: "go-4x4", mr: 4, nr: 4, kc: 256, mc: 96, nc: 1024, fn: goKernel4x4[float64]})
+	active32.Store(kernels32[0])
+	active64.Store(kernels64[0])
+}
+
+func activeKernel[T Float]() *kernel[T] {
+	var z T
+	switch any(z).(type) {
+	case float32:
+		return any(active32.Load()).(*kernel[T])
+	default:
+		return any(active64.Load()).(*kernel[T])
+	}
+}
+
+// kernelNames lists the kernels available for T, best first (tests).
+func kernelNames[T Float]() []string {
+	var names []string
+	var z T
+	switch any(z).(type) {
+	case float32:
+		for _, k := range kernels32 {
+			names = append(names, k.name)
+		}
+	default:
+		for _, k := range kernels64 {
+			names = append(names, k.name)
+		}
+	}
+	return names
+}
+
+// setKernel selects the kernel for T by name and returns a function that
+// restores the previous one. It is a test hook: not safe to use while GEMMs
+// of that type are running.
+func setKernel[T Float](name string) (restore func()) {
+	var z T
+	switch any(z).(type) {
+	case float32:
+		old := active32.Load()
+		for _, k := range kernels32 {
+			if k.name == name {
+				active32.Store(k)
+				return func() { active32.Store(old) }
+			}
+		}
+	default:
+		old := active64.Load()
+		for _, k := range kernels64 {
+			if k.name == name {
+				active64.Store(k)
+				return func() { active64.Store(old) }
+			}
+		}
+	}
+	panic("gemm: unknown kernel " + name)
+}
+
+// goKernel4x4 is the portable micro-kernel: a 4×4 tile held in 16 local
+// accumulators.
+func goKernel4x4[T Float](kc int, a, b, c *T, ldc int, alpha, beta T, flags int) {
+	as := unsafe.Slice(a, kc*4)
+	bs := unsafe.Slice(b, kc*4)
+	var c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33 T
+	for len(as) >= 4 && len(bs) >= 4 {
+		a0, a1, a2, a3 := as[0], as[1], as[2], as[3]
+		b0, b1, b2, b3 := bs[0], bs[1], bs[2], bs[3]
+		c00 += a0 * b0
+		c01 += a0 * b1
+		c02 += a0 * b2
+		c03 += a0 * b3
+		c10 += a1 * b0
+		c11 += a1 * b1
+		c12 += a1 * b2
+		c13 += a1 * b3
+		c20 += a2 * b0
+		c21 += a2 * b1
+		c22 += a2 * b2
+		c23 += a2 * b3
+		c30 += a3 * b0
+		c31 += a3 * b1
+		c32 += a3 * b2
+		c33 += a3 * b3
+		as, bs = as[4:], bs[4:]
+	}
+	cs := unsafe.Slice(c, 3*ldc+4)
+	store4(cs[0:4:4], c00, c01, c02, c03, alpha, beta, flags)
+	store4(cs[ldc:ldc+4:ldc+4], c10, c11, c12, c13, alpha, beta, flags)
+	store4(cs[2*ldc:2*ldc+4:2*ldc+4], c20, c21, c22, c23, alpha, beta, flags)
+	store4(cs[3*ldc:3*ldc+4:3*ldc+4], c30, c31, c32, c33, alpha, beta, flags)
+}
+
+func store4[T Float](c []T, x0, x1, x2, x3, alpha, beta T, flags int) {
+	_ = c[3]
+	if flags&flagBeta0 != 0 {
+		c[0], c[1], c[2], c[3] = alpha*x0, alpha*x1, alpha*x2, alpha*x3
+		return
+	}
+	c[0] = beta*c[0] + alpha*x0
+	c[1] = beta*c[1] + alpha*x1
+	c[2] = beta*c[2] + alpha*x2
+	c[3] = beta*c[3] + alpha*x3
+}
