@@ -12,33 +12,12 @@ func packA[T Float](dst, a []T, lda int, trans bool, i0, p0, mc, kc, mr int) {
 			base := p0*lda + i0 + ir
 			for p := 0; p < kc; p++ {
 				dp := d[p*mr : p*mr+mr]
-				copy(dp, a[base+p*lda:base+p*lda+mrr])
-				clear(dp[mrr:])
+				copyRun(dp, a[base+p*lda:], mrr)
 			}
 			continue
 		}
 		// op(A)[i][p] = a[i*lda+p]: read rows, scatter with stride mr.
-		if mrr < mr {
-			clear(d)
-		}
-		i := 0
-		for ; i+4 <= mrr; i += 4 {
-			base := (i0+ir+i)*lda + p0
-			r0 := a[base : base+kc]
-			r1 := a[base+lda : base+lda+kc]
-			r2 := a[base+2*lda : base+2*lda+kc]
-			r3 := a[base+3*lda : base+3*lda+kc]
-			for p := range r0 {
-				dp := d[p*mr+i : p*mr+i+4]
-				dp[0], dp[1], dp[2], dp[3] = r0[p], r1[p], r2[p], r3[p]
-			}
-		}
-		for ; i < mrr; i++ {
-			base := (i0+ir+i)*lda + p0
-			for p, v := range a[base : base+kc] {
-				d[p*mr+i] = v
-			}
-		}
+		interleave(d, a, (i0+ir)*lda+p0, lda, kc, mrr, mr)
 	}
 }
 
@@ -54,32 +33,85 @@ func packB[T Float](dst, b []T, ldb int, trans bool, p0, j0, kc, nc, nr int) {
 			base := p0*ldb + j0 + jr
 			for p := 0; p < kc; p++ {
 				dp := d[p*nr : p*nr+nr]
-				copy(dp, b[base+p*ldb:base+p*ldb+nrr])
-				clear(dp[nrr:])
+				copyRun(dp, b[base+p*ldb:], nrr)
 			}
 			continue
 		}
 		// op(B)[p][j] = b[j*ldb+p]: read rows of b, scatter with stride nr.
-		if nrr < nr {
-			clear(d)
-		}
-		j := 0
-		for ; j+4 <= nrr; j += 4 {
-			base := (j0+jr+j)*ldb + p0
-			r0 := b[base : base+kc]
-			r1 := b[base+ldb : base+ldb+kc]
-			r2 := b[base+2*ldb : base+2*ldb+kc]
-			r3 := b[base+3*ldb : base+3*ldb+kc]
-			for p := range r0 {
-				dp := d[p*nr+j : p*nr+j+4]
-				dp[0], dp[1], dp[2], dp[3] = r0[p], r1[p], r2[p], r3[p]
-			}
-		}
-		for ; j < nrr; j++ {
-			base := (j0+jr+j)*ldb + p0
-			for p, v := range b[base : base+kc] {
-				d[p*nr+j] = v
-			}
+		interleave(d, b, (j0+jr)*ldb+p0, ldb, kc, nrr, nr)
+	}
+}
+
+// interleave sets d[p*width+i] = src[base+i*ld+p] for p < kc and i < rows,
+// and zeroes columns rows..width-1 of d (kc×width): the transposing half of
+// packing, reading rows of src in parallel.
+func interleave[T Float](d, src []T, base, ld, kc, rows, width int) {
+	d = d[:kc*width]
+	if rows < width {
+		clear(d)
+	}
+	i := 0
+	for ; i+8 <= rows; i += 8 {
+		o := base + i*ld
+		r0 := src[o : o+kc]
+		r1 := src[o+ld:][:len(r0)]
+		r2 := src[o+2*ld:][:len(r0)]
+		r3 := src[o+3*ld:][:len(r0)]
+		r4 := src[o+4*ld:][:len(r0)]
+		r5 := src[o+5*ld:][:len(r0)]
+		r6 := src[o+6*ld:][:len(r0)]
+		r7 := src[o+7*ld:][:len(r0)]
+		for p := range r0 {
+			dp := (*[8]T)(d[p*width+i:])
+			dp[0], dp[1], dp[2], dp[3] = r0[p], r1[p], r2[p], r3[p]
+			dp[4], dp[5], dp[6], dp[7] = r4[p], r5[p], r6[p], r7[p]
 		}
 	}
+	for ; i+4 <= rows; i += 4 {
+		o := base + i*ld
+		r0 := src[o : o+kc]
+		r1 := src[o+ld:][:len(r0)]
+		r2 := src[o+2*ld:][:len(r0)]
+		r3 := src[o+3*ld:][:len(r0)]
+		for p := range r0 {
+			dp := (*[4]T)(d[p*width+i:])
+			dp[0], dp[1], dp[2], dp[3] = r0[p], r1[p], r2[p], r3[p]
+		}
+	}
+	for ; i < rows; i++ {
+		o := base + i*ld
+		for p, v := range src[o : o+kc] {
+			d[p*width+i] = v
+		}
+	}
+}
+
+// copyRun sets dst[:n] = src[:n] and zeroes the rest of dst, with fixed-size
+// moves for the panel widths of the kernels (a copy call per short run
+// would dominate packing).
+func copyRun[T Float](dst, src []T, n int) {
+	if n == len(dst) {
+		switch n {
+		case 32:
+			*(*[32]T)(dst) = *(*[32]T)(src)
+			return
+		case 16:
+			*(*[16]T)(dst) = *(*[16]T)(src)
+			return
+		case 12:
+			*(*[12]T)(dst) = *(*[12]T)(src)
+			return
+		case 8:
+			*(*[8]T)(dst) = *(*[8]T)(src)
+			return
+		case 6:
+			*(*[6]T)(dst) = *(*[6]T)(src)
+			return
+		case 4:
+			*(*[4]T)(dst) = *(*[4]T)(src)
+			return
+		}
+	}
+	copy(dst, src[:n])
+	clear(dst[n:])
 }

@@ -9,6 +9,17 @@ package cblas
 /*
 #cgo LDFLAGS: -lblas
 #include <cblas.h>
+
+// OpenBLAS's thread control, when the linked BLAS is OpenBLAS.
+extern void openblas_set_num_threads(int) __attribute__((weak));
+
+static int set_threads(int n) {
+	if (openblas_set_num_threads) {
+		openblas_set_num_threads(n);
+		return 1;
+	}
+	return 0;
+}
 */
 import "C"
 
@@ -16,6 +27,10 @@ import "unsafe"
 
 // Available reports whether the binding is compiled in.
 const Available = true
+
+// SetThreads sets the BLAS's thread count where it is OpenBLAS and
+// reports whether it could.
+func SetThreads(n int) bool { return C.set_threads(C.int(n)) != 0 }
 
 func trans(t bool) C.enum_CBLAS_TRANSPOSE {
 	if t {
