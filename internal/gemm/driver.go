@@ -249,33 +249,75 @@ func (p *problem[T]) block(ws *workspace[T], a, b, c []T, m0, m1, n0, n1 int) {
 			}
 			for ic := m0; ic < m1; ic += ker.mc {
 				mc := min(ker.mc, m1-ic)
+				if p.useDirect() {
+					// Full row panels read A in place; only a partial last
+					// panel is packed (zero-padded).
+					full := mc / mr * mr
+					ap := ws.a[:kc*mr]
+					if full < mc {
+						packA(ap, a, p.lda, false, ic+full, pc, mc-full, kc, mr)
+					}
+					p.macro(ws.tile, a[ic*p.lda+pc:], ap, bp, c[ic*p.ldc+jc:], mc, nc, kc, beta, flags)
+					continue
+				}
 				ap := ws.a[:kc*roundUp(mc, mr)]
 				packA(ap, a, p.lda, p.transA, ic, pc, mc, kc, mr)
-				p.macro(ws.tile, ap, bp, c[ic*p.ldc+jc:], mc, nc, kc, beta, flags)
+				p.macro(ws.tile, nil, ap, bp, c[ic*p.ldc+jc:], mc, nc, kc, beta, flags)
 			}
 		}
 	}
 }
 
+// useDirect reports whether the kernel reads full row panels of A in place
+// rather than packing them: A must not be transposed (the kernel broadcasts
+// one element of each of its mr rows per step, so rows must be contiguous)
+// and the kernel must have a direct variant. directMode (a test hook) can
+// force packing.
+func (p *problem[T]) useDirect() bool {
+	return !p.transA && p.ker.direct != nil && directMode != directOff
+}
+
+// directMode is a test hook: directOff packs A even where it could be read
+// in place.
+var directMode = directAuto
+
+const (
+	directAuto = iota
+	directOff
+)
+
 // macro runs the micro-kernel over an mc×nc block of C (c starts at the
 // block's top-left element) from packed panels ap (mc rows) and bp (nc
-// columns).
-func (p *problem[T]) macro(tile, ap, bp, c []T, mc, nc, kc int, beta T, flags int) {
+// columns). When ad is non-nil, full row panels are read from ad (A at the
+// block's first row and depth, leading dimension lda) and ap holds only the
+// packed partial last panel.
+func (p *problem[T]) macro(tile, ad, ap, bp, c []T, mc, nc, kc int, beta T, flags int) {
 	ker := p.ker
-	mr, nr, ldc, alpha := ker.mr, ker.nr, p.ldc, p.alpha
-	fn := ker.fn
+	mr, nr, ldc, alpha, lda := ker.mr, ker.nr, p.ldc, p.alpha, p.lda
+	fn, direct := ker.fn, ker.direct
 	for jr := 0; jr < nc; jr += nr {
 		nrr := min(nr, nc-jr)
 		bpan := &bp[(jr/nr)*kc*nr]
 		for ir := 0; ir < mc; ir += mr {
 			mrr := min(mr, mc-ir)
-			apan := &ap[(ir/mr)*kc*mr]
 			ci := ir*ldc + jr
-			if mrr == mr && nrr == nr {
-				fn(kc, apan, bpan, &c[ci], ldc, alpha, beta, flags)
-				continue
+			if ad != nil && mrr == mr {
+				if nrr == nr {
+					direct(kc, &ad[ir*lda], lda, bpan, &c[ci], ldc, alpha, beta, flags)
+					continue
+				}
+				direct(kc, &ad[ir*lda], lda, bpan, &tile[0], nr, 1, 0, flagBeta0)
+			} else {
+				apan := &ap[0]
+				if ad == nil {
+					apan = &ap[(ir/mr)*kc*mr]
+				}
+				if mrr == mr && nrr == nr {
+					fn(kc, apan, bpan, &c[ci], ldc, alpha, beta, flags)
+					continue
+				}
+				fn(kc, apan, bpan, &tile[0], nr, 1, 0, flagBeta0)
 			}
-			fn(kc, apan, bpan, &tile[0], nr, 1, 0, flagBeta0)
 			for i := 0; i < mrr; i++ {
 				row := c[ci+i*ldc : ci+i*ldc+nrr]
 				t := tile[i*nr : i*nr+nrr]

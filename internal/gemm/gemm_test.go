@@ -122,23 +122,40 @@ func gemmCase[T Float](t *testing.T, rng *rand.Rand, tA, tB bool, s shape, alpha
 
 func testAllKernels[T Float](t *testing.T, short bool) {
 	for _, name := range kernelNames[T]() {
-		t.Run(name, func(t *testing.T) {
-			defer setKernel[T](name)()
-			rng := rand.New(rand.NewPCG(1, 2))
-			for si, s := range testShapes {
-				big := s.m*s.n*s.k > 200000
-				for ti := 0; ti < 4; ti++ {
-					tA, tB := ti&1 != 0, ti&2 != 0
-					for abi, ab := range alphaBeta {
-						if (big || short) && abi%3 != ti%3 {
-							continue
+		for _, mode := range []int{directAuto, directOff} {
+			if mode == directOff && activeKernelNamed[T](name).direct == nil {
+				continue
+			}
+			t.Run(fmt.Sprintf("%s/%s", name, map[int]string{directAuto: "auto", directOff: "packedA"}[mode]), func(t *testing.T) {
+				defer setKernel[T](name)()
+				defer setDirect(mode)()
+				rng := rand.New(rand.NewPCG(1, 2))
+				for si, s := range testShapes {
+					big := s.m*s.n*s.k > 200000
+					for ti := 0; ti < 4; ti++ {
+						tA, tB := ti&1 != 0, ti&2 != 0
+						for abi, ab := range alphaBeta {
+							if (big || short) && abi%3 != ti%3 {
+								continue
+							}
+							gemmCase(t, rng, tA, tB, s, T(ab[0]), T(ab[1]), (si+abi)%3*3, nil)
 						}
-						gemmCase(t, rng, tA, tB, s, T(ab[0]), T(ab[1]), (si+abi)%3*3, nil)
 					}
 				}
-			}
-		})
+			})
+		}
 	}
+}
+
+func activeKernelNamed[T Float](name string) *kernel[T] {
+	defer setKernel[T](name)()
+	return activeKernel[T]()
+}
+
+func setDirect(mode int) (restore func()) {
+	old := directMode
+	directMode = mode
+	return func() { directMode = old }
 }
 
 func TestGemmFloat32(t *testing.T) { testAllKernels[float32](t, testing.Short()) }
@@ -187,7 +204,14 @@ func testThreads[T Float](t *testing.T) {
 				c0 := randSlice[T](rng, extent(m, n, ldc)+1)
 				for ri, r := range runners {
 					c := append([]T(nil), c0...)
-					Gemm(tA, tB, m, n, k, T(-0.5), a, lda, b, ldb, T(2), c, ldc, r)
+					if ri == 1 {
+						// Packed and in-place A must agree too.
+						restore := setDirect(directOff)
+						Gemm(tA, tB, m, n, k, T(-0.5), a, lda, b, ldb, T(2), c, ldc, r)
+						restore()
+					} else {
+						Gemm(tA, tB, m, n, k, T(-0.5), a, lda, b, ldb, T(2), c, ldc, r)
+					}
 					for i := 0; i < m; i++ {
 						for j := 0; j < n; j++ {
 							if x, y := c[i*ldc+j], first[i*ldc+j]; math.Float64bits(float64(x)) != math.Float64bits(float64(y)) {

@@ -12,6 +12,11 @@ type kernelFunc[T Float] func(kc int, a, b, c *T, ldc int, alpha, beta T, flags 
 
 const flagBeta0 = 1
 
+// directFunc is a kernelFunc that reads its mr rows of A in place from a
+// row-major matrix (row i at a+i*lda) instead of a packed micro-panel. It
+// performs exactly the same operations, so results are bit-identical.
+type directFunc[T Float] func(kc int, a *T, lda int, b, c *T, ldc int, alpha, beta T, flags int)
+
 // kernel describes a micro-kernel and the blocking sized for it.
 type kernel[T Float] struct {
 	name   string
@@ -20,6 +25,7 @@ type kernel[T Float] struct {
 	mc     int // rows of A packed at once (multiple of mr), MC×KC in L2
 	nc     int // columns of B packed at once (multiple of nr), KC×NC in L3
 	fn     kernelFunc[T]
+	direct directFunc[T] // optional: fn reading A unpacked (not transA)
 }
 
 // Kernel registries: every kernel usable on this machine, best first. The

@@ -20,16 +20,28 @@ func sgemmKernAVX2(kc int, a, b, c *float32, ldc int, alpha, beta float32, flags
 //go:noescape
 func dgemmKernAVX2(kc int, a, b, c *float64, ldc int, alpha, beta float64, flags int)
 
+//go:noescape
+func sgemmKernAVX512Direct(kc int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32, flags int)
+
+//go:noescape
+func dgemmKernAVX512Direct(kc int, a *float64, lda int, b, c *float64, ldc int, alpha, beta float64, flags int)
+
+//go:noescape
+func sgemmKernAVX2Direct(kc int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32, flags int)
+
+//go:noescape
+func dgemmKernAVX2Direct(kc int, a *float64, lda int, b, c *float64, ldc int, alpha, beta float64, flags int)
+
 func init() {
 	var k32 []*kernel[float32]
 	var k64 []*kernel[float64]
 	if cpu.X86.HasAVX512F {
-		k32 = append(k32, &kernel[float32]{name: "avx512-12x32", mr: 12, nr: 32, kc: 256, mc: 192, nc: 4096, fn: sgemmKernAVX512})
-		k64 = append(k64, &kernel[float64]{name: "avx512-12x16", mr: 12, nr: 16, kc: 256, mc: 96, nc: 2048, fn: dgemmKernAVX512})
+		k32 = append(k32, &kernel[float32]{name: "avx512-12x32", mr: 12, nr: 32, kc: 256, mc: 192, nc: 4096, fn: sgemmKernAVX512, direct: sgemmKernAVX512Direct})
+		k64 = append(k64, &kernel[float64]{name: "avx512-12x16", mr: 12, nr: 16, kc: 256, mc: 96, nc: 2048, fn: dgemmKernAVX512, direct: dgemmKernAVX512Direct})
 	}
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
-		k32 = append(k32, &kernel[float32]{name: "avx2-6x16", mr: 6, nr: 16, kc: 256, mc: 144, nc: 4096, fn: sgemmKernAVX2})
-		k64 = append(k64, &kernel[float64]{name: "avx2-6x8", mr: 6, nr: 8, kc: 256, mc: 72, nc: 2048, fn: dgemmKernAVX2})
+		k32 = append(k32, &kernel[float32]{name: "avx2-6x16", mr: 6, nr: 16, kc: 256, mc: 144, nc: 4096, fn: sgemmKernAVX2, direct: sgemmKernAVX2Direct})
+		k64 = append(k64, &kernel[float64]{name: "avx2-6x8", mr: 6, nr: 8, kc: 256, mc: 72, nc: 2048, fn: dgemmKernAVX2, direct: dgemmKernAVX2Direct})
 	}
 	kernels32 = append(k32, kernels32...)
 	kernels64 = append(k64, kernels64...)
