@@ -60,6 +60,9 @@ var decoderShapes = []benchShape{
 	// Batch 8 × seq 512: fused QKV projection and attention.
 	{name: "qkv_4096x1536x512", m: 4096, n: 1536, k: 512, batch: 1, weight: true},
 	{name: "qk_512x512x64_b64", m: 512, n: 512, k: 64, batch: 64, transB: true},
+	// Token-by-token generation with a KV cache: one row at a time.
+	{name: "gen_1x512x512", m: 1, n: 512, k: 512, batch: 1, weight: true},
+	{name: "gen_1x2048x512", m: 1, n: 2048, k: 512, batch: 1, weight: true},
 }
 
 func runnerFor(b *testing.B, threads int) Runner {
@@ -89,6 +92,7 @@ func benchShape32(b *testing.B, s benchShape, threads int) {
 			r := runnerFor(b, threads)
 			setBLASThreads(threads)
 			im.run(false, s.transB, s.m, s.n, s.k, a, s.k, sa, bm, ldb, sb, c, s.n, sc, s.batch, r)
+			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				im.run(false, s.transB, s.m, s.n, s.k, a, s.k, sa, bm, ldb, sb, c, s.n, sc, s.batch, r)
@@ -100,6 +104,7 @@ func benchShape32(b *testing.B, s benchShape, threads int) {
 		b.Run(fmt.Sprintf("%s/t%d/go-packed", s.name, threads), func(b *testing.B) {
 			r := runnerFor(b, threads)
 			pb := PackB(s.transB, s.k, s.n, bm, ldb)
+			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				gemmGo(false, false, s.m, s.n, s.k, 1, a, s.k, sa, nil, 0, 0, pb, 0, c, s.n, sc, s.batch, r)

@@ -229,7 +229,9 @@ func (p *problem[T]) block(ws *workspace[T], a, b, c []T, m0, m1, n0, n1 int) {
 	if p.pb == nil {
 		ws.b = grow(ws.b, kcMax*ncMax)
 	}
-	ws.a = grow(ws.a, kcMax*mcMax)
+	if !p.useDirect() {
+		ws.a = grow(ws.a, kcMax*mcMax)
+	}
 	for jc := n0; jc < n1; jc += ker.nc {
 		nc := min(ker.nc, n1-jc)
 		for pc := 0; pc < p.k; pc += ker.kc {
@@ -250,14 +252,7 @@ func (p *problem[T]) block(ws *workspace[T], a, b, c []T, m0, m1, n0, n1 int) {
 			for ic := m0; ic < m1; ic += ker.mc {
 				mc := min(ker.mc, m1-ic)
 				if p.useDirect() {
-					// Full row panels read A in place; only a partial last
-					// panel is packed (zero-padded).
-					full := mc / mr * mr
-					ap := ws.a[:kc*mr]
-					if full < mc {
-						packA(ap, a, p.lda, false, ic+full, pc, mc-full, kc, mr)
-					}
-					p.macro(ws.tile, a[ic*p.lda+pc:], ap, bp, c[ic*p.ldc+jc:], mc, nc, kc, beta, flags)
+					p.macro(ws.tile, a[ic*p.lda+pc:], nil, bp, c[ic*p.ldc+jc:], mc, nc, kc, beta, flags)
 					continue
 				}
 				ap := ws.a[:kc*roundUp(mc, mr)]
@@ -274,7 +269,7 @@ func (p *problem[T]) block(ws *workspace[T], a, b, c []T, m0, m1, n0, n1 int) {
 // and the kernel must have a direct variant. directMode (a test hook) can
 // force packing.
 func (p *problem[T]) useDirect() bool {
-	return !p.transA && p.ker.direct != nil && directMode != directOff
+	return !p.transA && p.ker.direct != nil && p.ker.edgesDirect[0] != nil && directMode != directOff
 }
 
 // directMode is a test hook: directOff packs A even where it could be read
@@ -287,36 +282,50 @@ const (
 )
 
 // macro runs the micro-kernel over an mc×nc block of C (c starts at the
-// block's top-left element) from packed panels ap (mc rows) and bp (nc
-// columns). When ad is non-nil, full row panels are read from ad (A at the
-// block's first row and depth, leading dimension lda) and ap holds only the
-// packed partial last panel.
+// block's top-left element) from packed panels bp (nc columns) and either
+// packed panels ap (mc rows) or, when ad is non-nil, A read in place (ad
+// starts at the block's first row and depth, leading dimension lda).
+//
+// Full tiles are written straight to C. A partial row panel is computed by
+// the edge kernels (8, 4, 2 and 1 rows), also straight to C; a partial
+// column panel goes through the mr×nr tile buffer.
 func (p *problem[T]) macro(tile, ad, ap, bp, c []T, mc, nc, kc int, beta T, flags int) {
 	ker := p.ker
 	mr, nr, ldc, alpha, lda := ker.mr, ker.nr, p.ldc, p.alpha, p.lda
-	fn, direct := ker.fn, ker.direct
+	hasEdges := ker.edges[0] != nil
 	for jr := 0; jr < nc; jr += nr {
 		nrr := min(nr, nc-jr)
 		bpan := &bp[(jr/nr)*kc*nr]
 		for ir := 0; ir < mc; ir += mr {
 			mrr := min(mr, mc-ir)
 			ci := ir*ldc + jr
-			if ad != nil && mrr == mr {
-				if nrr == nr {
-					direct(kc, &ad[ir*lda], lda, bpan, &c[ci], ldc, alpha, beta, flags)
-					continue
+			viaTile := nrr < nr || (mrr < mr && !hasEdges)
+			dst, ldd, al, be, fl := c[ci:], ldc, alpha, beta, flags
+			if viaTile {
+				dst, ldd, al, be, fl = tile, nr, 1, 0, flagBeta0
+			}
+			switch {
+			case mrr == mr && ad != nil:
+				ker.direct(kc, &ad[ir*lda], lda, bpan, &dst[0], ldd, al, be, fl)
+			case mrr == mr || !hasEdges:
+				ker.fn(kc, &ap[(ir/mr)*kc*mr], bpan, &dst[0], ldd, al, be, fl)
+			default:
+				i := 0
+				for e := len(ker.edges) - 1; e >= 0; e-- {
+					if ker.edges[e] == nil {
+						continue
+					}
+					for r := 1 << e; mrr-i >= r; i += r {
+						if ad != nil {
+							ker.edgesDirect[e](kc, &ad[(ir+i)*lda], lda, bpan, &dst[i*ldd], ldd, al, be, fl)
+						} else {
+							ker.edges[e](kc, &ap[(ir/mr)*kc*mr+i], bpan, &dst[i*ldd], ldd, al, be, fl)
+						}
+					}
 				}
-				direct(kc, &ad[ir*lda], lda, bpan, &tile[0], nr, 1, 0, flagBeta0)
-			} else {
-				apan := &ap[0]
-				if ad == nil {
-					apan = &ap[(ir/mr)*kc*mr]
-				}
-				if mrr == mr && nrr == nr {
-					fn(kc, apan, bpan, &c[ci], ldc, alpha, beta, flags)
-					continue
-				}
-				fn(kc, apan, bpan, &tile[0], nr, 1, 0, flagBeta0)
+			}
+			if !viaTile {
+				continue
 			}
 			for i := 0; i < mrr; i++ {
 				row := c[ci+i*ldc : ci+i*ldc+nrr]

@@ -26,6 +26,12 @@ type kernel[T Float] struct {
 	nc     int // columns of B packed at once (multiple of nr), KC×NC in L3
 	fn     kernelFunc[T]
 	direct directFunc[T] // optional: fn reading A unpacked (not transA)
+
+	// Optional edge kernels: edges[e] computes only the first 1<<e rows of
+	// a tile (A still in mr-row panels), edgesDirect the same reading A in
+	// place. Partial row panels are then written straight to C.
+	edges       [4]kernelFunc[T]
+	edgesDirect [4]directFunc[T]
 }
 
 // Kernel registries: every kernel usable on this machine, best first. The
