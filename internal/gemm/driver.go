@@ -218,28 +218,58 @@ func (p *problem[T]) task(t int) {
 	putWorkspace(ws)
 }
 
+// Operands are read in place by the kernels where that saves packing:
+// A whenever it is not transposed (its rows are contiguous), B when it is
+// not transposed and the block has few rows, so that packing B would cost
+// as much as the multiply (B panels are re-read once per row panel, from
+// cache, with packing or without).
+const directBMaxPanels = 2
+
+// directMode is a test hook: directOff packs every operand, directMax reads
+// in place wherever the layout allows regardless of size.
+var directMode = directAuto
+
+const (
+	directAuto = iota
+	directOff
+	directMax
+)
+
 // block computes rows [m0,m1) × columns [n0,n1) of one C entry.
 func (p *problem[T]) block(ws *workspace[T], a, b, c []T, m0, m1, n0, n1 int) {
 	ker := p.ker
 	mr, nr := ker.mr, ker.nr
+	directA := !p.transA && ker.fns[1][0][4] != nil && ker.hasEdges() && directMode != directOff
+	directB := p.pb == nil && !p.transB && ker.fns[0][1][4] != nil && ker.hasEdges() &&
+		(directMode == directMax || directMode == directAuto && m1-m0 <= directBMaxPanels*mr)
 	ws.tile = grow(ws.tile, mr*nr)
 	ncMax := min(ker.nc, roundUp(n1-n0, nr))
 	mcMax := min(ker.mc, roundUp(m1-m0, mr))
 	kcMax := min(ker.kc, p.k)
-	if p.pb == nil {
+	switch {
+	case directB:
+		ws.b = grow(ws.b, kcMax*nr) // a partial last column panel
+	case p.pb == nil:
 		ws.b = grow(ws.b, kcMax*ncMax)
 	}
-	if !p.useDirect() {
+	if !directA {
 		ws.a = grow(ws.a, kcMax*mcMax)
 	}
 	for jc := n0; jc < n1; jc += ker.nc {
 		nc := min(ker.nc, n1-jc)
 		for pc := 0; pc < p.k; pc += ker.kc {
 			kc := min(ker.kc, p.k-pc)
-			var bp []T
-			if p.pb != nil {
+			var bp, bd []T
+			switch {
+			case p.pb != nil:
 				bp = p.pb.panels(pc, jc, kc, nc)
-			} else {
+			case directB:
+				bd = b[pc*p.ldb+jc:]
+				if full := nc / nr * nr; full < nc {
+					bp = ws.b[:kc*nr]
+					packB(bp, b, p.ldb, false, pc, jc+full, kc, nc-full, nr)
+				}
+			default:
 				bp = ws.b[:kc*roundUp(nc, nr)]
 				packB(bp, b, p.ldb, p.transB, pc, jc, kc, nc, nr)
 			}
@@ -251,51 +281,49 @@ func (p *problem[T]) block(ws *workspace[T], a, b, c []T, m0, m1, n0, n1 int) {
 			}
 			for ic := m0; ic < m1; ic += ker.mc {
 				mc := min(ker.mc, m1-ic)
-				if p.useDirect() {
-					p.macro(ws.tile, a[ic*p.lda+pc:], nil, bp, c[ic*p.ldc+jc:], mc, nc, kc, beta, flags)
-					continue
+				var ap, ad []T
+				if directA {
+					ad = a[ic*p.lda+pc:]
+				} else {
+					ap = ws.a[:kc*roundUp(mc, mr)]
+					packA(ap, a, p.lda, p.transA, ic, pc, mc, kc, mr)
 				}
-				ap := ws.a[:kc*roundUp(mc, mr)]
-				packA(ap, a, p.lda, p.transA, ic, pc, mc, kc, mr)
-				p.macro(ws.tile, nil, ap, bp, c[ic*p.ldc+jc:], mc, nc, kc, beta, flags)
+				p.macro(ws.tile, ad, ap, bd, bp, c[ic*p.ldc+jc:], mc, nc, kc, beta, flags)
 			}
 		}
 	}
 }
 
-// useDirect reports whether the kernel reads full row panels of A in place
-// rather than packing them: A must not be transposed (the kernel broadcasts
-// one element of each of its mr rows per step, so rows must be contiguous)
-// and the kernel must have a direct variant. directMode (a test hook) can
-// force packing.
-func (p *problem[T]) useDirect() bool {
-	return !p.transA && p.ker.direct != nil && p.ker.edgesDirect[0] != nil && directMode != directOff
-}
-
-// directMode is a test hook: directOff packs A even where it could be read
-// in place.
-var directMode = directAuto
-
-const (
-	directAuto = iota
-	directOff
-)
-
-// macro runs the micro-kernel over an mc×nc block of C (c starts at the
-// block's top-left element) from packed panels bp (nc columns) and either
-// packed panels ap (mc rows) or, when ad is non-nil, A read in place (ad
-// starts at the block's first row and depth, leading dimension lda).
+// macro runs the micro-kernels over an mc×nc block of C (c starts at the
+// block's top-left element). A comes from packed panels ap (mc rows) or, when
+// ad is non-nil, in place (ad starts at the block's first row and depth).
+// B comes from packed panels bp (nc columns) or, when bd is non-nil, in place
+// for full panels with bp holding only the packed partial last panel.
 //
 // Full tiles are written straight to C. A partial row panel is computed by
 // the edge kernels (8, 4, 2 and 1 rows), also straight to C; a partial
 // column panel goes through the mr×nr tile buffer.
-func (p *problem[T]) macro(tile, ad, ap, bp, c []T, mc, nc, kc int, beta T, flags int) {
+func (p *problem[T]) macro(tile, ad, ap, bd, bp, c []T, mc, nc, kc int, beta T, flags int) {
 	ker := p.ker
 	mr, nr, ldc, alpha, lda := ker.mr, ker.nr, p.ldc, p.alpha, p.lda
-	hasEdges := ker.edges[0] != nil
+	hasEdges := ker.hasEdges()
+	da := 0
+	if ad != nil {
+		da = 1
+	}
 	for jr := 0; jr < nc; jr += nr {
 		nrr := min(nr, nc-jr)
-		bpan := &bp[(jr/nr)*kc*nr]
+		var bptr *T
+		ldb, db := 0, 0
+		switch {
+		case bd != nil && nrr == nr:
+			bptr, ldb, db = &bd[jr], p.ldb, 1
+		case bd != nil:
+			bptr = &bp[0]
+		default:
+			bptr = &bp[(jr/nr)*kc*nr]
+		}
+		fns := &ker.fns[da][db]
 		for ir := 0; ir < mc; ir += mr {
 			mrr := min(mr, mc-ir)
 			ci := ir*ldc + jr
@@ -304,23 +332,16 @@ func (p *problem[T]) macro(tile, ad, ap, bp, c []T, mc, nc, kc int, beta T, flag
 			if viaTile {
 				dst, ldd, al, be, fl = tile, nr, 1, 0, flagBeta0
 			}
-			switch {
-			case mrr == mr && ad != nil:
-				ker.direct(kc, &ad[ir*lda], lda, bpan, &dst[0], ldd, al, be, fl)
-			case mrr == mr || !hasEdges:
-				ker.fn(kc, &ap[(ir/mr)*kc*mr], bpan, &dst[0], ldd, al, be, fl)
-			default:
+			if mrr == mr || !hasEdges {
+				fns[4](kc, aPanel(ad, ap, ir, 0, lda, kc, mr), lda, bptr, ldb, &dst[0], ldd, al, be, fl)
+			} else {
 				i := 0
-				for e := len(ker.edges) - 1; e >= 0; e-- {
-					if ker.edges[e] == nil {
+				for e := 3; e >= 0; e-- {
+					if fns[e] == nil {
 						continue
 					}
 					for r := 1 << e; mrr-i >= r; i += r {
-						if ad != nil {
-							ker.edgesDirect[e](kc, &ad[(ir+i)*lda], lda, bpan, &dst[i*ldd], ldd, al, be, fl)
-						} else {
-							ker.edges[e](kc, &ap[(ir/mr)*kc*mr+i], bpan, &dst[i*ldd], ldd, al, be, fl)
-						}
+						fns[e](kc, aPanel(ad, ap, ir, i, lda, kc, mr), lda, bptr, ldb, &dst[i*ldd], ldd, al, be, fl)
 					}
 				}
 			}
@@ -342,6 +363,15 @@ func (p *problem[T]) macro(tile, ad, ap, bp, c []T, mc, nc, kc int, beta T, flag
 			}
 		}
 	}
+}
+
+// aPanel points at row i of the row panel starting at block row ir: in A
+// itself when it is read in place (ad non-nil), else in the packed panels.
+func aPanel[T Float](ad, ap []T, ir, i, lda, kc, mr int) *T {
+	if ad != nil {
+		return &ad[(ir+i)*lda]
+	}
+	return &ap[(ir/mr)*kc*mr+i]
 }
 
 // scale sets C = beta·C (C = 0 when beta is 0, whatever C held).

@@ -122,11 +122,11 @@ func gemmCase[T Float](t *testing.T, rng *rand.Rand, tA, tB bool, s shape, alpha
 
 func testAllKernels[T Float](t *testing.T, short bool) {
 	for _, name := range kernelNames[T]() {
-		for _, mode := range []int{directAuto, directOff} {
-			if mode == directOff && activeKernelNamed[T](name).direct == nil {
+		for _, mode := range []int{directAuto, directOff, directMax} {
+			if mode != directAuto && activeKernelNamed[T](name).fns[1][1][4] == nil {
 				continue
 			}
-			t.Run(fmt.Sprintf("%s/%s", name, map[int]string{directAuto: "auto", directOff: "packedA"}[mode]), func(t *testing.T) {
+			t.Run(fmt.Sprintf("%s/%s", name, modeNames[mode]), func(t *testing.T) {
 				defer setKernel[T](name)()
 				defer setDirect(mode)()
 				rng := rand.New(rand.NewPCG(1, 2))
@@ -146,6 +146,8 @@ func testAllKernels[T Float](t *testing.T, short bool) {
 		}
 	}
 }
+
+var modeNames = map[int]string{directAuto: "auto", directOff: "packed", directMax: "inplace"}
 
 func activeKernelNamed[T Float](name string) *kernel[T] {
 	defer setKernel[T](name)()
@@ -173,7 +175,7 @@ func (r reverseRunner) Run(tasks int, fn func(int)) {
 }
 
 func testThreads[T Float](t *testing.T) {
-	runners := []Runner{reverseRunner(2), reverseRunner(3), reverseRunner(7), reverseRunner(64)}
+	runners := []Runner{Serial{}, reverseRunner(2), reverseRunner(3), reverseRunner(7), reverseRunner(64)}
 	for _, w := range []int{2, 3, 7} {
 		p := NewPool(w)
 		defer p.Close()
@@ -204,9 +206,9 @@ func testThreads[T Float](t *testing.T) {
 				c0 := randSlice[T](rng, extent(m, n, ldc)+1)
 				for ri, r := range runners {
 					c := append([]T(nil), c0...)
-					if ri == 1 {
-						// Packed and in-place A must agree too.
-						restore := setDirect(directOff)
+					if ri == 1 || ri == 2 { // Serial, then reverseRunner(2)
+						// Packed and in-place operands must agree too.
+						restore := setDirect(map[int]int{1: directOff, 2: directMax}[ri])
 						Gemm(tA, tB, m, n, k, T(-0.5), a, lda, b, ldb, T(2), c, ldc, r)
 						restore()
 					} else {

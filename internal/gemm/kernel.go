@@ -5,34 +5,36 @@ import (
 	"unsafe"
 )
 
-// kernelFunc computes one mr×nr tile of C from kc steps of packed panels:
-// acc = Σ_p a[p*mr:p*mr+mr] ⊗ b[p*nr:p*nr+nr]; then C = alpha·acc when
-// flags&flagBeta0, else C = beta·C + alpha·acc. ldc is in elements.
-type kernelFunc[T Float] func(kc int, a, b, c *T, ldc int, alpha, beta T, flags int)
+// kernelFunc computes rows×nr elements of C (rows = mr for a full tile, or
+// fewer for an edge kernel) from kc steps of A and B:
+//
+//	acc[i][j] = Σ_p A(i,p)·B(p,j), p ascending
+//	C = alpha·acc if flags&flagBeta0, else C = beta·C + alpha·acc
+//
+// A(i,p) is a[p*mr+i] (a packed micro-panel) or a[i*lda+p] (A read in place);
+// B(p,j) is b[p*nr+j] (packed) or b[p*ldb+j] (in place). Which one is fixed
+// by the kernel; lda or ldb is ignored where the operand is packed. All
+// leading dimensions are in elements. Every variant of a kernel performs the
+// same operations on the same values, so results are bit-identical.
+type kernelFunc[T Float] func(kc int, a *T, lda int, b *T, ldb int, c *T, ldc int, alpha, beta T, flags int)
 
 const flagBeta0 = 1
 
-// directFunc is a kernelFunc that reads its mr rows of A in place from a
-// row-major matrix (row i at a+i*lda) instead of a packed micro-panel. It
-// performs exactly the same operations, so results are bit-identical.
-type directFunc[T Float] func(kc int, a *T, lda int, b, c *T, ldc int, alpha, beta T, flags int)
-
-// kernel describes a micro-kernel and the blocking sized for it.
+// kernel describes a micro-kernel family and the blocking sized for it.
 type kernel[T Float] struct {
 	name   string
 	mr, nr int // tile shape
 	kc     int // depth of a k slice (panels of KC×MR and KC×NR)
-	mc     int // rows of A packed at once (multiple of mr), MC×KC in L2
-	nc     int // columns of B packed at once (multiple of nr), KC×NC in L3
-	fn     kernelFunc[T]
-	direct directFunc[T] // optional: fn reading A unpacked (not transA)
+	mc     int // rows of A per block (multiple of mr), MC×KC in L2
+	nc     int // columns of B per block (multiple of nr), KC×NC in L3
 
-	// Optional edge kernels: edges[e] computes only the first 1<<e rows of
-	// a tile (A still in mr-row panels), edgesDirect the same reading A in
-	// place. Partial row panels are then written straight to C.
-	edges       [4]kernelFunc[T]
-	edgesDirect [4]directFunc[T]
+	// fns[directA][directB][e]: e = 4 is the full mr×nr tile, e < 4 the
+	// edge kernel computing only the first 1<<e rows. Only fns[0][0][4] is
+	// required; a nil entry means that variant is not available.
+	fns [2][2][5]kernelFunc[T]
 }
+
+func (k *kernel[T]) hasEdges() bool { return k.fns[0][0][0] != nil }
 
 // Kernel registries: every kernel usable on this machine, best first. The
 // platform files append to them in init; the Go kernel is always last.
@@ -44,8 +46,12 @@ var (
 )
 
 func init() {
-	kernels32 = append(kernels32, &kernel[float32]{name: "go-4x4", mr: 4, nr: 4, kc: 256, mc: 128, nc: 2048, fn: goKernel4x4[float32]})
-	kernels64 = append(kernels64, &kernel[float64]{name: "go-4x4", mr: 4, nr: 4, kc: 256, mc: 96, nc: 1024, fn: goKernel4x4[float64]})
+	k32 := &kernel[float32]{name: "go-4x4", mr: 4, nr: 4, kc: 256, mc: 128, nc: 2048}
+	k32.fns[0][0][4] = goKernel4x4[float32]
+	k64 := &kernel[float64]{name: "go-4x4", mr: 4, nr: 4, kc: 256, mc: 96, nc: 1024}
+	k64.fns[0][0][4] = goKernel4x4[float64]
+	kernels32 = append(kernels32, k32)
+	kernels64 = append(kernels64, k64)
 	active32.Store(kernels32[0])
 	active64.Store(kernels64[0])
 }
@@ -104,8 +110,8 @@ func setKernel[T Float](name string) (restore func()) {
 }
 
 // goKernel4x4 is the portable micro-kernel: a 4×4 tile held in 16 local
-// accumulators.
-func goKernel4x4[T Float](kc int, a, b, c *T, ldc int, alpha, beta T, flags int) {
+// accumulators, both operands packed.
+func goKernel4x4[T Float](kc int, a *T, _ int, b *T, _ int, c *T, ldc int, alpha, beta T, flags int) {
 	as := unsafe.Slice(a, kc*4)
 	bs := unsafe.Slice(b, kc*4)
 	var c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33 T

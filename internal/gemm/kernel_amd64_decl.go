@@ -5,121 +5,265 @@
 package gemm
 
 //go:noescape
-func sgemmKernAVX512(kc int, a *float32, b, c *float32, ldc int, alpha, beta float32, flags int)
+func sgemmAVX512R1(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, flags int)
 
 //go:noescape
-func dgemmKernAVX512(kc int, a *float64, b, c *float64, ldc int, alpha, beta float64, flags int)
+func sgemmAVX512R2(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, flags int)
 
 //go:noescape
-func sgemmKernAVX2(kc int, a *float32, b, c *float32, ldc int, alpha, beta float32, flags int)
+func sgemmAVX512R4(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, flags int)
 
 //go:noescape
-func dgemmKernAVX2(kc int, a *float64, b, c *float64, ldc int, alpha, beta float64, flags int)
+func sgemmAVX512R8(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, flags int)
 
 //go:noescape
-func sgemmKernAVX512R1(kc int, a *float32, b, c *float32, ldc int, alpha, beta float32, flags int)
+func sgemmAVX512(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, flags int)
 
 //go:noescape
-func sgemmKernAVX512R2(kc int, a *float32, b, c *float32, ldc int, alpha, beta float32, flags int)
+func sgemmAVX512R1DB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, flags int)
 
 //go:noescape
-func sgemmKernAVX512R4(kc int, a *float32, b, c *float32, ldc int, alpha, beta float32, flags int)
+func sgemmAVX512R2DB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, flags int)
 
 //go:noescape
-func sgemmKernAVX512R8(kc int, a *float32, b, c *float32, ldc int, alpha, beta float32, flags int)
+func sgemmAVX512R4DB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, flags int)
 
 //go:noescape
-func dgemmKernAVX512R1(kc int, a *float64, b, c *float64, ldc int, alpha, beta float64, flags int)
+func sgemmAVX512R8DB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, flags int)
 
 //go:noescape
-func dgemmKernAVX512R2(kc int, a *float64, b, c *float64, ldc int, alpha, beta float64, flags int)
+func sgemmAVX512DB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, flags int)
 
 //go:noescape
-func dgemmKernAVX512R4(kc int, a *float64, b, c *float64, ldc int, alpha, beta float64, flags int)
+func sgemmAVX512R1DA(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, flags int)
 
 //go:noescape
-func dgemmKernAVX512R8(kc int, a *float64, b, c *float64, ldc int, alpha, beta float64, flags int)
+func sgemmAVX512R2DA(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, flags int)
 
 //go:noescape
-func sgemmKernAVX2R1(kc int, a *float32, b, c *float32, ldc int, alpha, beta float32, flags int)
+func sgemmAVX512R4DA(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, flags int)
 
 //go:noescape
-func sgemmKernAVX2R2(kc int, a *float32, b, c *float32, ldc int, alpha, beta float32, flags int)
+func sgemmAVX512R8DA(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, flags int)
 
 //go:noescape
-func sgemmKernAVX2R4(kc int, a *float32, b, c *float32, ldc int, alpha, beta float32, flags int)
+func sgemmAVX512DA(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, flags int)
 
 //go:noescape
-func dgemmKernAVX2R1(kc int, a *float64, b, c *float64, ldc int, alpha, beta float64, flags int)
+func sgemmAVX512R1DADB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, flags int)
 
 //go:noescape
-func dgemmKernAVX2R2(kc int, a *float64, b, c *float64, ldc int, alpha, beta float64, flags int)
+func sgemmAVX512R2DADB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, flags int)
 
 //go:noescape
-func dgemmKernAVX2R4(kc int, a *float64, b, c *float64, ldc int, alpha, beta float64, flags int)
+func sgemmAVX512R4DADB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, flags int)
 
 //go:noescape
-func sgemmKernAVX512Direct(kc int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32, flags int)
+func sgemmAVX512R8DADB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, flags int)
 
 //go:noescape
-func dgemmKernAVX512Direct(kc int, a *float64, lda int, b, c *float64, ldc int, alpha, beta float64, flags int)
+func sgemmAVX512DADB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, flags int)
 
 //go:noescape
-func sgemmKernAVX2Direct(kc int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32, flags int)
+func dgemmAVX512R1(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64, flags int)
 
 //go:noescape
-func dgemmKernAVX2Direct(kc int, a *float64, lda int, b, c *float64, ldc int, alpha, beta float64, flags int)
+func dgemmAVX512R2(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64, flags int)
 
 //go:noescape
-func sgemmKernAVX512R1Direct(kc int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32, flags int)
+func dgemmAVX512R4(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64, flags int)
 
 //go:noescape
-func sgemmKernAVX512R2Direct(kc int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32, flags int)
+func dgemmAVX512R8(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64, flags int)
 
 //go:noescape
-func sgemmKernAVX512R4Direct(kc int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32, flags int)
+func dgemmAVX512(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64, flags int)
 
 //go:noescape
-func sgemmKernAVX512R8Direct(kc int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32, flags int)
+func dgemmAVX512R1DB(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64, flags int)
 
 //go:noescape
-func dgemmKernAVX512R1Direct(kc int, a *float64, lda int, b, c *float64, ldc int, alpha, beta float64, flags int)
+func dgemmAVX512R2DB(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64, flags int)
 
 //go:noescape
-func dgemmKernAVX512R2Direct(kc int, a *float64, lda int, b, c *float64, ldc int, alpha, beta float64, flags int)
+func dgemmAVX512R4DB(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64, flags int)
 
 //go:noescape
-func dgemmKernAVX512R4Direct(kc int, a *float64, lda int, b, c *float64, ldc int, alpha, beta float64, flags int)
+func dgemmAVX512R8DB(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64, flags int)
 
 //go:noescape
-func dgemmKernAVX512R8Direct(kc int, a *float64, lda int, b, c *float64, ldc int, alpha, beta float64, flags int)
+func dgemmAVX512DB(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64, flags int)
 
 //go:noescape
-func sgemmKernAVX2R1Direct(kc int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32, flags int)
+func dgemmAVX512R1DA(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64, flags int)
 
 //go:noescape
-func sgemmKernAVX2R2Direct(kc int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32, flags int)
+func dgemmAVX512R2DA(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64, flags int)
 
 //go:noescape
-func sgemmKernAVX2R4Direct(kc int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32, flags int)
+func dgemmAVX512R4DA(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64, flags int)
 
 //go:noescape
-func dgemmKernAVX2R1Direct(kc int, a *float64, lda int, b, c *float64, ldc int, alpha, beta float64, flags int)
+func dgemmAVX512R8DA(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64, flags int)
 
 //go:noescape
-func dgemmKernAVX2R2Direct(kc int, a *float64, lda int, b, c *float64, ldc int, alpha, beta float64, flags int)
+func dgemmAVX512DA(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64, flags int)
 
 //go:noescape
-func dgemmKernAVX2R4Direct(kc int, a *float64, lda int, b, c *float64, ldc int, alpha, beta float64, flags int)
+func dgemmAVX512R1DADB(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64, flags int)
 
-// Edge kernels of each full kernel, computing 1, 2, 4 and 8 rows.
-var (
-	sgemmKernAVX512Edges       = [4]kernelFunc[float32]{sgemmKernAVX512R1, sgemmKernAVX512R2, sgemmKernAVX512R4, sgemmKernAVX512R8}
-	sgemmKernAVX512EdgesDirect = [4]directFunc[float32]{sgemmKernAVX512R1Direct, sgemmKernAVX512R2Direct, sgemmKernAVX512R4Direct, sgemmKernAVX512R8Direct}
-	dgemmKernAVX512Edges       = [4]kernelFunc[float64]{dgemmKernAVX512R1, dgemmKernAVX512R2, dgemmKernAVX512R4, dgemmKernAVX512R8}
-	dgemmKernAVX512EdgesDirect = [4]directFunc[float64]{dgemmKernAVX512R1Direct, dgemmKernAVX512R2Direct, dgemmKernAVX512R4Direct, dgemmKernAVX512R8Direct}
-	sgemmKernAVX2Edges         = [4]kernelFunc[float32]{sgemmKernAVX2R1, sgemmKernAVX2R2, sgemmKernAVX2R4, nil}
-	sgemmKernAVX2EdgesDirect   = [4]directFunc[float32]{sgemmKernAVX2R1Direct, sgemmKernAVX2R2Direct, sgemmKernAVX2R4Direct, nil}
-	dgemmKernAVX2Edges         = [4]kernelFunc[float64]{dgemmKernAVX2R1, dgemmKernAVX2R2, dgemmKernAVX2R4, nil}
-	dgemmKernAVX2EdgesDirect   = [4]directFunc[float64]{dgemmKernAVX2R1Direct, dgemmKernAVX2R2Direct, dgemmKernAVX2R4Direct, nil}
-)
+//go:noescape
+func dgemmAVX512R2DADB(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64, flags int)
+
+//go:noescape
+func dgemmAVX512R4DADB(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64, flags int)
+
+//go:noescape
+func dgemmAVX512R8DADB(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64, flags int)
+
+//go:noescape
+func dgemmAVX512DADB(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64, flags int)
+
+//go:noescape
+func sgemmAVX2R1(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, flags int)
+
+//go:noescape
+func sgemmAVX2R2(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, flags int)
+
+//go:noescape
+func sgemmAVX2R4(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, flags int)
+
+//go:noescape
+func sgemmAVX2(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, flags int)
+
+//go:noescape
+func sgemmAVX2R1DB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, flags int)
+
+//go:noescape
+func sgemmAVX2R2DB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, flags int)
+
+//go:noescape
+func sgemmAVX2R4DB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, flags int)
+
+//go:noescape
+func sgemmAVX2DB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, flags int)
+
+//go:noescape
+func sgemmAVX2R1DA(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, flags int)
+
+//go:noescape
+func sgemmAVX2R2DA(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, flags int)
+
+//go:noescape
+func sgemmAVX2R4DA(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, flags int)
+
+//go:noescape
+func sgemmAVX2DA(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, flags int)
+
+//go:noescape
+func sgemmAVX2R1DADB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, flags int)
+
+//go:noescape
+func sgemmAVX2R2DADB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, flags int)
+
+//go:noescape
+func sgemmAVX2R4DADB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, flags int)
+
+//go:noescape
+func sgemmAVX2DADB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, flags int)
+
+//go:noescape
+func dgemmAVX2R1(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64, flags int)
+
+//go:noescape
+func dgemmAVX2R2(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64, flags int)
+
+//go:noescape
+func dgemmAVX2R4(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64, flags int)
+
+//go:noescape
+func dgemmAVX2(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64, flags int)
+
+//go:noescape
+func dgemmAVX2R1DB(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64, flags int)
+
+//go:noescape
+func dgemmAVX2R2DB(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64, flags int)
+
+//go:noescape
+func dgemmAVX2R4DB(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64, flags int)
+
+//go:noescape
+func dgemmAVX2DB(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64, flags int)
+
+//go:noescape
+func dgemmAVX2R1DA(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64, flags int)
+
+//go:noescape
+func dgemmAVX2R2DA(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64, flags int)
+
+//go:noescape
+func dgemmAVX2R4DA(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64, flags int)
+
+//go:noescape
+func dgemmAVX2DA(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64, flags int)
+
+//go:noescape
+func dgemmAVX2R1DADB(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64, flags int)
+
+//go:noescape
+func dgemmAVX2R2DADB(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64, flags int)
+
+//go:noescape
+func dgemmAVX2R4DADB(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64, flags int)
+
+//go:noescape
+func dgemmAVX2DADB(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64, flags int)
+
+// sgemmAVX512Kernels[directA][directB][e] computes 1<<e rows (e < 4) or a full tile (e = 4).
+var sgemmAVX512Kernels = [2][2][5]kernelFunc[float32]{
+	{
+		{sgemmAVX512R1, sgemmAVX512R2, sgemmAVX512R4, sgemmAVX512R8, sgemmAVX512},
+		{sgemmAVX512R1DB, sgemmAVX512R2DB, sgemmAVX512R4DB, sgemmAVX512R8DB, sgemmAVX512DB},
+	},
+	{
+		{sgemmAVX512R1DA, sgemmAVX512R2DA, sgemmAVX512R4DA, sgemmAVX512R8DA, sgemmAVX512DA},
+		{sgemmAVX512R1DADB, sgemmAVX512R2DADB, sgemmAVX512R4DADB, sgemmAVX512R8DADB, sgemmAVX512DADB},
+	},
+}
+
+// dgemmAVX512Kernels[directA][directB][e] computes 1<<e rows (e < 4) or a full tile (e = 4).
+var dgemmAVX512Kernels = [2][2][5]kernelFunc[float64]{
+	{
+		{dgemmAVX512R1, dgemmAVX512R2, dgemmAVX512R4, dgemmAVX512R8, dgemmAVX512},
+		{dgemmAVX512R1DB, dgemmAVX512R2DB, dgemmAVX512R4DB, dgemmAVX512R8DB, dgemmAVX512DB},
+	},
+	{
+		{dgemmAVX512R1DA, dgemmAVX512R2DA, dgemmAVX512R4DA, dgemmAVX512R8DA, dgemmAVX512DA},
+		{dgemmAVX512R1DADB, dgemmAVX512R2DADB, dgemmAVX512R4DADB, dgemmAVX512R8DADB, dgemmAVX512DADB},
+	},
+}
+
+// sgemmAVX2Kernels[directA][directB][e] computes 1<<e rows (e < 4) or a full tile (e = 4).
+var sgemmAVX2Kernels = [2][2][5]kernelFunc[float32]{
+	{
+		{sgemmAVX2R1, sgemmAVX2R2, sgemmAVX2R4, nil, sgemmAVX2},
+		{sgemmAVX2R1DB, sgemmAVX2R2DB, sgemmAVX2R4DB, nil, sgemmAVX2DB},
+	},
+	{
+		{sgemmAVX2R1DA, sgemmAVX2R2DA, sgemmAVX2R4DA, nil, sgemmAVX2DA},
+		{sgemmAVX2R1DADB, sgemmAVX2R2DADB, sgemmAVX2R4DADB, nil, sgemmAVX2DADB},
+	},
+}
+
+// dgemmAVX2Kernels[directA][directB][e] computes 1<<e rows (e < 4) or a full tile (e = 4).
+var dgemmAVX2Kernels = [2][2][5]kernelFunc[float64]{
+	{
+		{dgemmAVX2R1, dgemmAVX2R2, dgemmAVX2R4, nil, dgemmAVX2},
+		{dgemmAVX2R1DB, dgemmAVX2R2DB, dgemmAVX2R4DB, nil, dgemmAVX2DB},
+	},
+	{
+		{dgemmAVX2R1DA, dgemmAVX2R2DA, dgemmAVX2R4DA, nil, dgemmAVX2DA},
+		{dgemmAVX2R1DADB, dgemmAVX2R2DADB, dgemmAVX2R4DADB, nil, dgemmAVX2DADB},
+	},
+}
