@@ -132,10 +132,15 @@ func testAllKernels[T Float](t *testing.T, short bool) {
 				rng := rand.New(rand.NewPCG(1, 2))
 				for si, s := range testShapes {
 					big := s.m*s.n*s.k > 200000
+					if big && raceEnabled && (mode != directAuto || name != kernelNames[T]()[0]) {
+						continue // the reference is slow under -race
+					}
 					for ti := 0; ti < 4; ti++ {
 						tA, tB := ti&1 != 0, ti&2 != 0
 						for abi, ab := range alphaBeta {
-							if (big || short) && abi%3 != ti%3 {
+							// Under -race (slow) the forced modes get a sample.
+							sample := big || short || raceEnabled && mode != directAuto
+							if sample && abi%3 != ti%3 {
 								continue
 							}
 							gemmCase(t, rng, tA, tB, s, T(ab[0]), T(ab[1]), (si+abi)%3*3, nil)
@@ -161,7 +166,7 @@ func setDirect(mode int) (restore func()) {
 }
 
 func TestGemmFloat32(t *testing.T) { testAllKernels[float32](t, testing.Short()) }
-func TestGemmFloat64(t *testing.T) { testAllKernels[float64](t, testing.Short()) }
+func TestGemmFloat64(t *testing.T) { testAllKernels[float64](t, testing.Short() || raceEnabled) }
 
 // reverseRunner claims many workers but runs tasks serially in reverse
 // order, exercising the partition deterministically.
@@ -182,7 +187,11 @@ func testThreads[T Float](t *testing.T) {
 		runners = append(runners, p)
 	}
 	shapes := []shape{{100, 300, 70}, {37, 97, 513}, {300, 13, 260}, {1, 700, 300}, {500, 1, 300}, {128, 128, 64}}
-	for _, name := range kernelNames[T]() {
+	names := kernelNames[T]()
+	if raceEnabled {
+		names = names[:1] // the partition, not the kernel, is under test
+	}
+	for _, name := range names {
 		defer setKernel[T](name)()
 		for _, s := range shapes {
 			for ti := 0; ti < 4; ti++ {
@@ -311,7 +320,11 @@ func TestStridedFloat32(t *testing.T) { testStrided[float32](t) }
 func TestStridedFloat64(t *testing.T) { testStrided[float64](t) }
 
 func testPacked[T Float](t *testing.T) {
-	for _, name := range kernelNames[T]() {
+	names := kernelNames[T]()
+	if raceEnabled {
+		names = names[:1]
+	}
+	for _, name := range names {
 		defer setKernel[T](name)()
 		for _, s := range []shape{{1, 1, 1}, {37, 97, 513}, {13, 33, 17}, {130, 70, 300}, {4, 5, 0}} {
 			for ti := 0; ti < 4; ti++ {
