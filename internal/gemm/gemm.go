@@ -15,38 +15,55 @@
 // cut into KC-deep slices, n into NC-wide and m into MC-tall blocks. For each
 // slice, B is packed into NR-column micro-panels (KC×NR, contiguous) and A
 // into MR-row micro-panels (KC×MR, contiguous); an assembly micro-kernel then
-// accumulates one MR×NR tile of C in registers over the whole slice. Partial
-// tiles at the edges are zero-padded in the panels and written back through a
-// small tile buffer. The micro-kernel is chosen once at start-up from the CPU
-// features: AVX-512F (12×32 float32, 12×16 float64), AVX2+FMA (6×16 float32,
-// 6×8 float64), or a portable Go kernel (4×4) on other CPUs, other
-// architectures and under the purego build tag. [KernelName] reports the
-// choice.
+// accumulates one MR×NR tile of C in registers over the whole slice and
+// applies alpha and beta as it stores.
+//
+// Packing is skipped where it buys nothing: a non-transposed A is read in
+// place by the kernels (they broadcast one element of each row per step, so
+// contiguous rows are all they need), and a non-transposed B is read in
+// place when a block has at most two row panels (packing would cost as much
+// as the multiply, as in one-row generation steps). Partial row panels are
+// computed by edge kernels of 8, 4, 2 and 1 rows straight into C; partial
+// column panels go through a small tile buffer.
+//
+// Micro-kernels, chosen once at start-up from the CPU features ([KernelName]
+// reports the choice):
+//
+//	kernel        float32 tile  float64 tile  KC   MC (f32/f64)  NC (f32/f64)
+//	AVX-512F      12×32 (ZMM)   12×16 (ZMM)   512  192/96        4096/2048
+//	AVX2+FMA      6×16 (YMM)    6×8 (YMM)     512  144/72        4096/2048
+//	Go (portable) 4×4           4×4           256  128/96        2048/1024
+//
+// The Go kernel is used on other CPUs, on other architectures and under the
+// purego build tag.
 //
 // # Semantics
 //
 // As in the reference BLAS: when beta is zero C is overwritten and its old
 // contents (NaN or Inf included) are never read; when alpha is zero or k is
 // zero, A and B are not read and C is scaled by beta. Otherwise NaN and Inf
-// in A or B propagate through IEEE arithmetic, with one exception inherited
-// from packing: a partial edge tile multiplies zero padding by real values,
-// but those products land only in the discarded part of the tile.
-// Denormals are handled by the hardware at full IEEE semantics (Go never sets
+// in A or B propagate through IEEE arithmetic (zero padding of partial
+// panels only ever meets values whose products are discarded). Denormals are handled by the hardware at full IEEE semantics (Go never sets
 // flush-to-zero); they are slow on some CPUs but never wrong.
 //
 // # Determinism and threads
 //
 // Work is split over blocks of C (whole MR×NR tiles, and batch entries),
 // never over k, and every element of C is computed by the same sequence of
-// operations whatever the partition: results are bit-identical for any
-// [Runner] and any number of workers. They can differ between kernels
-// (AVX-512, AVX2, Go) in the last bits, as any change of summation order does.
+// operations whatever the partition, and whether operands were packed,
+// pre-packed or read in place: results are bit-identical for any [Runner]
+// and any number of workers. They can differ between kernels (AVX-512, AVX2,
+// Go) in the last bits, as any change of summation order does. A batched
+// call gives the same bits as one call per entry.
 //
 // # Memory
 //
 // Packing buffers come from a sync.Pool per element type, sized to the
-// blocking (about KC×NC + MC×KC elements per concurrent task, at most a few
-// MiB), so steady-state calls make no heap allocations. [PackB] trades memory
+// blocking (at most KC×NC + MC×KC elements per concurrent task: 8.4 MiB for
+// float32 with AVX-512, and only what a call needs), so steady-state calls
+// make no heap allocations; with the package's [Pool] runner neither does
+// the parallel path. A broadcast B of a batched call is packed once into a
+// pooled buffer. [PackB] trades memory
 // for time on constant operands: the packed copy costs k×roundup(n, NR)
 // elements (see [PackedB.Bytes]) and skips all B packing at call time.
 //

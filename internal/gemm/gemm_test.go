@@ -294,6 +294,15 @@ func testStrided[T Float](t *testing.T) {
 				alpha, beta := T(tc.alpha), T(tc.bet)
 				GemmStrided(tc.tA, tc.tB, m, n, k, alpha, a, lda, sa, b, ldb, sb, beta, c, ldc, sc, tc.batch, r)
 				for e := 0; e < tc.batch; e++ {
+					// Bit-identical to a call per entry (a broadcast B may be
+					// pre-packed or folded into one taller product).
+					ce := append([]T(nil), orig[e*sc:e*sc+extent(m, n, ldc)]...)
+					Gemm(tc.tA, tc.tB, m, n, k, alpha, a[e*sa:], lda, b[e*sb:], ldb, beta, ce, ldc, nil)
+					for i := range ce {
+						if ce[i] != c[e*sc+i] && !(ce[i] != ce[i] && c[e*sc+i] != c[e*sc+i]) {
+							t.Fatalf("%s case %d entry %d: batched C[%d]=%v, single call %v", name, ci, e, i, c[e*sc+i], ce[i])
+						}
+					}
 					want, tol := refGemm(tc.tA, tc.tB, m, n, k, alpha, a[e*sa:], lda, b[e*sb:], ldb, beta, orig[e*sc:], ldc)
 					for i := 0; i < m; i++ {
 						for j := 0; j < n; j++ {
