@@ -177,9 +177,10 @@ func (p *problem[T]) plan(workers int) int {
 		// Cost of the largest task in multiply-adds, counting a packed
 		// element as a dozen (packing is memory-bound).
 		cost := float64(rows) * float64(cols) * float64(p.k)
-		packA := float64(rows) * float64(p.k) * float64((cols+p.ker.nc-1)/p.ker.nc)
-		cost += 12 * packA
-		if p.pb == nil {
+		if !p.directA() {
+			cost += 12 * float64(rows) * float64(p.k) * float64((cols+p.ker.nc-1)/p.ker.nc)
+		}
+		if p.pb == nil && !p.directB(rows) {
 			cost += 12 * float64(cols) * float64(p.k)
 		}
 		if best < 0 || cost < best {
@@ -235,13 +236,23 @@ const (
 	directMax
 )
 
+// directA reports whether the kernels read A in place.
+func (p *problem[T]) directA() bool {
+	return !p.transA && p.ker.fns[1][0][4] != nil && p.ker.hasEdges() && directMode != directOff
+}
+
+// directB reports whether the kernels read B in place in a block of the
+// given number of rows (when B is not pre-packed).
+func (p *problem[T]) directB(rows int) bool {
+	return !p.transB && p.ker.fns[0][1][4] != nil && p.ker.hasEdges() &&
+		(directMode == directMax || directMode == directAuto && rows <= directBMaxPanels*p.ker.mr)
+}
+
 // block computes rows [m0,m1) × columns [n0,n1) of one C entry.
 func (p *problem[T]) block(ws *workspace[T], a, b, c []T, m0, m1, n0, n1 int) {
 	ker := p.ker
 	mr, nr := ker.mr, ker.nr
-	directA := !p.transA && ker.fns[1][0][4] != nil && ker.hasEdges() && directMode != directOff
-	directB := p.pb == nil && !p.transB && ker.fns[0][1][4] != nil && ker.hasEdges() &&
-		(directMode == directMax || directMode == directAuto && m1-m0 <= directBMaxPanels*mr)
+	directA, directB := p.directA(), p.pb == nil && p.directB(m1-m0)
 	ws.tile = grow(ws.tile, mr*nr)
 	ncMax := min(ker.nc, roundUp(n1-n0, nr))
 	mcMax := min(ker.mc, roundUp(m1-m0, mr))

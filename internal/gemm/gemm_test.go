@@ -483,3 +483,27 @@ func ExampleGemm() {
 	fmt.Println(c)
 	// Output: [4 2 10 5]
 }
+
+func TestPlanCoversWholeTiles(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	for i := 0; i < 2000; i++ {
+		p := &problem[float32]{ker: activeKernel[float32]()}
+		p.m, p.n, p.k = 1+rng.IntN(600), 1+rng.IntN(600), 1+rng.IntN(600)
+		p.batch = 1 + rng.IntN(5)
+		p.transA, p.transB = rng.IntN(2) == 0, rng.IntN(2) == 0
+		workers := 1 + rng.IntN(9)
+		tasks := p.plan(workers)
+		mr, nr := p.ker.mr, p.ker.nr
+		switch {
+		case tasks != p.batch*p.tm*p.tn:
+			t.Fatalf("tasks %d != batch %d × %d × %d", tasks, p.batch, p.tm, p.tn)
+		case p.tm > 1 && p.rowStep%mr != 0, p.tn > 1 && p.colStep%nr != 0:
+			t.Fatalf("split off the tile grid: rowStep %d colStep %d", p.rowStep, p.colStep)
+		case p.tm*p.rowStep < p.m || (p.tm-1)*p.rowStep >= p.m,
+			p.tn*p.colStep < p.n || (p.tn-1)*p.colStep >= p.n:
+			t.Fatalf("%d×%d split %d×%d by %d×%d leaves gaps or empty tasks", p.m, p.n, p.tm, p.tn, p.rowStep, p.colStep)
+		case p.tm*p.tn > 2*workers:
+			t.Fatalf("%d×%d parts for %d workers", p.tm, p.tn, workers)
+		}
+	}
+}
