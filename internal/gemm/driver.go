@@ -1,9 +1,5 @@
 package gemm
 
-import (
-	"sync"
-)
-
 // problem is one (batched) GEMM call, split into tasks over batch entries
 // and blocks of C. It is pooled so that a call allocates nothing.
 type problem[T Float] struct {
@@ -27,18 +23,65 @@ type problem[T Float] struct {
 	run func(int) // p.task, bound once per pooled problem
 }
 
-var problemPool32, problemPool64 sync.Pool
+// freeList is a bounded cache of reusable objects. Unlike a sync.Pool it
+// is not emptied by garbage collection, so a program that allocates (and so
+// collects) between GEMM calls still makes no allocations inside them; at
+// most its capacity of objects stays cached (see ReleaseBuffers).
+type freeList[X any] chan *X
+
+const freeListCap = 64
+
+func (f freeList[X]) get() *X {
+	select {
+	case x := <-f:
+		return x
+	default:
+		return nil
+	}
+}
+
+func (f freeList[X]) put(x *X) {
+	select {
+	case f <- x:
+	default: // full: let the collector have it
+	}
+}
+
+func (f freeList[X]) drain() {
+	for f.get() != nil {
+	}
+}
+
+var (
+	problems32   = make(freeList[problem[float32]], freeListCap)
+	problems64   = make(freeList[problem[float64]], freeListCap)
+	workspaces32 = make(freeList[workspace[float32]], freeListCap)
+	workspaces64 = make(freeList[workspace[float64]], freeListCap)
+	packed32     = make(freeList[PackedB[float32]], freeListCap)
+	packed64     = make(freeList[PackedB[float64]], freeListCap)
+)
+
+// ReleaseBuffers drops the packing buffers cached for reuse (up to a few
+// MiB per task that ran concurrently). Later calls allocate them again.
+func ReleaseBuffers() {
+	problems32.drain()
+	problems64.drain()
+	workspaces32.drain()
+	workspaces64.drain()
+	packed32.drain()
+	packed64.drain()
+}
 
 func getProblem[T Float]() *problem[T] {
 	var z T
 	var x any
 	switch any(z).(type) {
 	case float32:
-		x = problemPool32.Get()
+		x = problems32.get()
 	default:
-		x = problemPool64.Get()
+		x = problems64.get()
 	}
-	if p, ok := x.(*problem[T]); ok {
+	if p, ok := x.(*problem[T]); ok && p != nil {
 		return p
 	}
 	p := new(problem[T])
@@ -49,12 +92,11 @@ func getProblem[T Float]() *problem[T] {
 func putProblem[T Float](p *problem[T]) {
 	run := p.run
 	*p = problem[T]{run: run} // drop references to the caller's slices
-	var z T
-	switch any(z).(type) {
-	case float32:
-		problemPool32.Put(p)
-	default:
-		problemPool64.Put(p)
+	switch p := any(p).(type) {
+	case *problem[float32]:
+		problems32.put(p)
+	case *problem[float64]:
+		problems64.put(p)
 	}
 }
 
@@ -64,30 +106,27 @@ type workspace[T Float] struct {
 	tile []T
 }
 
-var wsPool32, wsPool64 sync.Pool
-
 func getWorkspace[T Float]() *workspace[T] {
 	var z T
 	var x any
 	switch any(z).(type) {
 	case float32:
-		x = wsPool32.Get()
+		x = workspaces32.get()
 	default:
-		x = wsPool64.Get()
+		x = workspaces64.get()
 	}
-	if w, ok := x.(*workspace[T]); ok {
+	if w, ok := x.(*workspace[T]); ok && w != nil {
 		return w
 	}
 	return new(workspace[T])
 }
 
 func putWorkspace[T Float](w *workspace[T]) {
-	var z T
-	switch any(z).(type) {
-	case float32:
-		wsPool32.Put(w)
-	default:
-		wsPool64.Put(w)
+	switch w := any(w).(type) {
+	case *workspace[float32]:
+		workspaces32.put(w)
+	case *workspace[float64]:
+		workspaces64.put(w)
 	}
 }
 

@@ -58,14 +58,18 @@
 //
 // # Memory
 //
-// Packing buffers come from a sync.Pool per element type, sized to the
-// blocking (at most KC×NC + MC×KC elements per concurrent task: 8.4 MiB for
-// float32 with AVX-512, and only what a call needs), so steady-state calls
-// make no heap allocations; with the package's [Pool] runner neither does
-// the parallel path. A broadcast B of a batched call is packed once into a
-// pooled buffer. [PackB] trades memory
-// for time on constant operands: the packed copy costs k×roundup(n, NR)
-// elements (see [PackedB.Bytes]) and skips all B packing at call time.
+// Packing buffers and per-call state come from bounded free lists per
+// element type (not a sync.Pool, which garbage collection empties), sized to
+// what a call needs and at most KC×NC + MC×KC elements per concurrently
+// running task: 8.4 MiB for float32 with AVX-512, 1 MiB for a 128×512 block.
+// Steady-state calls therefore make no heap allocations, with a nil runner
+// or the package's [Pool], even in a program that collects garbage between
+// calls; [ReleaseBuffers] drops the cached buffers. A broadcast B of a
+// batched call is packed once per call into such a buffer.
+//
+// [PackB] trades memory for time on constant operands: the packed copy
+// costs k×roundup(n, NR) elements (see [PackedB.Bytes]) and saves all
+// packing of B at call time.
 //
 // # System BLAS
 //

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 )
 
@@ -459,9 +460,25 @@ func TestNoAllocs(t *testing.T) {
 			GemmStrided(true, false, 20, 250, 300, 1, a, 20, 20, b, 250, 0, 0, c, 250, 20*250, 10, pool)
 		},
 	} {
-		f() // warm the pools
+		f() // warm the caches
 		if n := testing.AllocsPerRun(20, f); n != 0 {
 			t.Errorf("%s: %v allocations per call", name, n)
+		}
+		// The caches survive garbage collection, unlike a sync.Pool: a call
+		// right after two collections reallocates no buffers. (MemStats are
+		// process-wide, so take the least of a few tries.)
+		least := ^uint64(0)
+		for try := 0; try < 5; try++ {
+			runtime.GC()
+			runtime.GC()
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			f()
+			runtime.ReadMemStats(&after)
+			least = min(least, after.TotalAlloc-before.TotalAlloc)
+		}
+		if least != 0 {
+			t.Errorf("%s: %d bytes allocated in a call after GC", name, least)
 		}
 	}
 }

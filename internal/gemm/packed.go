@@ -2,7 +2,6 @@ package gemm
 
 import (
 	"fmt"
-	"sync"
 	"unsafe"
 )
 
@@ -106,21 +105,19 @@ func GemmPackedStrided[T Float](transA bool, m int, alpha T, a []T, lda, strideA
 	gemmGo(transA, false, m, n, k, alpha, a, lda, strideA, nil, 0, 0, b, beta, c, ldc, strideC, batch, r)
 }
 
-var packedPool32, packedPool64 sync.Pool
-
-// packBPooled packs op(B) into a pooled PackedB (for a broadcast operand of
-// a batched call); release it with releasePackedB.
+// packBPooled packs op(B) into a cached PackedB (for a broadcast operand
+// of a batched call); release it with releasePackedB.
 func packBPooled[T Float](transB bool, k, n int, b []T, ldb int) *PackedB[T] {
 	var z T
 	var x any
 	switch any(z).(type) {
 	case float32:
-		x = packedPool32.Get()
+		x = packed32.get()
 	default:
-		x = packedPool64.Get()
+		x = packed64.get()
 	}
 	p, ok := x.(*PackedB[T])
-	if !ok {
+	if !ok || p == nil {
 		p = new(PackedB[T])
 	}
 	p.pack(activeKernel[T](), transB, k, n, b, ldb, p.data)
@@ -128,11 +125,10 @@ func packBPooled[T Float](transB bool, k, n int, b []T, ldb int) *PackedB[T] {
 }
 
 func releasePackedB[T Float](p *PackedB[T]) {
-	var z T
-	switch any(z).(type) {
-	case float32:
-		packedPool32.Put(p)
-	default:
-		packedPool64.Put(p)
+	switch p := any(p).(type) {
+	case *PackedB[float32]:
+		packed32.put(p)
+	case *PackedB[float64]:
+		packed64.put(p)
 	}
 }
