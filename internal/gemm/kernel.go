@@ -109,15 +109,28 @@ func setKernel[T Float](name string) (restore func()) {
 	panic("gemm: unknown kernel " + name)
 }
 
-// goKernel4x4 is the portable micro-kernel: a 4×4 tile held in 16 local
-// accumulators, both operands packed.
+// goKernel4x4 is the portable micro-kernel: a 4×4 tile, both operands
+// packed, computed as two 2×4 halves so that the 8 accumulators, 4 B values
+// and 2 A values of a half stay in registers even on amd64 (16 vector
+// registers).
 func goKernel4x4[T Float](kc int, a *T, _ int, b *T, _ int, c *T, ldc int, alpha, beta T, flags int) {
 	as := unsafe.Slice(a, kc*4)
 	bs := unsafe.Slice(b, kc*4)
-	var c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33 T
-	for len(as) >= 4 && len(bs) >= 4 {
-		a0, a1, a2, a3 := as[0], as[1], as[2], as[3]
-		b0, b1, b2, b3 := bs[0], bs[1], bs[2], bs[3]
+	cs := unsafe.Slice(c, 3*ldc+4)
+	for h := 0; h < 4; h += 2 {
+		c00, c01, c02, c03, c10, c11, c12, c13 := goRows2x4(as[h:], bs, kc)
+		store4(cs[h*ldc:h*ldc+4:h*ldc+4], c00, c01, c02, c03, alpha, beta, flags)
+		store4(cs[(h+1)*ldc:(h+1)*ldc+4:(h+1)*ldc+4], c10, c11, c12, c13, alpha, beta, flags)
+	}
+}
+
+// goRows2x4 accumulates rows 0 and 1 of a (stride 4) against b (stride 4).
+func goRows2x4[T Float](a, b []T, kc int) (c00, c01, c02, c03, c10, c11, c12, c13 T) {
+	for p := 0; p < kc; p++ {
+		ap := a[p*4 : p*4+2 : p*4+2]
+		bp := b[p*4 : p*4+4 : p*4+4]
+		a0, a1 := ap[0], ap[1]
+		b0, b1, b2, b3 := bp[0], bp[1], bp[2], bp[3]
 		c00 += a0 * b0
 		c01 += a0 * b1
 		c02 += a0 * b2
@@ -126,21 +139,8 @@ func goKernel4x4[T Float](kc int, a *T, _ int, b *T, _ int, c *T, ldc int, alpha
 		c11 += a1 * b1
 		c12 += a1 * b2
 		c13 += a1 * b3
-		c20 += a2 * b0
-		c21 += a2 * b1
-		c22 += a2 * b2
-		c23 += a2 * b3
-		c30 += a3 * b0
-		c31 += a3 * b1
-		c32 += a3 * b2
-		c33 += a3 * b3
-		as, bs = as[4:], bs[4:]
 	}
-	cs := unsafe.Slice(c, 3*ldc+4)
-	store4(cs[0:4:4], c00, c01, c02, c03, alpha, beta, flags)
-	store4(cs[ldc:ldc+4:ldc+4], c10, c11, c12, c13, alpha, beta, flags)
-	store4(cs[2*ldc:2*ldc+4:2*ldc+4], c20, c21, c22, c23, alpha, beta, flags)
-	store4(cs[3*ldc:3*ldc+4:3*ldc+4], c30, c31, c32, c33, alpha, beta, flags)
+	return
 }
 
 func store4[T Float](c []T, x0, x1, x2, x3, alpha, beta T, flags int) {
