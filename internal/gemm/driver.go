@@ -199,8 +199,8 @@ const minTaskFMAs = 1 << 17
 // result: block boundaries are whole tiles of the kernel's fixed grid.
 func (p *problem[T]) plan(workers int) int {
 	p.tm, p.tn, p.rowStep, p.colStep = 1, 1, p.m, p.n
-	fmas := p.m * p.n * p.k
-	workers = min(workers, max(1, p.batch*fmas/minTaskFMAs))
+	fmas := float64(p.m) * float64(p.n) * float64(p.k) * float64(p.batch) // float: no overflow on 32-bit
+	workers = int(min(float64(workers), max(1, fmas/minTaskFMAs)))
 	if workers <= 1 || p.batch >= 4*workers || p.batch%workers == 0 {
 		return p.batch
 	}
