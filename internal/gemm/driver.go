@@ -357,25 +357,41 @@ func (p *problem[T]) macro(tile, ad, ap, bd, bp, c []T, mc, nc, kc int, beta T, 
 	ker := p.ker
 	mr, nr, ldc, alpha, lda := ker.mr, ker.nr, p.ldc, p.alpha, p.lda
 	hasEdges := ker.hasEdges()
-	da := 0
+	da, db := 0, 0
 	if ad != nil {
 		da = 1
+	}
+	if bd != nil {
+		db = 1
+	}
+	// The last 1–3 rows of a partial row panel (the 2- and 1-row edge
+	// pieces) are computed by wide kernels over groups of full column
+	// panels, after the main loop; wideCols columns are left to them.
+	last := mc / mr * mr // first row of the partial panel, if any
+	small := (mc - last) & 3
+	wideCols := 0
+	if small > 0 && ker.wide[da][db][0] != nil {
+		wideCols = nc / (4 * nr) * (4 * nr) // a multiple of every wideW·nr
 	}
 	for jr := 0; jr < nc; jr += nr {
 		nrr := min(nr, nc-jr)
 		var bptr *T
-		ldb, db := 0, 0
+		ldb, dbr := 0, 0
 		switch {
 		case bd != nil && nrr == nr:
-			bptr, ldb, db = &bd[jr], p.ldb, 1
+			bptr, ldb, dbr = &bd[jr], p.ldb, 1
 		case bd != nil:
 			bptr = &bp[0]
 		default:
 			bptr = &bp[(jr/nr)*kc*nr]
 		}
-		fns := &ker.fns[da][db]
-		for ir := 0; ir < mc; ir += mr {
-			mrr := min(mr, mc-ir)
+		fns := &ker.fns[da][dbr]
+		rowsHere := mc
+		if jr < wideCols {
+			rowsHere = mc - small
+		}
+		for ir := 0; ir < rowsHere; ir += mr {
+			mrr := min(mr, rowsHere-ir)
 			ci := ir*ldc + jr
 			viaTile := nrr < nr || (mrr < mr && !hasEdges)
 			dst, ldd, al, be, fl := c[ci:], ldc, alpha, beta, flags
@@ -412,6 +428,21 @@ func (p *problem[T]) macro(tile, ad, ap, bd, bp, c []T, mc, nc, kc int, beta T, 
 				}
 			}
 		}
+	}
+	// The wide pieces: 2 rows then 1, each across wideW panels at a time.
+	for i := mc - small; i < mc; {
+		r := min(mc-i, 2)
+		fn, step := ker.wide[da][db][r-1], ker.wideW[r-1]*nr
+		for jr := 0; jr < wideCols; jr += step {
+			var bptr *T
+			if bd != nil {
+				bptr = &bd[jr]
+			} else {
+				bptr = &bp[(jr/nr)*kc*nr]
+			}
+			fn(kc, aPanel(ad, ap, last, i-last, lda, kc, mr), lda, bptr, p.ldb, &c[i*ldc+jr], ldc, alpha, beta, flags)
+		}
+		i += r
 	}
 }
 

@@ -66,6 +66,8 @@ var testShapes = []shape{
 	{2, 3, 4}, {4, 4, 4}, {6, 16, 1}, {12, 32, 8}, {13, 33, 17}, {11, 31, 300},
 	{24, 64, 256}, {25, 65, 257}, {37, 97, 513}, {197, 61, 23}, {300, 70, 33},
 	{1, 1, 2000}, {5, 4200, 3}, {3, 1, 600}, {64, 64, 64}, {31, 17, 129},
+	// Partial row panels of 1–3 rows over ≥ 4 column panels (wide kernels).
+	{14, 130, 70}, {3, 260, 40}, {7, 256, 515}, {2, 64, 9},
 }
 
 var alphaBeta = [][2]float64{{1, 0}, {1, 1}, {-0.5, 2}, {2, -0.5}, {0, 2}, {0, 0}, {1, -0.5}, {-0.5, 0}}
@@ -187,7 +189,7 @@ func testThreads[T Float](t *testing.T) {
 		defer p.Close()
 		runners = append(runners, p)
 	}
-	shapes := []shape{{100, 300, 70}, {37, 97, 513}, {300, 13, 260}, {1, 700, 300}, {500, 1, 300}, {128, 128, 64}}
+	shapes := []shape{{100, 300, 70}, {37, 97, 513}, {300, 13, 260}, {1, 700, 300}, {500, 1, 300}, {128, 128, 64}, {39, 520, 90}}
 	names := kernelNames[T]()
 	if raceEnabled {
 		names = names[:1] // the partition, not the kernel, is under test
@@ -336,7 +338,7 @@ func testPacked[T Float](t *testing.T) {
 	}
 	for _, name := range names {
 		defer setKernel[T](name)()
-		for _, s := range []shape{{1, 1, 1}, {37, 97, 513}, {13, 33, 17}, {130, 70, 300}, {4, 5, 0}} {
+		for _, s := range []shape{{1, 1, 1}, {37, 97, 513}, {13, 33, 17}, {130, 70, 300}, {4, 5, 0}, {3, 300, 70}, {26, 128, 600}} {
 			for ti := 0; ti < 4; ti++ {
 				tA, tB := ti&1 != 0, ti&2 != 0
 				rng := rand.New(rand.NewPCG(3, uint64(ti)))
@@ -523,4 +525,15 @@ func TestPlanCoversWholeTiles(t *testing.T) {
 			t.Fatalf("%d×%d parts for %d workers", p.tm, p.tn, workers)
 		}
 	}
+}
+
+func TestReleaseBuffers(t *testing.T) {
+	c := make([]float32, 64*64)
+	a := make([]float32, 64*64)
+	Sgemm(false, false, 64, 64, 64, 1, a, 64, a, 64, 0, c, 64, nil)
+	ReleaseBuffers()
+	if workspaces32.get() != nil || problems32.get() != nil {
+		t.Fatal("ReleaseBuffers kept cached objects")
+	}
+	Sgemm(false, false, 64, 64, 64, 1, a, 64, a, 64, 0, c, 64, nil) // still works
 }

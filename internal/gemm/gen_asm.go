@@ -40,6 +40,7 @@ type kernel struct {
 	rows    int  // rows computed (≤ mr)
 	directA bool // A read in place
 	directB bool // B read in place
+	wide    int  // B micro-panels per call (1, or 2/4 for the wide 1- and 2-row kernels)
 }
 
 const unroll = 4 // k steps per loop iteration (the in-place addressing assumes 4)
@@ -52,12 +53,15 @@ var bases = []kernel{
 }
 
 // variant returns the kernel of base b for row count rows (0: full tile).
-func variant(b kernel, rows int, directA, directB bool) kernel {
+func variant(b kernel, rows int, directA, directB bool, wide int) kernel {
 	k := b
-	k.rows, k.directA, k.directB = b.mr, directA, directB
+	k.rows, k.directA, k.directB, k.wide = b.mr, directA, directB, wide
 	if rows > 0 {
 		k.rows = rows
 		k.name += fmt.Sprintf("R%d", rows)
+	}
+	if wide > 1 {
+		k.name += fmt.Sprintf("W%d", wide)
 	}
 	if directA {
 		k.name += "DA"
@@ -88,7 +92,29 @@ func main() {
 						tables.WriteString("nil, ")
 						continue
 					}
-					k := variant(b, r, da, db)
+					k := variant(b, r, da, db, 1)
+					k.emit(&asm)
+					fmt.Fprintf(&decl, "\n//go:noescape\nfunc %s(kc int, a *%s, lda int, b *%s, ldb int, c *%s, ldc int, alpha, beta %s, flags int)\n", k.name, typ, typ, typ, typ)
+					tables.WriteString(k.name + ", ")
+				}
+				tables.WriteString("},\n")
+			}
+			tables.WriteString("\t},\n")
+		}
+		tables.WriteString("}\n")
+
+		// Wide kernels: 1 and 2 rows across several B micro-panels, where a
+		// single panel leaves too few accumulators to hide FMA latency.
+		ws := wideOf(b)
+		fmt.Fprintf(&tables, "\n// %sWide[directA][directB][r-1] computes r rows across %sWideW[r-1] micro-panels of B.\n", b.name, b.name)
+		fmt.Fprintf(&tables, "var %sWideW = [2]int{%d, %d}\n", b.name, ws[0], ws[1])
+		fmt.Fprintf(&tables, "var %sWide = [2][2][2]kernelFunc[%s]{\n", b.name, typ)
+		for _, da := range []bool{false, true} {
+			tables.WriteString("\t{\n")
+			for _, db := range []bool{false, true} {
+				tables.WriteString("\t\t{")
+				for r := 1; r <= 2; r++ {
+					k := variant(b, r, da, db, ws[r-1])
 					k.emit(&asm)
 					fmt.Fprintf(&decl, "\n//go:noescape\nfunc %s(kc int, a *%s, lda int, b *%s, ldb int, c *%s, ldc int, alpha, beta %s, flags int)\n", k.name, typ, typ, typ, typ)
 					tables.WriteString(k.name + ", ")
@@ -109,6 +135,15 @@ func main() {
 	write("kernel_amd64_decl.go", src)
 }
 
+// wideOf returns the panels per call of the 1- and 2-row wide kernels:
+// enough accumulators to cover the FMA latency within the register file.
+func wideOf(b kernel) [2]int {
+	if b.zmm {
+		return [2]int{4, 4}
+	}
+	return [2]int{4, 2}
+}
+
 func write(name string, b []byte) {
 	if err := os.WriteFile(name, b, 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -116,7 +151,7 @@ func write(name string, b []byte) {
 	}
 }
 
-func (k kernel) emit(w *bytes.Buffer) {
+func (k kernel) emit(out *bytes.Buffer) {
 	esz, sfx, bcast := 4, "PS", "VBROADCASTSS"
 	if k.double {
 		esz, sfx, bcast = 8, "PD", "VBROADCASTSD"
@@ -126,18 +161,27 @@ func (k kernel) emit(w *bytes.Buffer) {
 		vlen, rp = 64, "Z"
 	}
 	nr := k.nv * vlen / esz
+	wd := max(k.wide, 1)
+	tv := k.nv * wd // vectors per row of C computed
+	// A single row across several panels uses each B vector once: FMA
+	// straight from memory instead of loading it into a register.
+	memB := k.rows == 1 && wd > 1
+	nb := tv
+	if memB {
+		nb = 0
+	}
 	reg := func(i int) string { return fmt.Sprintf("%s%d", rp, i) }
 	breg := func(j int) string { return reg(j) }
-	areg := func(i int) string { return reg(k.nv + i%2) }
-	acc := func(i, j int) string { return reg(k.nv + 2 + i*k.nv + j) }
+	areg := func(i int) string { return reg(nb + i%2) }
+	acc := func(i, j int) string { return reg(nb + 2 + i*tv + j) }
 	nregs := 16
 	if k.zmm {
 		nregs = 32
 	}
-	if k.nv+2+k.mr*k.nv > nregs || k.rows > k.mr || k.mr > 12 {
+	if k.nv+2+k.mr*k.nv > nregs || nb+2+k.rows*tv > nregs || k.rows > k.mr || k.mr > 12 || wd > 4 {
 		panic("bad shape for " + k.name)
 	}
-	p := func(format string, args ...any) { fmt.Fprintf(w, "\t"+format+"\n", args...) }
+	p := func(format string, args ...any) { fmt.Fprintf(out, "\t"+format+"\n", args...) }
 	sh := map[int]int{4: 2, 8: 3}[esz]
 	typ := map[bool]string{false: "float32", true: "float64"}[k.double]
 
@@ -146,11 +190,11 @@ func (k kernel) emit(w *bytes.Buffer) {
 	if k.double {
 		alphaOff, betaOff, flagsOff, frame = 56, 64, 72, 80
 	}
-	fmt.Fprintf(w, "\n// func %s(kc int, a *%s, lda int, b *%s, ldb int, c *%s, ldc int, alpha, beta %s, flags int)\n",
+	fmt.Fprintf(out, "\n// func %s(kc int, a *%s, lda int, b *%s, ldb int, c *%s, ldc int, alpha, beta %s, flags int)\n",
 		k.name, typ, typ, typ, typ)
-	fmt.Fprintf(w, "// %d×%d of a %d×%d tile; A %s, B %s.\n", k.rows, nr, k.mr, nr,
+	fmt.Fprintf(out, "// %d×%d of a %d×%d tile; A %s, B %s.\n", k.rows, nr*max(k.wide, 1), k.mr, nr,
 		map[bool]string{false: "packed", true: "in place"}[k.directA], map[bool]string{false: "packed", true: "in place"}[k.directB])
-	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-%d\n", k.name, frame)
+	fmt.Fprintf(out, "TEXT ·%s(SB), NOSPLIT, $0-%d\n", k.name, frame)
 	p("MOVQ kc+0(FP), CX")
 	p("MOVQ a+8(FP), AX")
 	if k.directA {
@@ -165,13 +209,17 @@ func (k kernel) emit(w *bytes.Buffer) {
 		p("MOVQ ldb+32(FP), R14")
 		p("SHLQ $%d, R14", sh)
 		p("LEAQ (R14)(R14*2), R15") // 3·ldb
+	} else if wd > 1 {
+		p("MOVQ CX, R14")
+		p("IMULQ $%d, R14", nr*esz) // bytes between packed B micro-panels
+		p("LEAQ (R14)(R14*2), R15")
 	}
 	p("MOVQ c+40(FP), DI")
 	p("MOVQ ldc+48(FP), DX")
 	p("SHLQ $%d, DX", sh)
 
 	// Prefetch the C rows: they are read (or written) once the k loop ends.
-	rowBytes := k.nv * vlen
+	rowBytes := tv * vlen
 	p("MOVQ DI, R9")
 	for i := 0; i < k.rows; i++ {
 		for off := 0; off < rowBytes; off += 64 {
@@ -184,7 +232,7 @@ func (k kernel) emit(w *bytes.Buffer) {
 	}
 
 	for i := 0; i < k.rows; i++ {
-		for j := 0; j < k.nv; j++ {
+		for j := 0; j < tv; j++ {
 			if k.zmm {
 				p("VPXORD %[1]s, %[1]s, %[1]s", acc(i, j))
 			} else {
@@ -203,12 +251,13 @@ func (k kernel) emit(w *bytes.Buffer) {
 		}
 		return fmt.Sprintf("%d(%s)%s", s*esz, []string{"AX", "R12", "R13"}[i/4], idx4(i%4, "R10", "R11"))
 	}
-	// baddr is the address of vector j of B row (step s of this iteration).
-	baddr := func(s, j int) string {
+	// baddr is the address of vector v of the B row at step s of this
+	// iteration (v ≥ nv: the following micro-panels, in wide kernels).
+	baddr := func(s, v int) string {
 		if !k.directB {
-			return fmt.Sprintf("%d(BX)", (s*k.nv+j)*vlen)
+			return fmt.Sprintf("%d(BX)%s", (s*k.nv+v%k.nv)*vlen, idx4(v/k.nv, "R14", "R15"))
 		}
-		return fmt.Sprintf("%d(BX)%s", j*vlen, idx4(s, "R14", "R15"))
+		return fmt.Sprintf("%d(BX)%s", v*vlen, idx4(s, "R14", "R15"))
 	}
 	advance := func(steps int) {
 		if k.directA {
@@ -228,20 +277,26 @@ func (k kernel) emit(w *bytes.Buffer) {
 		}
 	}
 	step := func(s int) {
-		for j := 0; j < k.nv; j++ {
-			p("VMOVUP%s %s, %s", sfx[1:], baddr(s, j), breg(j))
+		if !memB {
+			for v := 0; v < tv; v++ {
+				p("VMOVUP%s %s, %s", sfx[1:], baddr(s, v), breg(v))
+			}
 		}
 		for i := 0; i < k.rows; i++ {
 			p("%s %s, %s", bcast, aaddr(s, i), areg(i))
-			for j := 0; j < k.nv; j++ {
-				p("VFMADD231%s %s, %s, %s", sfx, breg(j), areg(i), acc(i, j))
+			for v := 0; v < tv; v++ {
+				src := breg(v)
+				if memB {
+					src = baddr(s, v)
+				}
+				p("VFMADD231%s %s, %s, %s", sfx, src, areg(i), acc(i, v))
 			}
 		}
 	}
 
 	p("CMPQ CX, $%d", unroll)
 	p("JLT %s_tail", k.name)
-	fmt.Fprintf(w, "%s_loop:\n", k.name)
+	fmt.Fprintf(out, "%s_loop:\n", k.name)
 	for s := 0; s < unroll; s++ {
 		step(s)
 	}
@@ -249,16 +304,16 @@ func (k kernel) emit(w *bytes.Buffer) {
 	p("SUBQ $%d, CX", unroll)
 	p("CMPQ CX, $%d", unroll)
 	p("JGE %s_loop", k.name)
-	fmt.Fprintf(w, "%s_tail:\n", k.name)
+	fmt.Fprintf(out, "%s_tail:\n", k.name)
 	p("TESTQ CX, CX")
 	p("JEQ %s_store", k.name)
-	fmt.Fprintf(w, "%s_tail1:\n", k.name)
+	fmt.Fprintf(out, "%s_tail1:\n", k.name)
 	step(0)
 	advance(1)
 	p("DECQ CX")
 	p("JNE %s_tail1", k.name)
 
-	fmt.Fprintf(w, "%s_store:\n", k.name)
+	fmt.Fprintf(out, "%s_store:\n", k.name)
 	alpha, beta := reg(0), reg(1)
 	p("%s alpha+%d(FP), %s", bcast, alphaOff, alpha)
 	p("MOVQ flags+%d(FP), R8", flagsOff)
@@ -266,7 +321,7 @@ func (k kernel) emit(w *bytes.Buffer) {
 	p("JNE %s_beta0", k.name)
 	p("%s beta+%d(FP), %s", bcast, betaOff, beta)
 	for i := 0; i < k.rows; i++ {
-		for j := 0; j < k.nv; j++ {
+		for j := 0; j < tv; j++ {
 			p("VMUL%s %s, %s, %s", sfx, alpha, acc(i, j), acc(i, j))
 			p("VFMADD231%s %d(DI), %s, %s", sfx, j*vlen, beta, acc(i, j))
 			p("VMOVUP%s %s, %d(DI)", sfx[1:], acc(i, j), j*vlen)
@@ -277,9 +332,9 @@ func (k kernel) emit(w *bytes.Buffer) {
 	}
 	p("VZEROUPPER")
 	p("RET")
-	fmt.Fprintf(w, "%s_beta0:\n", k.name)
+	fmt.Fprintf(out, "%s_beta0:\n", k.name)
 	for i := 0; i < k.rows; i++ {
-		for j := 0; j < k.nv; j++ {
+		for j := 0; j < tv; j++ {
 			p("VMUL%s %s, %s, %s", sfx, alpha, acc(i, j), acc(i, j))
 			p("VMOVUP%s %s, %d(DI)", sfx[1:], acc(i, j), j*vlen)
 		}

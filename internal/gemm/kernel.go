@@ -32,6 +32,12 @@ type kernel[T Float] struct {
 	// edge kernel computing only the first 1<<e rows. Only fns[0][0][4] is
 	// required; a nil entry means that variant is not available.
 	fns [2][2][5]kernelFunc[T]
+
+	// Optional wide kernels: wide[directA][directB][r-1] computes r = 1 or 2
+	// rows across wideW[r-1] adjacent full B micro-panels (a single panel
+	// leaves too few accumulators to hide the FMA latency).
+	wide  [2][2][2]kernelFunc[T]
+	wideW [2]int
 }
 
 func (k *kernel[T]) hasEdges() bool { return k.fns[0][0][0] != nil }

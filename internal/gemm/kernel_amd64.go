@@ -13,12 +13,12 @@ func init() {
 	var k32 []*kernel[float32]
 	var k64 []*kernel[float64]
 	if cpu.X86.HasAVX512F {
-		k32 = append(k32, &kernel[float32]{name: "avx512-12x32", mr: 12, nr: 32, kc: 512, mc: 192, nc: 4096, fns: sgemmAVX512Kernels})
-		k64 = append(k64, &kernel[float64]{name: "avx512-12x16", mr: 12, nr: 16, kc: 512, mc: 96, nc: 2048, fns: dgemmAVX512Kernels})
+		k32 = append(k32, &kernel[float32]{name: "avx512-12x32", mr: 12, nr: 32, kc: 512, mc: 192, nc: 4096, fns: sgemmAVX512Kernels, wide: sgemmAVX512Wide, wideW: sgemmAVX512WideW})
+		k64 = append(k64, &kernel[float64]{name: "avx512-12x16", mr: 12, nr: 16, kc: 512, mc: 96, nc: 2048, fns: dgemmAVX512Kernels, wide: dgemmAVX512Wide, wideW: dgemmAVX512WideW})
 	}
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
-		k32 = append(k32, &kernel[float32]{name: "avx2-6x16", mr: 6, nr: 16, kc: 512, mc: 144, nc: 4096, fns: sgemmAVX2Kernels})
-		k64 = append(k64, &kernel[float64]{name: "avx2-6x8", mr: 6, nr: 8, kc: 512, mc: 72, nc: 2048, fns: dgemmAVX2Kernels})
+		k32 = append(k32, &kernel[float32]{name: "avx2-6x16", mr: 6, nr: 16, kc: 512, mc: 144, nc: 4096, fns: sgemmAVX2Kernels, wide: sgemmAVX2Wide, wideW: sgemmAVX2WideW})
+		k64 = append(k64, &kernel[float64]{name: "avx2-6x8", mr: 6, nr: 8, kc: 512, mc: 72, nc: 2048, fns: dgemmAVX2Kernels, wide: dgemmAVX2Wide, wideW: dgemmAVX2WideW})
 	}
 	kernels32 = append(k32, kernels32...)
 	kernels64 = append(k64, kernels64...)

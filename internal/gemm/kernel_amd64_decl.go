@@ -65,6 +65,30 @@ func sgemmAVX512R8DADB(kc int, a *float32, lda int, b *float32, ldb int, c *floa
 func sgemmAVX512DADB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, flags int)
 
 //go:noescape
+func sgemmAVX512R1W4(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, flags int)
+
+//go:noescape
+func sgemmAVX512R2W4(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, flags int)
+
+//go:noescape
+func sgemmAVX512R1W4DB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, flags int)
+
+//go:noescape
+func sgemmAVX512R2W4DB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, flags int)
+
+//go:noescape
+func sgemmAVX512R1W4DA(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, flags int)
+
+//go:noescape
+func sgemmAVX512R2W4DA(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, flags int)
+
+//go:noescape
+func sgemmAVX512R1W4DADB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, flags int)
+
+//go:noescape
+func sgemmAVX512R2W4DADB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, flags int)
+
+//go:noescape
 func dgemmAVX512R1(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64, flags int)
 
 //go:noescape
@@ -125,6 +149,30 @@ func dgemmAVX512R8DADB(kc int, a *float64, lda int, b *float64, ldb int, c *floa
 func dgemmAVX512DADB(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64, flags int)
 
 //go:noescape
+func dgemmAVX512R1W4(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64, flags int)
+
+//go:noescape
+func dgemmAVX512R2W4(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64, flags int)
+
+//go:noescape
+func dgemmAVX512R1W4DB(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64, flags int)
+
+//go:noescape
+func dgemmAVX512R2W4DB(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64, flags int)
+
+//go:noescape
+func dgemmAVX512R1W4DA(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64, flags int)
+
+//go:noescape
+func dgemmAVX512R2W4DA(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64, flags int)
+
+//go:noescape
+func dgemmAVX512R1W4DADB(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64, flags int)
+
+//go:noescape
+func dgemmAVX512R2W4DADB(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64, flags int)
+
+//go:noescape
 func sgemmAVX2R1(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, flags int)
 
 //go:noescape
@@ -171,6 +219,30 @@ func sgemmAVX2R4DADB(kc int, a *float32, lda int, b *float32, ldb int, c *float3
 
 //go:noescape
 func sgemmAVX2DADB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, flags int)
+
+//go:noescape
+func sgemmAVX2R1W4(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, flags int)
+
+//go:noescape
+func sgemmAVX2R2W2(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, flags int)
+
+//go:noescape
+func sgemmAVX2R1W4DB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, flags int)
+
+//go:noescape
+func sgemmAVX2R2W2DB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, flags int)
+
+//go:noescape
+func sgemmAVX2R1W4DA(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, flags int)
+
+//go:noescape
+func sgemmAVX2R2W2DA(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, flags int)
+
+//go:noescape
+func sgemmAVX2R1W4DADB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, flags int)
+
+//go:noescape
+func sgemmAVX2R2W2DADB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, flags int)
 
 //go:noescape
 func dgemmAVX2R1(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64, flags int)
@@ -220,6 +292,30 @@ func dgemmAVX2R4DADB(kc int, a *float64, lda int, b *float64, ldb int, c *float6
 //go:noescape
 func dgemmAVX2DADB(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64, flags int)
 
+//go:noescape
+func dgemmAVX2R1W4(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64, flags int)
+
+//go:noescape
+func dgemmAVX2R2W2(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64, flags int)
+
+//go:noescape
+func dgemmAVX2R1W4DB(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64, flags int)
+
+//go:noescape
+func dgemmAVX2R2W2DB(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64, flags int)
+
+//go:noescape
+func dgemmAVX2R1W4DA(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64, flags int)
+
+//go:noescape
+func dgemmAVX2R2W2DA(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64, flags int)
+
+//go:noescape
+func dgemmAVX2R1W4DADB(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64, flags int)
+
+//go:noescape
+func dgemmAVX2R2W2DADB(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64, flags int)
+
 // sgemmAVX512Kernels[directA][directB][e] computes 1<<e rows (e < 4) or a full tile (e = 4).
 var sgemmAVX512Kernels = [2][2][5]kernelFunc[float32]{
 	{
@@ -229,6 +325,19 @@ var sgemmAVX512Kernels = [2][2][5]kernelFunc[float32]{
 	{
 		{sgemmAVX512R1DA, sgemmAVX512R2DA, sgemmAVX512R4DA, sgemmAVX512R8DA, sgemmAVX512DA},
 		{sgemmAVX512R1DADB, sgemmAVX512R2DADB, sgemmAVX512R4DADB, sgemmAVX512R8DADB, sgemmAVX512DADB},
+	},
+}
+
+// sgemmAVX512Wide[directA][directB][r-1] computes r rows across sgemmAVX512WideW[r-1] micro-panels of B.
+var sgemmAVX512WideW = [2]int{4, 4}
+var sgemmAVX512Wide = [2][2][2]kernelFunc[float32]{
+	{
+		{sgemmAVX512R1W4, sgemmAVX512R2W4},
+		{sgemmAVX512R1W4DB, sgemmAVX512R2W4DB},
+	},
+	{
+		{sgemmAVX512R1W4DA, sgemmAVX512R2W4DA},
+		{sgemmAVX512R1W4DADB, sgemmAVX512R2W4DADB},
 	},
 }
 
@@ -244,6 +353,19 @@ var dgemmAVX512Kernels = [2][2][5]kernelFunc[float64]{
 	},
 }
 
+// dgemmAVX512Wide[directA][directB][r-1] computes r rows across dgemmAVX512WideW[r-1] micro-panels of B.
+var dgemmAVX512WideW = [2]int{4, 4}
+var dgemmAVX512Wide = [2][2][2]kernelFunc[float64]{
+	{
+		{dgemmAVX512R1W4, dgemmAVX512R2W4},
+		{dgemmAVX512R1W4DB, dgemmAVX512R2W4DB},
+	},
+	{
+		{dgemmAVX512R1W4DA, dgemmAVX512R2W4DA},
+		{dgemmAVX512R1W4DADB, dgemmAVX512R2W4DADB},
+	},
+}
+
 // sgemmAVX2Kernels[directA][directB][e] computes 1<<e rows (e < 4) or a full tile (e = 4).
 var sgemmAVX2Kernels = [2][2][5]kernelFunc[float32]{
 	{
@@ -256,6 +378,19 @@ var sgemmAVX2Kernels = [2][2][5]kernelFunc[float32]{
 	},
 }
 
+// sgemmAVX2Wide[directA][directB][r-1] computes r rows across sgemmAVX2WideW[r-1] micro-panels of B.
+var sgemmAVX2WideW = [2]int{4, 2}
+var sgemmAVX2Wide = [2][2][2]kernelFunc[float32]{
+	{
+		{sgemmAVX2R1W4, sgemmAVX2R2W2},
+		{sgemmAVX2R1W4DB, sgemmAVX2R2W2DB},
+	},
+	{
+		{sgemmAVX2R1W4DA, sgemmAVX2R2W2DA},
+		{sgemmAVX2R1W4DADB, sgemmAVX2R2W2DADB},
+	},
+}
+
 // dgemmAVX2Kernels[directA][directB][e] computes 1<<e rows (e < 4) or a full tile (e = 4).
 var dgemmAVX2Kernels = [2][2][5]kernelFunc[float64]{
 	{
@@ -265,5 +400,18 @@ var dgemmAVX2Kernels = [2][2][5]kernelFunc[float64]{
 	{
 		{dgemmAVX2R1DA, dgemmAVX2R2DA, dgemmAVX2R4DA, nil, dgemmAVX2DA},
 		{dgemmAVX2R1DADB, dgemmAVX2R2DADB, dgemmAVX2R4DADB, nil, dgemmAVX2DADB},
+	},
+}
+
+// dgemmAVX2Wide[directA][directB][r-1] computes r rows across dgemmAVX2WideW[r-1] micro-panels of B.
+var dgemmAVX2WideW = [2]int{4, 2}
+var dgemmAVX2Wide = [2][2][2]kernelFunc[float64]{
+	{
+		{dgemmAVX2R1W4, dgemmAVX2R2W2},
+		{dgemmAVX2R1W4DB, dgemmAVX2R2W2DB},
+	},
+	{
+		{dgemmAVX2R1W4DA, dgemmAVX2R2W2DA},
+		{dgemmAVX2R1W4DADB, dgemmAVX2R2W2DADB},
 	},
 }
