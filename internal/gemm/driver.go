@@ -191,8 +191,10 @@ func gemmGo[T Float](transA, transB bool, m, n, k int, alpha T, a []T, lda, stri
 	}
 }
 
-// Tasks smaller than this many multiply-adds are not worth a hand-off.
-const minTaskFMAs = 1 << 17
+// Tasks smaller than this many multiply-adds (about 5 µs of work) are not
+// worth handing to another worker, whose wake-up can cost as much. A
+// variable so that tests can split small problems.
+var minTaskFMAs = float64(1 << 20)
 
 // plan chooses the partition of the work into tasks for the given number
 // of workers and returns the task count. The partition never changes the

@@ -183,6 +183,8 @@ func (r reverseRunner) Run(tasks int, fn func(int)) {
 }
 
 func testThreads[T Float](t *testing.T) {
+	defer func(v float64) { minTaskFMAs = v }(minTaskFMAs)
+	minTaskFMAs = 1 << 10 // split even small problems
 	runners := []Runner{Serial{}, reverseRunner(2), reverseRunner(3), reverseRunner(7), reverseRunner(64)}
 	for _, w := range []int{2, 3, 7} {
 		p := NewPool(w)
@@ -244,6 +246,8 @@ func TestThreadsBitIdenticalFloat32(t *testing.T) { testThreads[float32](t) }
 func TestThreadsBitIdenticalFloat64(t *testing.T) { testThreads[float64](t) }
 
 func testStrided[T Float](t *testing.T) {
+	defer func(v float64) { minTaskFMAs = v }(minTaskFMAs)
+	minTaskFMAs = 1 << 10
 	type sc struct {
 		s          shape
 		batch      int
