@@ -1,5 +1,18 @@
 package gemm
 
+// The benchmarks report GFLOP/s (2·m·n·k·batch per call) and allocations.
+// The machine is usually shared, so run them short and repeated and quote
+// medians:
+//
+//	go test -run '^$' -bench 'Sgemm512|Dgemm512|Gonum512|Decoder' \
+//		-benchtime 200ms -count 5 ./internal/gemm/
+//
+// With -tags blas (cgo, and a CBLAS such as Debian's libopenblas-dev) every
+// shape also runs through the system BLAS ("blas" sub-benchmarks, threads set
+// to match through openblas_set_num_threads). OpenBLAS picks its kernels
+// from OPENBLAS_CORETYPE when set; unset it (and OPENBLAS_L2_SIZE) in that
+// command to measure the kernels it would choose for the CPU.
+
 import (
 	"fmt"
 	"math/rand/v2"
