@@ -45,6 +45,14 @@ func InlineFunctions(m *Model) error { return InlineFunctionsLimit(m, DefaultMax
 // after inlining (maxNodes ≤ 0 means DefaultMaxNodes). The count is worked
 // out from the functions' sizes first, so an inlining bomb costs nothing.
 func InlineFunctionsLimit(m *Model, maxNodes int64) error {
+	return InlineFunctionsExcept(m, maxNodes, nil)
+}
+
+// InlineFunctionsExcept is InlineFunctionsLimit that leaves the calls of
+// the functions keep reports true for (by domain and name) as they are, and
+// those functions in the model: a runtime with its own implementation of a
+// function (a fused kernel) runs the call as one node.
+func InlineFunctionsExcept(m *Model, maxNodes int64, keep func(domain, name string) bool) error {
 	if maxNodes <= 0 {
 		maxNodes = DefaultMaxNodes
 	}
@@ -55,7 +63,12 @@ func InlineFunctionsLimit(m *Model, maxNodes int64) error {
 		return nil
 	}
 	fns := map[string]*Function{}
+	var keptFns []*Function
 	for _, f := range m.Functions {
+		if keep != nil && keep(f.Domain, f.Name) {
+			keptFns = append(keptFns, f)
+			continue
+		}
 		fns[f.Domain+"::"+f.Name] = f
 	}
 	sizes := map[*Function]int64{}
@@ -72,10 +85,15 @@ func InlineFunctionsLimit(m *Model, maxNodes int64) error {
 		return err
 	}
 	m.Graph.Nodes = nodes
-	m.Functions = nil
+	m.Functions = keptFns
 	used := map[string]bool{DomainONNX: true}
 	for _, n := range m.Graph.Nodes {
 		used[n.Domain] = true
+	}
+	for _, f := range keptFns {
+		for _, o := range f.Opsets {
+			used[o.Domain] = true
+		}
 	}
 	kept := m.Opsets[:0]
 	for _, o := range m.Opsets {

@@ -42,47 +42,51 @@ func baseModel(b *testing.B) []byte {
 func BenchmarkForward(b *testing.B) {
 	model := baseModel(b)
 	for _, shape := range [][2]int64{{1, 128}, {8, 512}} {
-		for _, backend := range []string{"native", "ort"} {
-			b.Run(fmt.Sprintf("%s/batch%d_seq%d", backend, shape[0], shape[1]), func(b *testing.B) {
-				s, err := runtime.OpenBytes(model, runtime.Options{Backend: backend})
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer s.Close()
-				n := shape[0] * shape[1]
-				ids := make([]int64, n)
-				for i := range ids {
-					ids[i] = int64(i*7919) % 1024
-				}
-				x, err := runtime.NewInt64([]int64{shape[0], shape[1]}, ids)
-				if err != nil {
-					b.Fatal(err)
-				}
-				in := map[string]*runtime.Tensor{}
-				for _, info := range s.Inputs() {
-					switch info.DType {
-					case runtime.Int64:
-						in[info.Name] = x
-					case runtime.Bool:
-						mask := make([]bool, n)
-						for i := range mask {
-							mask[i] = true
-						}
-						in[info.Name], _ = runtime.NewBool([]int64{shape[0], shape[1]}, mask)
-					default:
-						b.Fatalf("unexpected input %s", info)
+		for _, threads := range []int{1, 2} {
+			for _, backend := range []string{"native", "ort"} {
+				b.Run(fmt.Sprintf("%s/threads%d/batch%d_seq%d", backend, threads, shape[0], shape[1]), func(b *testing.B) {
+					b.ReportAllocs()
+					s, err := runtime.OpenBytes(model, runtime.Options{Backend: backend, IntraOpThreads: threads})
+					if err != nil {
+						b.Fatal(err)
 					}
-				}
-				if _, err := s.Run(context.Background(), in); err != nil {
-					b.Fatal(err)
-				}
-				b.ResetTimer()
-				for b.Loop() {
+					defer s.Close()
+					n := shape[0] * shape[1]
+					ids := make([]int64, n)
+					for i := range ids {
+						ids[i] = int64(i*7919) % 1024
+					}
+					x, err := runtime.NewInt64([]int64{shape[0], shape[1]}, ids)
+					if err != nil {
+						b.Fatal(err)
+					}
+					in := map[string]*runtime.Tensor{}
+					for _, info := range s.Inputs() {
+						switch info.DType {
+						case runtime.Int64:
+							in[info.Name] = x
+						case runtime.Bool:
+							mask := make([]bool, n)
+							for i := range mask {
+								mask[i] = true
+							}
+							in[info.Name], _ = runtime.NewBool([]int64{shape[0], shape[1]}, mask)
+						default:
+							b.Fatalf("unexpected input %s", info)
+						}
+					}
 					if _, err := s.Run(context.Background(), in); err != nil {
 						b.Fatal(err)
 					}
-				}
-			})
+					b.ResetTimer()
+					for b.Loop() {
+						if _, err := s.Run(context.Background(), in); err != nil {
+							b.Fatal(err)
+						}
+					}
+					b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "tokens/s")
+				})
+			}
 		}
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"gorgonia.org/tensor"
 
@@ -319,6 +321,43 @@ type RunOptions struct {
 	MaxTensorBytes int64
 	// Workers, when set, runs the parallel parts of kernels.
 	Workers *kernels.Pool
+	// Profile, when set, receives the time each step took.
+	Profile *Profile
+}
+
+// Profile accumulates the time a plan's runs spend per operator.
+type Profile struct {
+	mu    sync.Mutex
+	ByOp  map[string]time.Duration
+	Calls map[string]int
+}
+
+func (p *Profile) add(op string, d time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ByOp == nil {
+		p.ByOp, p.Calls = map[string]time.Duration{}, map[string]int{}
+	}
+	p.ByOp[op] += d
+	p.Calls[op]++
+}
+
+// String lists the operators by time, most first.
+func (p *Profile) String() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ops := make([]string, 0, len(p.ByOp))
+	var total time.Duration
+	for op, d := range p.ByOp {
+		ops = append(ops, op)
+		total += d
+	}
+	slices.SortFunc(ops, func(a, b string) int { return int(p.ByOp[b] - p.ByOp[a]) })
+	var b strings.Builder
+	for _, op := range ops {
+		fmt.Fprintf(&b, "%-28s %10.3f ms %5.1f%% %6d calls\n", op, p.ByOp[op].Seconds()*1e3, 100*float64(p.ByOp[op])/float64(total), p.Calls[op])
+	}
+	return b.String()
 }
 
 // Execute runs the plan on inputs (one tensor per runtime graph input, of
@@ -368,9 +407,20 @@ func (p *Plan) Execute(ctx context.Context, arena *kernels.Arena, inputs map[str
 				args = append(args, vals[id])
 			}
 		}
+		var start time.Time
+		if opts.Profile != nil {
+			start = time.Now()
+		}
 		outs, err := st.kernel(ec, args)
 		if err != nil {
 			return nil, p.pm.nodeErr(st.index, err)
+		}
+		if opts.Profile != nil {
+			op := st.node.OpType
+			if st.node.Domain != "" {
+				op = st.node.Domain + "." + op
+			}
+			opts.Profile.add(op, time.Since(start))
 		}
 		for k, id := range st.outs {
 			if id < 0 {

@@ -42,6 +42,10 @@ type PrepareOptions struct {
 	// MaxNodes bounds the main graph's nodes once functions are inlined
 	// (a *graph.NodeLimitError beyond it); 0 means graph.DefaultMaxNodes.
 	MaxNodes int64
+	// NoFusion inlines every function and leaves every node as it is,
+	// instead of running fused kernels for the functions and patterns the
+	// registry implements (for comparing the two).
+	NoFusion bool
 }
 
 // PrepareWith is Prepare with options.
@@ -63,10 +67,27 @@ func PrepareWith(m *graph.Model, reg *kernels.Registry, opts PrepareOptions) (pm
 	mc.Graph = &gc
 	mc.Opsets = slices.Clone(m.Opsets)
 	mc.Functions = slices.Clone(m.Functions)
-	if err := graph.InlineFunctionsLimit(&mc, opts.MaxNodes); err != nil {
+	// Functions the registry implements (fused kernels) stay one node.
+	keep := func(domain, name string) bool {
+		if opts.NoFusion {
+			return false
+		}
+		_, err := reg.Lookup(domain, name, mc.Opset(domain))
+		return err == nil
+	}
+	if err := graph.InlineFunctionsExcept(&mc, opts.MaxNodes, keep); err != nil {
 		return nil, fmt.Errorf("native: compile: inlining model-local functions: %w", err)
 	}
 	g := mc.Graph
+	if !opts.NoFusion {
+		inits := make(map[string]*graph.Tensor, len(g.Initializers))
+		for _, t := range g.Initializers {
+			inits[t.Name] = t
+		}
+		if fuse(g, inits) && mc.Opset(kernels.DomainNative) == 0 {
+			mc.Opsets = append(mc.Opsets, graph.OpsetImport{Domain: kernels.DomainNative, Version: 1})
+		}
+	}
 	pm = &PreparedModel{
 		g:       g,
 		specs:   make([]kernels.OpSpec, len(g.Nodes)),

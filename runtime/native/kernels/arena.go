@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"math/bits"
+	"sync"
 	"unsafe"
 
 	"gorgonia.org/tensor"
@@ -18,6 +19,7 @@ import (
 // is freed only when every value that starts at it has been released. An
 // Arena is used by one run at a time.
 type Arena struct {
+	mu    sync.Mutex        // kernels allocate from parallel tasks
 	free  map[int][][]byte  // by size class: buffers ready for reuse
 	owned map[*byte]*buffer // by first byte: buffers handed out
 	// Allocs counts the buffers made (not reused) since the arena was
@@ -58,6 +60,8 @@ func (a *Arena) get(n int, zero bool) []byte {
 		return make([]byte, n)
 	}
 	c := sizeClass(n)
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	var buf []byte
 	if list := a.free[c]; len(list) > 0 {
 		buf = list[len(list)-1]
@@ -85,6 +89,11 @@ func (a *Arena) owner(d *tensor.Dense) *buffer {
 // Retain records one more live value whose data is d's (for the executor:
 // a step's output).
 func (a *Arena) Retain(d *tensor.Dense) {
+	if a == nil {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	if b := a.owner(d); b != nil {
 		b.refs++
 	}
@@ -93,6 +102,11 @@ func (a *Arena) Retain(d *tensor.Dense) {
 // Release records that a value holding d is no longer live; the buffer is
 // freed for reuse once no live value holds it.
 func (a *Arena) Release(d *tensor.Dense) {
+	if a == nil {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	b := a.owner(d)
 	if b == nil {
 		return
@@ -111,6 +125,8 @@ func (a *Arena) put(b *buffer) {
 // Sweep frees every buffer that no live value holds: scratch buffers a
 // kernel did not return, and outputs nothing read.
 func (a *Arena) Sweep() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	for _, b := range a.owned {
 		if b.refs <= 0 {
 			a.put(b)
@@ -121,6 +137,8 @@ func (a *Arena) Sweep() {
 // Reset frees every buffer, live or not: the run is over and its outputs
 // have been copied out.
 func (a *Arena) Reset() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	for _, b := range a.owned {
 		a.put(b)
 	}
@@ -129,6 +147,11 @@ func (a *Arena) Reset() {
 // Forget detaches d's buffer from the arena: it is never reused, and
 // belongs to whoever holds d (an output handed to a caller).
 func (a *Arena) Forget(d *tensor.Dense) {
+	if a == nil {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	if b := a.owner(d); b != nil {
 		delete(a.owned, &b.data[0])
 		a.Bytes -= int64(len(b.data))

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"sync/atomic"
 	"unsafe"
 
 	"gorgonia.org/tensor"
@@ -169,4 +170,33 @@ func (ec *ExecContext) Alloc(dt tensor.Dtype, shape []int) (*tensor.Dense, error
 		return dense(dt, shape, ec.Arena.get(shapeElems(shape)*int(dt.Size()), true)), nil
 	}
 	return alloc(dt, shape), nil
+}
+
+// parallel runs fn(i) for i in [0, n) on the context's workers; work
+// estimates the cost of one call (in multiply-adds), and small jobs run on
+// the calling goroutine. A panic in fn is re-raised on the caller's
+// goroutine, where the kernel boundary recovers it into an error.
+func (ec *ExecContext) parallel(n int, work int, fn func(i int)) {
+	var p *Pool
+	if ec != nil {
+		p = ec.Workers
+	}
+	if p.Threads() <= 1 || n <= 1 || n*work < 1<<15 {
+		for i := 0; i < n; i++ {
+			fn(i)
+		}
+		return
+	}
+	var panicked atomic.Pointer[any]
+	p.Run(n, func(i int) {
+		defer func() {
+			if r := recover(); r != nil {
+				panicked.CompareAndSwap(nil, &r)
+			}
+		}()
+		fn(i)
+	})
+	if r := panicked.Load(); r != nil {
+		panic(*r)
+	}
 }

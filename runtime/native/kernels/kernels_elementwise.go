@@ -110,12 +110,16 @@ func arith(ec *ExecContext, op string, a, b *tensor.Dense) (*tensor.Dense, error
 	if err != nil {
 		return nil, err
 	}
-	out := ec.alloc(a.Dtype(), p.out)
+	out := ec.allocUninit(a.Dtype(), p.out)
 	switch a.Dtype() {
 	case tensor.Float32:
-		runBinary(p, view[float32](a), view[float32](b), view[float32](out), arithFn[float32](op))
+		if !arithFloat(ec, op, p, view[float32](a), view[float32](b), view[float32](out)) {
+			runBinary(p, view[float32](a), view[float32](b), view[float32](out), arithFn[float32](op))
+		}
 	case tensor.Float64:
-		runBinary(p, view[float64](a), view[float64](b), view[float64](out), arithFn[float64](op))
+		if !arithFloat(ec, op, p, view[float64](a), view[float64](b), view[float64](out)) {
+			runBinary(p, view[float64](a), view[float64](b), view[float64](out), arithFn[float64](op))
+		}
 	case tensor.Int64:
 		runBinary(p, view[int64](a), view[int64](b), view[int64](out), arithFn[int64](op))
 	case tensor.Int32:
@@ -328,13 +332,29 @@ func logical(ec *ExecContext, op string, a, b *tensor.Dense) (*tensor.Dense, err
 // mapFloat applies f (computed in float64) to every element of a float32
 // or float64 tensor.
 func mapFloat(ec *ExecContext, x *tensor.Dense, op string, f func(float64) float64) (*tensor.Dense, error) {
-	out := ec.alloc(x.Dtype(), shapeOf(x))
+	out := ec.allocUninit(x.Dtype(), shapeOf(x))
 	switch x.Dtype() {
 	case tensor.Float32:
-		d := view[float32](out)
-		for i, v := range view[float32](x) {
-			d[i] = float32(f(float64(v)))
+		d, xs := view[float32](out), view[float32](x)
+		if op == "Erf" {
+			// float32 needs erf only to float32's precision.
+			chunks(ec, len(xs), func(lo, hi int) {
+				i := lo
+				for ; i+4 <= hi; i += 4 {
+					e0, e1, e2, e3 := erf64x4(float64(xs[i]), float64(xs[i+1]), float64(xs[i+2]), float64(xs[i+3]))
+					d[i], d[i+1], d[i+2], d[i+3] = float32(e0), float32(e1), float32(e2), float32(e3)
+				}
+				for ; i < hi; i++ {
+					d[i] = float32(erf64(float64(xs[i])))
+				}
+			})
+			break
 		}
+		chunks(ec, len(xs), func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				d[i] = float32(f(float64(xs[i])))
+			}
+		})
 	case tensor.Float64:
 		d := view[float64](out)
 		for i, v := range view[float64](x) {

@@ -2,131 +2,71 @@ package kernels
 
 import (
 	"fmt"
-	"runtime"
-	"sync"
 
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas32"
-	"gonum.org/v1/gonum/blas/blas64"
 	"gorgonia.org/tensor"
+
+	"github.com/xt2onnx/xt2onnx/internal/gemm"
 )
 
-// parallelFor runs fn(i) for i in [0, n) on at most GOMAXPROCS goroutines.
-// work estimates the cost of one call (in multiply-adds); small jobs run
-// on the calling goroutine.
-func parallelFor(n int, work int, fn func(i int)) {
-	workers := min(runtime.GOMAXPROCS(0), n)
-	if workers <= 1 || n*work < 1<<16 {
-		for i := 0; i < n; i++ {
-			fn(i)
-		}
-		return
+// runner returns the GEMM runner of the context: its worker pool, or nil
+// (the calling goroutine).
+func (ec *ExecContext) runner() gemm.Runner {
+	if ec == nil || ec.Workers == nil || ec.Workers.Threads() <= 1 {
+		return nil
 	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	next := 0
-	var panicked any
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() {
-				if r := recover(); r != nil {
-					mu.Lock()
-					panicked = r
-					mu.Unlock()
-				}
-			}()
-			for {
-				mu.Lock()
-				i := next
-				next++
-				mu.Unlock()
-				if i >= n {
-					return
-				}
-				fn(i)
-			}
-		}()
-	}
-	wg.Wait()
-	if panicked != nil {
-		// Re-raise on the caller's goroutine, where the kernel boundary
-		// recovers it into an error.
-		panic(panicked)
-	}
+	return ec.Workers
 }
 
 // gemmJob is one matrix product of a batch: C = A·B (A m×k, B k×n, each
 // optionally stored transposed), at element offsets into shared arrays.
 type gemmJob struct{ a, b, c int }
 
-// batchGemm32 computes every job's product with single-precision BLAS.
-func batchGemm32(transA, transB bool, m, n, k int, a, b, c []float32, jobs []gemmJob) {
-	if m == 0 || n == 0 {
-		return
+// uniform reports whether the jobs' offsets advance by fixed strides (0
+// for a broadcast operand), and returns the strides: such a batch is one
+// strided GEMM call.
+func uniform(jobs []gemmJob) (sa, sb, sc int, ok bool) {
+	if len(jobs) == 0 || jobs[0] != (gemmJob{}) {
+		return 0, 0, 0, false
 	}
-	ta, tb := blas.NoTrans, blas.NoTrans
-	lda, ldb := k, n
-	if transA {
-		ta, lda = blas.Trans, m
+	if len(jobs) == 1 {
+		return 0, 0, 0, true
 	}
-	if transB {
-		tb, ldb = blas.Trans, k
+	sa, sb, sc = jobs[1].a, jobs[1].b, jobs[1].c
+	for i, j := range jobs {
+		if j.a != i*sa || j.b != i*sb || j.c != i*sc {
+			return 0, 0, 0, false
+		}
 	}
-	parallelFor(len(jobs), m*n*k, func(i int) {
-		j := jobs[i]
-		if k == 0 {
-			clear(c[j.c : j.c+m*n])
-			return
-		}
-		ar, ac := m, k
-		if transA {
-			ar, ac = k, m
-		}
-		br, bc := k, n
-		if transB {
-			br, bc = n, k
-		}
-		blas32.Gemm(ta, tb, 1,
-			blas32.General{Rows: ar, Cols: ac, Stride: lda, Data: a[j.a : j.a+m*k]},
-			blas32.General{Rows: br, Cols: bc, Stride: ldb, Data: b[j.b : j.b+k*n]},
-			0, blas32.General{Rows: m, Cols: n, Stride: n, Data: c[j.c : j.c+m*n]})
-	})
+	return sa, sb, sc, true
 }
 
-// batchGemm64 is batchGemm32 in double precision.
-func batchGemm64(transA, transB bool, m, n, k int, a, b, c []float64, jobs []gemmJob) {
-	if m == 0 || n == 0 {
+// batchGemmFloat computes every job's product with the package gemm, as
+// one strided call when the batch is uniform.
+func batchGemmFloat[T gemm.Float](ec *ExecContext, transA, transB bool, m, n, k int, a, b, c []T, jobs []gemmJob) {
+	if m == 0 || n == 0 || len(jobs) == 0 {
 		return
 	}
-	ta, tb := blas.NoTrans, blas.NoTrans
+	if k == 0 {
+		for _, j := range jobs {
+			clear(c[j.c : j.c+m*n])
+		}
+		return
+	}
 	lda, ldb := k, n
 	if transA {
-		ta, lda = blas.Trans, m
+		lda = m
 	}
 	if transB {
-		tb, ldb = blas.Trans, k
+		ldb = k
 	}
-	parallelFor(len(jobs), m*n*k, func(i int) {
-		j := jobs[i]
-		if k == 0 {
-			clear(c[j.c : j.c+m*n])
-			return
-		}
-		ar, ac := m, k
-		if transA {
-			ar, ac = k, m
-		}
-		br, bc := k, n
-		if transB {
-			br, bc = n, k
-		}
-		blas64.Gemm(ta, tb, 1,
-			blas64.General{Rows: ar, Cols: ac, Stride: lda, Data: a[j.a : j.a+m*k]},
-			blas64.General{Rows: br, Cols: bc, Stride: ldb, Data: b[j.b : j.b+k*n]},
-			0, blas64.General{Rows: m, Cols: n, Stride: n, Data: c[j.c : j.c+m*n]})
-	})
+	r := ec.runner()
+	if sa, sb, sc, ok := uniform(jobs); ok {
+		gemm.GemmStrided(transA, transB, m, n, k, 1, a, lda, sa, b, ldb, sb, 0, c, n, sc, len(jobs), r)
+		return
+	}
+	for _, j := range jobs {
+		gemm.Gemm(transA, transB, m, n, k, 1, a[j.a:j.a+m*k], lda, b[j.b:j.b+k*n], ldb, 0, c[j.c:j.c+m*n], n, r)
+	}
 }
 
 // batchGemmNaive is the reference product for integer types.
@@ -153,12 +93,12 @@ func batchGemmNaive[T numeric](transA, transB bool, m, n, k int, a, b, c []T, jo
 }
 
 // batchGemm dispatches a batch of products on the element type of a.
-func batchGemm(transA, transB bool, m, n, k int, a, b, c *tensor.Dense, jobs []gemmJob) error {
+func batchGemm(ec *ExecContext, transA, transB bool, m, n, k int, a, b, c *tensor.Dense, jobs []gemmJob) error {
 	switch a.Dtype() {
 	case tensor.Float32:
-		batchGemm32(transA, transB, m, n, k, view[float32](a), view[float32](b), view[float32](c), jobs)
+		batchGemmFloat(ec, transA, transB, m, n, k, view[float32](a), view[float32](b), view[float32](c), jobs)
 	case tensor.Float64:
-		batchGemm64(transA, transB, m, n, k, view[float64](a), view[float64](b), view[float64](c), jobs)
+		batchGemmFloat(ec, transA, transB, m, n, k, view[float64](a), view[float64](b), view[float64](c), jobs)
 	case tensor.Int64:
 		batchGemmNaive(transA, transB, m, n, k, view[int64](a), view[int64](b), view[int64](c), jobs)
 	case tensor.Int32:
@@ -200,10 +140,23 @@ func matmul(ec *ExecContext, a, b *tensor.Dense) (*tensor.Dense, error) {
 	if err != nil {
 		return nil, fmt.Errorf("MatMul batch dimensions: %w", err)
 	}
+	if len(bs) == 2 && !bVec && isFloat(a.Dtype()) && (a.Dtype() == tensor.Float32 || a.Dtype() == tensor.Float64) {
+		// [..., m, k] · [k, n]: the batch folds into the rows of one GEMM.
+		rows := numel(batch) * m
+		outShape := append(append([]int{}, batch...), m, n)
+		if aVec {
+			outShape = []int{n}
+		}
+		out := ec.allocUninit(a.Dtype(), outShape)
+		if err := batchGemm(ec, false, false, rows, n, k, a, b, out, []gemmJob{{}}); err != nil {
+			return nil, err
+		}
+		return out, nil
+	}
 	jobs := batchJobs(ec, batch, as[:len(as)-2], bs[:len(bs)-2], m*k, k*n, m*n)
 	outShape := append(append([]int{}, batch...), m, n)
 	out := ec.alloc(a.Dtype(), outShape)
-	if err := batchGemm(false, false, m, n, k, a, b, out, jobs); err != nil {
+	if err := batchGemm(ec, false, false, m, n, k, a, b, out, jobs); err != nil {
 		return nil, err
 	}
 	switch {
@@ -217,6 +170,62 @@ func matmul(ec *ExecContext, a, b *tensor.Dense) (*tensor.Dense, error) {
 		return out, nil
 	}
 	return reshaped(out, outShape), nil
+}
+
+// packedB is a constant right operand packed for the GEMM.
+type packedB struct {
+	src  *tensor.Dense // the constant it was packed from
+	k, n int
+	f32  *gemm.PackedB[float32]
+	f64  *gemm.PackedB[float64]
+}
+
+// packConst packs a constant 2-D float matrix, or returns nil.
+func packConst(b *tensor.Dense) *packedB {
+	if b == nil || b.Dims() != 2 {
+		return nil
+	}
+	k, n := b.Shape()[0], b.Shape()[1]
+	if k == 0 || n == 0 {
+		return nil
+	}
+	p := &packedB{src: b, k: k, n: n}
+	switch b.Dtype() {
+	case tensor.Float32:
+		p.f32 = gemm.PackB(false, k, n, view[float32](b), n)
+	case tensor.Float64:
+		p.f64 = gemm.PackB(false, k, n, view[float64](b), n)
+	default:
+		return nil
+	}
+	return p
+}
+
+// matmulPacked is matmul of a by a packed constant matrix: a's leading
+// dimensions fold into the rows of one GEMM.
+func matmulPacked(ec *ExecContext, a *tensor.Dense, b *packedB) (*tensor.Dense, error) {
+	if a.Dtype() != b.src.Dtype() {
+		return nil, fmt.Errorf("inputs have different element types: %s and %s (insert a Cast)", dtName(a.Dtype()), dtName(b.src.Dtype()))
+	}
+	as := shapeOf(a)
+	if len(as) == 0 {
+		return nil, fmt.Errorf("MatMul inputs must have rank ≥ 1, got shapes %v and %v", as, b.src.Shape())
+	}
+	if k := as[len(as)-1]; k != b.k {
+		return nil, fmt.Errorf("MatMul shapes %v and %v do not match: inner dimensions %d and %d", a.Shape(), b.src.Shape(), k, b.k)
+	}
+	m := numel(as[:len(as)-1])
+	outShape := append(as[:len(as)-1:len(as)-1], b.n)
+	out := ec.allocUninit(a.Dtype(), outShape)
+	if m > 0 {
+		switch {
+		case b.f32 != nil:
+			gemm.GemmPacked(false, m, 1, view[float32](a), b.k, b.f32, 0, view[float32](out), b.n, ec.runner())
+		default:
+			gemm.GemmPacked(false, m, 1, view[float64](a), b.k, b.f64, 0, view[float64](out), b.n, ec.runner())
+		}
+	}
+	return out, nil
 }
 
 // batchJobs lists the products of a broadcast batch: the element offsets

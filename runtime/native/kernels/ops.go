@@ -22,6 +22,7 @@ func DefaultRegistry() *Registry {
 	registerLogic(r)
 	registerAttention(r)
 	registerRNN(r)
+	registerFused(r)
 	return r
 }
 

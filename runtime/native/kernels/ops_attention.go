@@ -173,7 +173,7 @@ func attention(ec *ExecContext, in []*tensor.Dense, p attentionParams, wantQK bo
 			jobs = append(jobs, gemmJob{a: (bi*hq + h) * sq * d, b: (bi*hkv + h/rep) * skv * d, c: (bi*hq + h) * sq * skv})
 		}
 	}
-	batchGemm64(false, true, sq, skv, d, qv, kv, scores, jobs)
+	batchGemmFloat(ec, false, true, sq, skv, d, qv, kv, scores, jobs)
 	var qk []float64
 	for i := range scores {
 		s := scores[i] * scale
@@ -227,7 +227,7 @@ func attention(ec *ExecContext, in []*tensor.Dense, p attentionParams, wantQK bo
 		bi, h := i/hq, i%hq
 		jobs[i] = gemmJob{a: (bi*hq + h) * sq * skv, b: (bi*hkv + h/rep) * skv * dv, c: (bi*hq + h) * sq * dv}
 	}
-	batchGemm64(false, false, sq, dv, skv, scores, vv, y, jobs)
+	batchGemmFloat(ec, false, false, sq, dv, skv, scores, vv, y, jobs)
 	yShape := []int{b, hq, sq, dv}
 	yt, err := fromFloat64s(ec, dt, yShape, y)
 	if err != nil {

@@ -191,7 +191,7 @@ func conv(ec *ExecContext, x, w, b *tensor.Dense, p convParams) (*tensor.Dense, 
 		for gi := range jobs {
 			jobs[gi] = gemmJob{a: gi * mg * rowsK, b: gi * rowsK * on, c: (bi*m + gi*mg) * on}
 		}
-		if err := batchGemm(false, false, mg, on, rowsK, w, cols, out, jobs); err != nil {
+		if err := batchGemm(ec, false, false, mg, on, rowsK, w, cols, out, jobs); err != nil {
 			return nil, err
 		}
 	}

@@ -265,7 +265,7 @@ func einsumPair(ec *ExecContext, a, b *tensor.Dense, la, lb, lo []rune, size map
 		resShape[i] = size[l]
 	}
 	res := ec.alloc(a.Dtype(), resShape)
-	if err := batchGemm(transA, transB, m, nn, k, ax, bx, res, jobs); err != nil {
+	if err := batchGemm(ec, transA, transB, m, nn, k, ax, bx, res, jobs); err != nil {
 		return nil, true, err
 	}
 	if slices.Equal(resLabels, lo) {

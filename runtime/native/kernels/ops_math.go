@@ -339,7 +339,13 @@ func convertMatMul(n *Node) (Kernel, error) {
 	if err := noAttrs(n); err != nil {
 		return nil, err
 	}
+	// A constant 2-D right operand (a weight) is packed for the GEMM once,
+	// here, instead of at every call.
+	packed := packConst(input(n.Const, 1))
 	return halfVia32(func(ec *ExecContext, in []*tensor.Dense) ([]*tensor.Dense, error) {
+		if packed != nil && in[1] == packed.src {
+			return one(matmulPacked(ec, in[0], packed))
+		}
 		return one(matmul(ec, in[0], in[1]))
 	}), nil
 }
@@ -354,12 +360,12 @@ func convertGemm(n *Node) (Kernel, error) {
 		return nil, err
 	}
 	return halfVia32(func(ec *ExecContext, in []*tensor.Dense) ([]*tensor.Dense, error) {
-		return one(gemm(ec, in[0], in[1], input(in, 2), float64(alpha), float64(beta), transA, transB))
+		return one(gemmOp(ec, in[0], in[1], input(in, 2), float64(alpha), float64(beta), transA, transB))
 	}), nil
 }
 
 // gemm computes alpha·A'·B' + beta·C.
-func gemm(ec *ExecContext, a, b, c *tensor.Dense, alpha, beta float64, transA, transB bool) (*tensor.Dense, error) {
+func gemmOp(ec *ExecContext, a, b, c *tensor.Dense, alpha, beta float64, transA, transB bool) (*tensor.Dense, error) {
 	if err := sameType(a, b, c); err != nil {
 		return nil, err
 	}
@@ -378,7 +384,7 @@ func gemm(ec *ExecContext, a, b, c *tensor.Dense, alpha, beta float64, transA, t
 		return nil, fmt.Errorf("shapes %v and %v (transA=%v, transB=%v) do not match", a.Shape(), b.Shape(), transA, transB)
 	}
 	prod := ec.alloc(a.Dtype(), []int{m, nn})
-	if err := batchGemm(transA, transB, m, nn, k, a, b, prod, []gemmJob{{}}); err != nil {
+	if err := batchGemm(ec, transA, transB, m, nn, k, a, b, prod, []gemmJob{{}}); err != nil {
 		return nil, err
 	}
 	if alpha == 1 && c == nil {

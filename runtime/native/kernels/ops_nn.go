@@ -145,7 +145,7 @@ func softmaxT[T floating](ec *ExecContext, x, out []T, outer, n, inner int) {
 	}
 	rows := outer * inner
 	const chunk = 64
-	parallelFor((rows+chunk-1)/chunk, chunk*n*8, func(c int) {
+	ec.parallel((rows+chunk-1)/chunk, chunk*n*8, func(c int) {
 		e := allocSlice[float64](ec, n, "softmax row")
 		for r := c * chunk; r < min(rows, (c+1)*chunk); r++ {
 			if inner == 1 {
@@ -251,6 +251,10 @@ func normalize(ec *ExecContext, x, scale, bias *tensor.Dense, axis int64, eps fl
 		}
 	}
 	rows, cols := numel(sh[:ax]), numel(norm)
+	if !stats && half == (tensor.Dtype{}) && x.Dtype() == tensor.Float32 &&
+		numel(scale.Shape()) == cols && (bias == nil || numel(bias.Shape()) == cols) {
+		return []*tensor.Dense{normalizeF32(ec, x, scale, bias, rows, cols, eps, rms)}, nil
+	}
 	xv, err := toFloat64s(ec, x)
 	if err != nil {
 		return nil, err
@@ -334,6 +338,48 @@ func normalize(ec *ExecContext, x, scale, bias *tensor.Dense, axis int64, eps fl
 	return []*tensor.Dense{out, fromSlice(statShape, mean), fromSlice(statShape, inv)}, nil
 }
 
+// normalizeF32 is normalize's float32 path for a scale and bias of the
+// normalized shape: the same float64 arithmetic per element, row by row
+// over the workers, without float64 copies of the tensors.
+func normalizeF32(ec *ExecContext, x, scale, bias *tensor.Dense, rows, cols int, eps float64, rms bool) *tensor.Dense {
+	out := ec.allocUninit(tensor.Float32, shapeOf(x))
+	xs, os, sv := view[float32](x), view[float32](out), view[float32](scale)
+	var bv []float32
+	if bias != nil {
+		bv = view[float32](bias)
+	}
+	per := max(1, 8192/max(cols, 1))
+	ec.parallel((rows+per-1)/per, per*cols*4, func(t int) {
+		for r := t * per; r < min(rows, (t+1)*per); r++ {
+			row, o := xs[r*cols:(r+1)*cols], os[r*cols:(r+1)*cols]
+			m := 0.0
+			if !rms {
+				for _, v := range row {
+					m += float64(v)
+				}
+				m /= float64(cols)
+			}
+			vr := 0.0
+			for _, v := range row {
+				d := float64(v) - m
+				vr += d * d
+			}
+			vr /= float64(cols)
+			is := 1 / math.Sqrt(vr+eps)
+			if bv != nil {
+				for j, v := range row {
+					o[j] = float32((float64(v)-m)*is*float64(sv[j]) + float64(bv[j]))
+				}
+			} else {
+				for j, v := range row {
+					o[j] = float32((float64(v) - m) * is * float64(sv[j]))
+				}
+			}
+		}
+	})
+	return out
+}
+
 func convertDropout(n *Node) (Kernel, error) {
 	a := attrsOf(n)
 	if n.Opset < 12 {
@@ -395,8 +441,17 @@ func softmaxRow[T floating](x, out []T, e []float64) {
 		m = 0
 	}
 	sum := 0.0
-	for j, v := range x {
-		e[j] = math.Exp(float64(v) - m)
+	j := 0
+	for ; j+4 <= len(x); j += 4 {
+		e0 := expFast(float64(x[j]) - m)
+		e1 := expFast(float64(x[j+1]) - m)
+		e2 := expFast(float64(x[j+2]) - m)
+		e3 := expFast(float64(x[j+3]) - m)
+		e[j], e[j+1], e[j+2], e[j+3] = e0, e1, e2, e3
+		sum += e0 + e1 + e2 + e3
+	}
+	for ; j < len(x); j++ {
+		e[j] = expFast(float64(x[j]) - m)
 		sum += e[j]
 	}
 	inv := 1 / sum

@@ -97,7 +97,7 @@ func registerShape(r *Registry) {
 	r.Register(spec("Pad", 18, 2, 4, 1, convertPad))
 	r.Register(spec("Pad", 19, 2, 4, 1, convertPad))
 	r.Register(spec("Identity", 1, 1, 1, 1, kernelOf(func(ec *ExecContext, in []*tensor.Dense) (*tensor.Dense, error) {
-		return cloneDense(ec, in[0]), nil
+		return in[0], nil // kernels never write their inputs: sharing is safe
 	})))
 	r.Register(spec("Constant", 1, 0, 0, 1, convertConstant))
 	r.Register(spec("ConstantOfShape", 9, 1, 1, 1, convertConstantOfShape))
@@ -191,7 +191,7 @@ func convertReshape(n *Node) (Kernel, error) {
 		if err != nil {
 			return nil, err
 		}
-		return []*tensor.Dense{reshaped(cloneDense(ec, x), shape)}, nil
+		return []*tensor.Dense{reshaped(x, shape)}, nil
 	}, nil
 }
 
@@ -285,7 +285,7 @@ func convertSqueeze(n *Node) (Kernel, error) {
 				out = append(out, d)
 			}
 		}
-		return []*tensor.Dense{reshaped(cloneDense(ec, x), out)}, nil
+		return []*tensor.Dense{reshaped(x, out)}, nil
 	}, nil
 }
 
@@ -324,7 +324,7 @@ func convertUnsqueeze(n *Node) (Kernel, error) {
 				j++
 			}
 		}
-		return []*tensor.Dense{reshaped(cloneDense(ec, x), out)}, nil
+		return []*tensor.Dense{reshaped(x, out)}, nil
 	}, nil
 }
 
@@ -345,7 +345,7 @@ func convertFlatten(n *Node) (Kernel, error) {
 			return nil, fmt.Errorf("axis %d is out of range for rank %d", axis, r)
 		}
 		sh := x.Shape()
-		return []*tensor.Dense{reshaped(cloneDense(ec, x), []int{numel(sh[:ax]), numel(sh[ax:])})}, nil
+		return []*tensor.Dense{reshaped(x, []int{numel(sh[:ax]), numel(sh[ax:])})}, nil
 	}, nil
 }
 

@@ -104,3 +104,6 @@ func (p *Pool) Close() {
 	}
 	p.once.Do(func() { close(p.stop) })
 }
+
+// Workers returns Threads, so that a Pool is a gemm.Runner.
+func (p *Pool) Workers() int { return p.Threads() }
