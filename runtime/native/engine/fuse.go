@@ -26,7 +26,7 @@ import (
 type fuser struct {
 	g         *graph.Graph
 	inits     map[string]*graph.Tensor
-	producer  map[string]int // value → index of the node making it
+	producer  map[string]int   // value → index of the node making it
 	consumers map[string]int   // value → number of reading input slots
 	readersOf map[string][]int // value → the nodes reading it
 	outputs   map[string]bool
