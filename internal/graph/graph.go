@@ -215,3 +215,41 @@ func (m *Model) SetMetadata(key, value string) {
 	}
 	m.Metadata = append(m.Metadata, MetadataEntry{key, value})
 }
+
+// FreeVariables returns the values g's nodes (and the sub-graphs of their
+// attributes, recursively) read that g does not define: not a graph input,
+// not an initializer, not a node output. They are the outer-scope values a
+// sub-graph (a Loop or If body) captures, in first-use order.
+func FreeVariables(g *Graph) []string {
+	defined := map[string]bool{"": true}
+	for _, v := range g.Inputs {
+		defined[v.Name] = true
+	}
+	for _, t := range g.Initializers {
+		defined[t.Name] = true
+	}
+	seen := map[string]bool{}
+	var free []string
+	use := func(name string) {
+		if !defined[name] && !seen[name] {
+			seen[name] = true
+			free = append(free, name)
+		}
+	}
+	for _, n := range g.Nodes {
+		for _, in := range n.Inputs {
+			use(in)
+		}
+		for _, a := range n.Attrs {
+			if a.G != nil {
+				for _, v := range FreeVariables(a.G) {
+					use(v)
+				}
+			}
+		}
+		for _, o := range n.Outputs {
+			defined[o] = true
+		}
+	}
+	return free
+}

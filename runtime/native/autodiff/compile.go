@@ -297,7 +297,7 @@ func planFor(pm *engine.PreparedModel, shapes map[string][]int64, opts CompileOp
 		if !needed[i] {
 			continue
 		}
-		node := &kernels.Node{Node: n, Opset: pm.Opset(i), Const: make([]*tensor.Dense, len(n.Inputs))}
+		node := pm.Node(i, make([]*tensor.Dense, len(n.Inputs)))
 		ids := make([]int, len(n.Inputs))
 		args := make([]*tensor.Dense, len(n.Inputs))
 		allConst := true

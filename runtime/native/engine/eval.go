@@ -79,11 +79,11 @@ func Eval(m *graph.Model, inputs map[string]*tensor.Dense, reg *kernels.Registry
 // context.
 func EvalWith(m *graph.Model, inputs map[string]*tensor.Dense, opts EvalOptions) (map[string]*tensor.Dense, error) {
 	reg := opts.Registry
-	ec := &kernels.ExecContext{MaxTensorBytes: opts.MaxTensorBytes}
 	ctx := opts.Context
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	ec := &kernels.ExecContext{MaxTensorBytes: opts.MaxTensorBytes, Context: ctx}
 	if reg == nil {
 		reg = kernels.DefaultRegistry()
 	}
@@ -147,7 +147,10 @@ func EvalWith(m *graph.Model, inputs map[string]*tensor.Dense, opts EvalOptions)
 		if err != nil {
 			return nil, err // checkSupport found every miss already
 		}
-		node := &kernels.Node{Node: n, Opset: opset, Const: make([]*tensor.Dense, len(n.Inputs))}
+		nn, implicit := kernels.WithImplicitInputs(n)
+		g.Nodes[i] = nn
+		n = nn
+		node := &kernels.Node{Node: n, Opset: opset, Const: make([]*tensor.Dense, len(n.Inputs)), Implicit: implicit, Registry: reg}
 		for j, name := range n.Inputs {
 			if consts[name] {
 				node.Const[j] = values[name]

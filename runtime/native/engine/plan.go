@@ -154,7 +154,7 @@ func NewPlan(pm *PreparedModel, opts PlanOptions) (p *Plan, err error) {
 		if !needed[i] {
 			continue
 		}
-		node := &kernels.Node{Node: n, Opset: pm.opsets[i], Const: make([]*tensor.Dense, len(n.Inputs))}
+		node := pm.Node(i, make([]*tensor.Dense, len(n.Inputs)))
 		ids := make([]int, len(n.Inputs))
 		allConst := true
 		for j, in := range n.Inputs {
@@ -389,7 +389,7 @@ func (p *Plan) Execute(ctx context.Context, arena *kernels.Arena, inputs map[str
 			}
 		}
 	}
-	ec := &kernels.ExecContext{MaxTensorBytes: opts.MaxTensorBytes, Arena: arena, Workers: opts.Workers}
+	ec := &kernels.ExecContext{MaxTensorBytes: opts.MaxTensorBytes, Arena: arena, Workers: opts.Workers, Context: ctx}
 	args := make([]*tensor.Dense, 0, 8)
 	for s := range p.steps {
 		st := &p.steps[s]

@@ -17,6 +17,8 @@ import (
 // Initializers are decoded once, on first use, and shared by every program
 // compiled from it. A PreparedModel is safe for concurrent use.
 type PreparedModel struct {
+	reg      *kernels.Registry
+	implicit []int // per node of g: its implicit (outer-scope) inputs
 	g      *graph.Graph     // the inlined main graph
 	specs  []kernels.OpSpec // per node of g
 	opsets []int64          // per node of g: the model's opset of its domain
@@ -88,7 +90,15 @@ func PrepareWith(m *graph.Model, reg *kernels.Registry, opts PrepareOptions) (pm
 			mc.Opsets = append(mc.Opsets, graph.OpsetImport{Domain: kernels.DomainNative, Version: 1})
 		}
 	}
+	// Control-flow nodes get the outer values their bodies read as extra
+	// inputs, so that planning sees them (and keeps them alive).
+	implicit := make([]int, len(g.Nodes))
+	for i, n := range g.Nodes {
+		g.Nodes[i], implicit[i] = kernels.WithImplicitInputs(n)
+	}
 	pm = &PreparedModel{
+		reg:      reg,
+		implicit: implicit,
 		g:       g,
 		specs:   make([]kernels.OpSpec, len(g.Nodes)),
 		opsets:  make([]int64, len(g.Nodes)),
@@ -127,7 +137,7 @@ func PrepareWith(m *graph.Model, reg *kernels.Registry, opts PrepareOptions) (pm
 		return nil, &UnsupportedOpsError{Ops: missing}
 	}
 	for i, n := range g.Nodes {
-		if err := pm.specs[i].CheckArity(&kernels.Node{Node: n, Opset: pm.opsets[i]}); err != nil {
+		if err := pm.specs[i].CheckArity(&kernels.Node{Node: n, Opset: pm.opsets[i], Implicit: implicit[i]}); err != nil {
 			return nil, pm.nodeErr(i, err)
 		}
 	}
@@ -199,6 +209,11 @@ func (pm *PreparedModel) IsInitializer(name string) bool { _, ok := pm.inits[nam
 
 // Initializer returns initializer name decoded, decoding it once.
 func (pm *PreparedModel) Initializer(name string) (*tensor.Dense, error) { return pm.initializer(name) }
+
+// Node returns the kernels.Node of node i of Graph(), for converting it.
+func (pm *PreparedModel) Node(i int, consts []*tensor.Dense) *kernels.Node {
+	return &kernels.Node{Node: pm.g.Nodes[i], Opset: pm.opsets[i], Const: consts, Implicit: pm.implicit[i], Registry: pm.reg}
+}
 
 // NodeErr wraps err as a *kernels.NodeError for node i of Graph(), unless
 // it is one already.

@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/bits"
@@ -28,6 +29,9 @@ type ExecContext struct {
 	// Workers, when set, runs the parallel parts of kernels; nil means the
 	// calling goroutine only.
 	Workers *Pool
+	// Context, when set, is the run's: kernels that loop (Loop) stop
+	// between iterations once it is done.
+	Context context.Context
 }
 
 // DefaultMaxTensorBytes is the tensor budget used when none is set: half of

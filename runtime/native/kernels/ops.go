@@ -23,6 +23,7 @@ func DefaultRegistry() *Registry {
 	registerAttention(r)
 	registerRNN(r)
 	registerFused(r)
+	registerControl(r)
 	return r
 }
 
@@ -55,7 +56,7 @@ func nodeErr(n *Node, err error) error {
 // spec: at least MinInputs inputs, all of them present (optional inputs
 // may be empty names), at most MaxInputs, and 1 to Outputs outputs.
 func (s OpSpec) CheckArity(n *Node) error {
-	in := len(n.Inputs)
+	in := len(n.Inputs) - n.Implicit
 	if in < s.MinInputs {
 		return fmt.Errorf("has %d inputs, needs at least %d", in, s.MinInputs)
 	}
@@ -68,7 +69,7 @@ func (s OpSpec) CheckArity(n *Node) error {
 			return fmt.Errorf("has %d inputs, takes at most %d", len(n.Inputs), s.MaxInputs)
 		}
 	}
-	for i := 0; i < s.MinInputs; i++ {
+	for i := 0; i < min(s.MinInputs, in); i++ {
 		if n.Inputs[i] == "" {
 			return fmt.Errorf("required input %d is empty", i)
 		}

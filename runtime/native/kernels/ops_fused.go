@@ -129,26 +129,28 @@ type attnGeom struct {
 	mst               [4]int // strides of keep over [b, h, i, j]
 }
 
-// attnRows is how many query rows one task handles: the logits held at
-// once are attnRows × j.
-const attnRows = 32
+// attnLogits bounds the logits one task holds: its block of query rows
+// has at most this many logits (but at least 8 rows).
+const attnLogits = 1 << 16
 
 // attendBlocks computes attention for every (batch, head, block of query
 // rows), spread over the workers. Within a block it is two GEMMs and a row
 // softmax, the same operations in the same order as the unfused nodes
-// (MatMul, Mul, Where, Softmax, MatMul).
+// (MatMul, Mul, Where, Softmax, MatMul): masked logits are -FLT_MAX there,
+// whose exponential is 0, so here they are skipped and get 0 directly.
 func attendBlocks[T gemm.Float](ec *ExecContext, g attnGeom, q, k, v, out []T, scale T) {
-	blocks := (g.i + attnRows - 1) / attnRows
+	rowsPer := min(g.i, max(8, attnLogits/max(g.j, 1)))
+	blocks := (g.i + rowsPer - 1) / rowsPer
 	tasks := g.b * g.h * blocks
 	if tasks == 0 || g.j == 0 {
 		clear(out)
 		return
 	}
-	ec.parallel(tasks, attnRows*g.j*(g.d+g.dv), func(t int) {
+	ec.parallel(tasks, rowsPer*g.j*(g.d+g.dv), func(t int) {
 		bi, rest := t/(g.h*blocks), t%(g.h*blocks)
 		hi, blk := rest/blocks, rest%blocks
-		r0 := blk * attnRows
-		rows := min(attnRows, g.i-r0)
+		r0 := blk * rowsPer
+		rows := min(rowsPer, g.i-r0)
 		qo := ((bi*g.h+hi)*g.i + r0) * g.d
 		ko := bi*g.kb + hi*g.kh
 		vo := bi*g.vb + hi*g.vh
@@ -161,15 +163,71 @@ func attendBlocks[T gemm.Float](ec *ExecContext, g attnGeom, q, k, v, out []T, s
 		for r := 0; r < rows; r++ {
 			row := s[r*g.j : (r+1)*g.j]
 			mo := bi*g.mst[0] + hi*g.mst[1] + (r0+r)*g.mst[2]
-			for c := range row {
-				if !g.mask[mo+c*g.mst[3]] {
-					row[c] = T(-math.MaxFloat32)
-				}
-			}
-			softmaxRow(row, row, e)
+			maskedSoftmax(row, g.mask, mo, g.mst[3], e)
 		}
 		gemm.Gemm(false, false, rows, g.dv, g.j, 1, s, g.j, v[vo:vo+g.j*g.dv], g.dv, 0, out[oo:oo+rows*g.dv], g.dv, nil)
 	})
+}
+
+// maskedSoftmax replaces row by softmax(where(keep, row, -FLT_MAX)), keep
+// being mask[mo + c·ms] for column c, in the arithmetic of softmaxRow:
+// masked entries get exp(-FLT_MAX - max) = 0 without computing it.
+func maskedSoftmax[T floating](row []T, mask []bool, mo, ms int, e []float64) {
+	n := len(row)
+	if ms != 1 {
+		// A mask broadcast along the keys: one value for the whole row.
+		if !mask[mo] {
+			w := T(1 / float64(n))
+			for c := range row {
+				row[c] = w
+			}
+			return
+		}
+		softmaxRow(row, row, e)
+		return
+	}
+	km := mask[mo : mo+n]
+	// Convert first: the exp loop then has no float32→float64 conversion,
+	// whose false register dependency would chain its iterations.
+	for c, v := range row {
+		e[c] = float64(v)
+	}
+	m := math.Inf(-1)
+	kept := 0
+	for c, k := range km {
+		if k {
+			m = max(m, e[c])
+			kept++
+		}
+	}
+	if kept == 0 {
+		// Every logit is -FLT_MAX: the unfused softmax gives equal weights.
+		w := T(1 / float64(n))
+		for c := range row {
+			row[c] = w
+		}
+		return
+	}
+	if kept < n {
+		m = max(m, -math.MaxFloat32) // the masked entries' value
+	}
+	if math.IsInf(m, -1) {
+		m = 0
+	}
+	sum := 0.0
+	for c, k := range km {
+		if k {
+			x := expFast(e[c] - m)
+			e[c] = x
+			sum += x
+		} else {
+			e[c] = 0
+		}
+	}
+	inv := 1 / sum
+	for c := range row {
+		row[c] = T(e[c] * inv)
+	}
 }
 
 func convertL2NormGroups(withGain bool) ConvertFunc {

@@ -433,26 +433,23 @@ func convertDropout(n *Node) (Kernel, error) {
 
 // softmaxRow normalizes one contiguous row, using e as scratch.
 func softmaxRow[T floating](x, out []T, e []float64) {
+	// Convert first: the exp loop then has no float32→float64 conversion,
+	// whose false register dependency would chain its iterations.
+	for j, v := range x {
+		e[j] = float64(v)
+	}
 	m := math.Inf(-1)
-	for _, v := range x {
-		m = max(m, float64(v))
+	for _, v := range e[:len(x)] {
+		m = max(m, v)
 	}
 	if math.IsInf(m, -1) {
 		m = 0
 	}
 	sum := 0.0
-	j := 0
-	for ; j+4 <= len(x); j += 4 {
-		e0 := expFast(float64(x[j]) - m)
-		e1 := expFast(float64(x[j+1]) - m)
-		e2 := expFast(float64(x[j+2]) - m)
-		e3 := expFast(float64(x[j+3]) - m)
-		e[j], e[j+1], e[j+2], e[j+3] = e0, e1, e2, e3
-		sum += e0 + e1 + e2 + e3
-	}
-	for ; j < len(x); j++ {
-		e[j] = expFast(float64(x[j]) - m)
-		sum += e[j]
+	for j := range x {
+		v := expFast(e[j] - m)
+		e[j] = v
+		sum += v
 	}
 	inv := 1 / sum
 	for j := range out {

@@ -26,6 +26,39 @@ type Node struct {
 	// Const holds the values of the inputs known at conversion time,
 	// indexed like Inputs; nil where the input is computed at run time.
 	Const []*tensor.Dense
+	// Implicit counts the trailing Inputs that are not the node's own but
+	// outer-scope values its sub-graphs read (see graph.FreeVariables and
+	// WithImplicitInputs); the operator's arity concerns the others.
+	Implicit int
+	// Registry, when set, is where the operators of the node's sub-graphs
+	// are looked up (Loop, If); nil means DefaultRegistry().
+	Registry *Registry
+}
+
+// WithImplicitInputs returns n itself when its attributes hold no
+// sub-graph, or a copy whose Inputs end with the outer-scope values its
+// sub-graphs read, and their count: the form in which an executor hands a
+// control-flow kernel everything its body needs.
+func WithImplicitInputs(n *graph.Node) (*graph.Node, int) {
+	var free []string
+	seen := map[string]bool{}
+	for _, a := range n.Attrs {
+		if a.G == nil {
+			continue
+		}
+		for _, v := range graph.FreeVariables(a.G) {
+			if !seen[v] {
+				seen[v] = true
+				free = append(free, v)
+			}
+		}
+	}
+	if len(free) == 0 {
+		return n, 0
+	}
+	c := *n
+	c.Inputs = append(append([]string{}, n.Inputs...), free...)
+	return &c, len(free)
 }
 
 // ConvertFunc turns a node into a kernel, reading and validating its
