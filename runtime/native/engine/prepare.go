@@ -18,10 +18,10 @@ import (
 // compiled from it. A PreparedModel is safe for concurrent use.
 type PreparedModel struct {
 	reg      *kernels.Registry
-	implicit []int // per node of g: its implicit (outer-scope) inputs
-	g      *graph.Graph     // the inlined main graph
-	specs  []kernels.OpSpec // per node of g
-	opsets []int64          // per node of g: the model's opset of its domain
+	implicit []int            // per node of g: its implicit (outer-scope) inputs
+	g        *graph.Graph     // the inlined main graph
+	specs    []kernels.OpSpec // per node of g
+	opsets   []int64          // per node of g: the model's opset of its domain
 
 	inits map[string]*graph.Tensor // initializers by name
 
@@ -99,11 +99,11 @@ func PrepareWith(m *graph.Model, reg *kernels.Registry, opts PrepareOptions) (pm
 	pm = &PreparedModel{
 		reg:      reg,
 		implicit: implicit,
-		g:       g,
-		specs:   make([]kernels.OpSpec, len(g.Nodes)),
-		opsets:  make([]int64, len(g.Nodes)),
-		inits:   make(map[string]*graph.Tensor, len(g.Initializers)),
-		decoded: map[string]*tensor.Dense{},
+		g:        g,
+		specs:    make([]kernels.OpSpec, len(g.Nodes)),
+		opsets:   make([]int64, len(g.Nodes)),
+		inits:    make(map[string]*graph.Tensor, len(g.Initializers)),
+		decoded:  map[string]*tensor.Dense{},
 	}
 	var missing []UnsupportedOp
 	seen := map[string]int{}
