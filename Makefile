@@ -13,7 +13,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 DEMO_DIR := out/demo
 
-.PHONY: all build ort demo test test-short lint fmt-check vet staticcheck bench clean oracle-venv test-oracle fuzz
+.PHONY: all build ort demo test test-short lint fmt-check vet staticcheck bench bench-go clean oracle-venv test-oracle fuzz
 
 all: build
 
@@ -62,9 +62,15 @@ vet:
 staticcheck:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
-## bench: export and ONNX Runtime forward benchmarks on the 6-layer dim-512 decoder
-bench: ort
-	$(GO) test -run '^$$' -bench . -benchtime 5x -count 3 ./builder/
+## bench: the native backend and ONNX Runtime side by side (presets base and
+## small, 1 and 2 threads, forward and KV-cache generation): a markdown table
+## of medians, peak RSS and allocations per run; about 10 minutes
+bench: ort build
+	$(GO) run ./tools/benchtable -bin $(BIN)
+
+## bench-go: the Go benchmarks (export, forward, GEMM), for profiling
+bench-go: ort
+	$(GO) test -run '^$$' -bench . -benchtime 5x -count 3 ./builder/ ./runtime/native/
 
 clean:
 	rm -rf bin out

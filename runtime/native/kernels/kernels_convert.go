@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"fmt"
+	"unsafe"
 
 	"gorgonia.org/tensor"
 
@@ -9,7 +10,11 @@ import (
 )
 
 // DenseFromTensor converts an IR tensor (an initializer, a Constant value)
-// into a dense tensor with its own memory. Element types the native backend
+// into a dense tensor. On a little-endian machine, when the raw bytes are
+// aligned for the element type, the tensor shares them (kernels never
+// write their inputs, and a Tensor never changes its Raw): a model's
+// weights are then held once. Bool data, which must be exactly 0 or 1 in
+// Go, and misaligned data are copied. Element types the native backend
 // cannot hold are reported as an *UnsupportedError.
 func DenseFromTensor(t *graph.Tensor) (*tensor.Dense, error) {
 	dt, err := DenseDtype(t.DType)
@@ -25,6 +30,10 @@ func DenseFromTensor(t *graph.Tensor) (*tensor.Dense, error) {
 			return nil, fmt.Errorf("native: tensor %q: dimension %d is too large", t.Name, d)
 		}
 		shape[i] = int(d)
+	}
+	size := int(dt.Size())
+	if littleEndian && dt != tensor.Bool && len(t.Raw) > 0 && uintptr(unsafe.Pointer(&t.Raw[0]))%uintptr(size) == 0 {
+		return dense(dt, shape, t.Raw[:len(t.Raw):len(t.Raw)]), nil
 	}
 	out := alloc(dt, shape)
 	raw := out.Header.Raw

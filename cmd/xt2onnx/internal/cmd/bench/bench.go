@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	goruntime "runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -186,6 +187,16 @@ type forwardResult struct {
 	Iters           int           `json:"iters"`
 	LatencyMS       latency       `json:"latency_ms"`
 	TokensPerSecond cmdutil.Float `json:"tokens_per_second"`
+	// Threads is --threads (0: the backend's default).
+	Threads int `json:"threads"`
+	// AllocsPerRun and BytesPerRun are the Go heap allocations of one
+	// measured run (the native backend's; ONNX Runtime allocates outside
+	// the Go heap).
+	AllocsPerRun int64 `json:"allocs_per_run"`
+	BytesPerRun  int64 `json:"bytes_per_run"`
+	// PeakRSSMB is the process's peak resident memory when the runs are
+	// done, in MB (Linux; 0 elsewhere).
+	PeakRSSMB cmdutil.Float `json:"peak_rss_mb"`
 }
 
 // variantResult is one way of generating in a generation benchmark.
@@ -275,7 +286,11 @@ func forwardBench(o *Options) error {
 	ctx := o.context()
 	bar := o.IO.ProgressBar("benchmarking", o.Warmup+o.Iters)
 	times := make([]float64, 0, o.Iters)
+	var before, after goruntime.MemStats
 	for i := range o.Warmup + o.Iters {
+		if i == o.Warmup {
+			goruntime.ReadMemStats(&before)
+		}
 		start := time.Now()
 		if _, err := sess.Run(ctx, feed); err != nil {
 			bar.Done()
@@ -286,9 +301,15 @@ func forwardBench(o *Options) error {
 		}
 		bar.Set(i + 1)
 	}
+	goruntime.ReadMemStats(&after)
 	bar.Done()
 
-	r := forwardResult{Model: m.Name, Backend: o.Backend, Mode: "forward", Batch: o.Batch, Seq: o.Seq, Warmup: o.Warmup, Iters: o.Iters, LatencyMS: stats(times)}
+	r := forwardResult{Model: m.Name, Backend: o.Backend, Mode: "forward", Batch: o.Batch, Seq: o.Seq, Warmup: o.Warmup, Iters: o.Iters, LatencyMS: stats(times),
+		Threads: o.Threads, PeakRSSMB: cmdutil.Float(float64(peakRSS()) / 1e6)}
+	if o.Iters > 0 {
+		r.AllocsPerRun = int64(after.Mallocs-before.Mallocs) / int64(o.Iters)
+		r.BytesPerRun = int64(after.TotalAlloc-before.TotalAlloc) / int64(o.Iters)
+	}
 	r.TokensPerSecond = cmdutil.Float(float64(o.Batch*o.Seq) / (float64(r.LatencyMS.Mean) / 1e3))
 	if o.JSON {
 		return cmdutil.WriteJSON(o.IO.Out, r)
@@ -304,6 +325,9 @@ func forwardBench(o *Options) error {
 	t.Row("p99_ms", ms(r.LatencyMS.P99))
 	t.Row("mean_ms", ms(r.LatencyMS.Mean))
 	t.Row("tokens_per_s", rate(r.TokensPerSecond))
+	t.Row("allocs_per_run", strconv.FormatInt(r.AllocsPerRun, 10))
+	t.Row("bytes_per_run", strconv.FormatInt(r.BytesPerRun, 10))
+	t.Row("peak_rss_mb", strconv.FormatFloat(float64(r.PeakRSSMB), 'f', 1, 64))
 	return t.Render()
 }
 
