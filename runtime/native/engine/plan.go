@@ -34,6 +34,8 @@ type Plan struct {
 	// consumers counts, per value, the input slots of steps that read it.
 	consumers []int
 	folded    int // nodes folded into constants
+	// types is what shape inference found (see Types).
+	types map[string]kernels.Type
 }
 
 type planValue struct {
@@ -223,6 +225,9 @@ func NewPlan(pm *PreparedModel, opts PlanOptions) (p *Plan, err error) {
 		p.outputs = append(p.outputs, p.byName[name])
 	}
 	p.liveness()
+	if p.types, err = p.inferTypes(); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 

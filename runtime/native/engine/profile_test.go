@@ -17,7 +17,8 @@ import (
 
 // TestProfilePreset prints where a forward pass of a preset spends its
 // time, per operator: PROFILE=base (or small, tiny) PROFILE_SEQ=128
-// PROFILE_THREADS=1. It does nothing otherwise.
+// PROFILE_BATCH=1 PROFILE_THREADS=1 PROFILE_RUNS=10. It does nothing
+// otherwise.
 func TestProfilePreset(t *testing.T) {
 	name := os.Getenv("PROFILE")
 	if name == "" {
@@ -26,6 +27,14 @@ func TestProfilePreset(t *testing.T) {
 	seq, _ := strconv.Atoi(os.Getenv("PROFILE_SEQ"))
 	if seq == 0 {
 		seq = 128
+	}
+	batch, _ := strconv.Atoi(os.Getenv("PROFILE_BATCH"))
+	if batch == 0 {
+		batch = 1
+	}
+	runs, _ := strconv.Atoi(os.Getenv("PROFILE_RUNS"))
+	if runs == 0 {
+		runs = 10
 	}
 	threads, _ := strconv.Atoi(os.Getenv("PROFILE_THREADS"))
 	cfg, _ := builder.Preset(name)
@@ -43,14 +52,14 @@ func TestProfilePreset(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ids := make([]int64, seq)
+	ids := make([]int64, batch*seq)
 	for i := range ids {
 		ids[i] = int64(i % 200)
 	}
-	in := map[string]*tensor.Dense{"x": kernels.FromSlice([]int{1, seq}, ids)}
+	in := map[string]*tensor.Dense{"x": kernels.FromSlice([]int{batch, seq}, ids)}
 	arena, pool := kernels.NewArena(), kernels.NewPool(threads)
 	prof := &Profile{}
-	for i := 0; i < 12; i++ {
+	for i := 0; i < runs+2; i++ {
 		o := RunOptions{Workers: pool}
 		if i >= 2 {
 			o.Profile = prof
@@ -60,5 +69,5 @@ func TestProfilePreset(t *testing.T) {
 		}
 		arena.Reset()
 	}
-	fmt.Printf("%s seq %d, %d steps (%d folded), 10 runs:\n%s", name, seq, p.Steps(), p.Folded(), prof)
+	fmt.Printf("%s batch %d seq %d, %d steps (%d folded), %d runs:\n%s", name, batch, seq, p.Steps(), p.Folded(), runs, prof)
 }

@@ -43,6 +43,7 @@ func registerAttention(r *Registry) {
 	r.Register(spec("Attention", 23, 3, 6, 4, convertAttention))
 	r.Register(spec("Attention", 24, 3, 7, 4, convertAttention))
 	r.Register(spec("RotaryEmbedding", 23, 3, 4, 1, convertRotary))
+	r.SetShape("", "RotaryEmbedding", sameAsInput)
 }
 
 type attentionParams struct {

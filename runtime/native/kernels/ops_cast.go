@@ -16,6 +16,7 @@ package kernels
 //   attributes from the same opsets. Opsets 15, 19, 21.
 
 import (
+	"github.com/xt2onnx/xt2onnx/internal/graph"
 	"gorgonia.org/tensor"
 )
 
@@ -27,6 +28,8 @@ func registerCast(r *Registry) {
 	for _, v := range []int64{15, 19, 21} {
 		r.Register(spec("CastLike", v, 2, 2, 1, convertCast))
 	}
+	r.SetShape("", "Cast", shapeCast)
+	r.SetShape("", "CastLike", shapeCast)
 }
 
 func convertCast(n *Node) (Kernel, error) {
@@ -58,4 +61,19 @@ func convertCast(n *Node) (Kernel, error) {
 		}
 		return one(castDense(ec, in[0], target))
 	}, nil
+}
+
+// shapeCast keeps the shape and the followed values; the type comes from
+// the "to" attribute (Cast) or the second input (CastLike).
+func shapeCast(n *Node, in []Type) ([]Type, error) {
+	t := Type{Shape: in[0].Shape, Value: in[0].Value}
+	if n.OpType == "CastLike" {
+		t.DType = in[1].DType
+	} else {
+		t.DType = graph.DType(attrIntOf(n, "to", 0))
+	}
+	if t.DType == graph.Float || t.DType == graph.Double || t.DType == graph.Float16 || t.DType == graph.BFloat16 {
+		t.Value = nil
+	}
+	return []Type{t}, nil
 }

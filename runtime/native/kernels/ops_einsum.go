@@ -23,6 +23,7 @@ import (
 
 func registerEinsum(r *Registry) {
 	r.Register(spec("Einsum", 12, 1, -1, 1, convertEinsum))
+	r.SetShape("", "Einsum", shapeEinsum)
 }
 
 func convertEinsum(n *Node) (Kernel, error) {
@@ -350,4 +351,42 @@ func einsumGeneral(ec *ExecContext, in []*tensor.Dense, labels [][]rune, outLabe
 		}
 	}
 	return fromFloat64s(ec, in[0].Dtype(), append([]int{}, outShape...), res)
+}
+
+// shapeEinsum handles explicit equations without ellipsis: each output
+// label takes the size of its first appearance in an input.
+func shapeEinsum(n *Node, in []Type) ([]Type, error) {
+	t := Type{DType: in[0].DType}
+	eq := strings.ReplaceAll(attrStringOf(n, "equation", ""), " ", "")
+	lhs, rhs, ok := strings.Cut(eq, "->")
+	if !ok || strings.Contains(eq, "...") {
+		return []Type{t}, nil
+	}
+	terms := strings.Split(lhs, ",")
+	if len(terms) != len(in)-n.Implicit {
+		return []Type{t}, nil
+	}
+	size := map[rune]Dim{}
+	for k, term := range terms {
+		s := in[k].Shape
+		if s == nil || len([]rune(term)) != len(s) {
+			return []Type{t}, nil
+		}
+		for i, l := range []rune(term) {
+			if d, seen := size[l]; seen && conflict(d, s[i]) && !(s[i].IsKnown() && s[i].N == 1) && !(d.IsKnown() && d.N == 1) {
+				return nil, fmt.Errorf("label %c is %s in one operand and %s in another", l, d, s[i])
+			} else if !seen || (d.IsKnown() && d.N == 1) {
+				size[l] = s[i]
+			}
+		}
+	}
+	t.Shape = []Dim{}
+	for _, l := range rhs {
+		d, ok := size[l]
+		if !ok {
+			return []Type{{DType: in[0].DType}}, nil
+		}
+		t.Shape = append(t.Shape, d)
+	}
+	return []Type{t}, nil
 }

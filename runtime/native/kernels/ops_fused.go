@@ -38,6 +38,10 @@ func registerFused(r *Registry) {
 	r.Register(OpSpec{Domain: graph.DomainXT, OpType: "L2NormGroups", Since: 1, MinInputs: 1, MaxInputs: 1, Outputs: 1, Convert: convertL2NormGroups(false)})
 	r.Register(OpSpec{Domain: graph.DomainXT, OpType: "QKNorm", Since: 1, MinInputs: 2, MaxInputs: 2, Outputs: 1, Convert: convertL2NormGroups(true)})
 	r.Register(OpSpec{Domain: DomainNative, OpType: "Gelu", Since: 1, MinInputs: 2, MaxInputs: 2, Outputs: 1, Convert: convertFusedGelu})
+	r.SetShape(graph.DomainXT, "Attention", shapeXTAttention)
+	r.SetShape(graph.DomainXT, "L2NormGroups", sameAsInput)
+	r.SetShape(graph.DomainXT, "QKNorm", sameAsInput)
+	r.SetShape(DomainNative, "Gelu", sameAsInput)
 }
 
 func convertXTAttention(n *Node) (Kernel, error) {
@@ -435,4 +439,18 @@ func erf64(a float64) float64 {
 	q = x2*q + -7.37332916720468e-03
 	q = x2*q + -1.42647390514189e-02
 	return p / q
+}
+
+// shapeXTAttention: [b, h, i, dv] from q [b, h, i, d] and v [.., .., j, dv].
+func shapeXTAttention(n *Node, in []Type) ([]Type, error) {
+	t := Type{DType: in[0].DType}
+	q, k, v := in[0].Shape, in[1].Shape, in[2].Shape
+	if len(q) != 4 || len(v) != 4 {
+		return []Type{t}, nil
+	}
+	if len(k) == 4 && conflict(q[3], k[3]) {
+		return nil, fmt.Errorf("q's head size %s and k's %s differ", q[3], k[3])
+	}
+	t.Shape = []Dim{q[0], q[1], q[2], v[3]}
+	return []Type{t}, nil
 }

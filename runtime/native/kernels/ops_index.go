@@ -23,6 +23,10 @@ func registerIndex(r *Registry) {
 	r.Register(spec("GatherElements", 11, 2, 2, 1, convertGatherElements))
 	r.Register(spec("GatherND", 11, 2, 2, 1, convertGatherND))
 	r.Register(spec("GatherND", 12, 2, 2, 1, convertGatherND))
+	r.SetShape("", "Gather", shapeGather)
+	r.SetShape("", "GatherElements", func(n *Node, in []Type) ([]Type, error) {
+		return []Type{{DType: in[0].DType, Shape: in[1].Shape}}, nil
+	})
 }
 
 // indexValues reads an index tensor, mapping negative entries into
@@ -182,4 +186,34 @@ func gatherND(ec *ExecContext, x, ix *tensor.Dense, b int) (*tensor.Dense, error
 		}
 	}
 	return out, nil
+}
+
+// shapeGather: the data's shape with the axis replaced by the indices'
+// shape; values followed for a gather from a followed 1-D tensor (a shape)
+// with constant indices.
+func shapeGather(n *Node, in []Type) ([]Type, error) {
+	t := Type{DType: in[0].DType}
+	x, idx := in[0].Shape, in[1].Shape
+	if x == nil || idx == nil {
+		return []Type{t}, nil
+	}
+	ax, err := normAxisDim(attrIntOf(n, "axis", 0), len(x))
+	if err != nil {
+		return nil, err
+	}
+	t.Shape = append(append(cloneDims(x[:ax]), idx...), x[ax+1:]...)
+	if in[0].Value != nil && len(x) == 1 {
+		if iv, ok := intsInput(in, 1); ok {
+			for _, i := range iv {
+				if i < 0 {
+					i += int64(len(in[0].Value))
+				}
+				if i < 0 || i >= int64(len(in[0].Value)) {
+					return nil, fmt.Errorf("index %d is out of range for %d elements", i, len(in[0].Value))
+				}
+				t.Value = append(t.Value, in[0].Value[i])
+			}
+		}
+	}
+	return []Type{t}, nil
 }

@@ -49,6 +49,11 @@ func registerLogic(r *Registry) {
 	r.Register(spec("Where", 9, 3, 3, 1, kernelOf(func(ec *ExecContext, in []*tensor.Dense) (*tensor.Dense, error) {
 		return where(ec, in[0], in[1], in[2])
 	})))
+	for _, op := range []string{"And", "Or", "Xor", "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual"} {
+		r.SetShape("", op, broadcastRule(true))
+	}
+	r.SetShape("", "Not", sameAsInput)
+	r.SetShape("", "Where", shapeWhere)
 }
 
 func convertCompare(op string) ConvertFunc {
@@ -60,4 +65,12 @@ func convertCompare(op string) ConvertFunc {
 			return one(compare(ec, op, in[0], in[1]))
 		}), nil
 	}
+}
+
+func shapeWhere(n *Node, in []Type) ([]Type, error) {
+	s, err := broadcastDims(in[0].Shape, in[1].Shape, in[2].Shape)
+	if err != nil {
+		return nil, err
+	}
+	return []Type{{DType: in[1].DType, Shape: s}}, nil
 }

@@ -85,6 +85,14 @@ func registerMath(r *Registry) {
 	r.Register(spec("MatMul", 1, 2, 2, 1, convertMatMul))
 	r.Register(spec("Gemm", 7, 3, 3, 1, convertGemm))
 	r.Register(spec("Gemm", 11, 2, 3, 1, convertGemm))
+	for _, op := range []string{"Add", "Sub", "Mul", "Div", "Pow", "Mod", "Max", "Min", "Sum"} {
+		r.SetShape("", op, broadcastRule(false))
+	}
+	for _, op := range []string{"Abs", "Neg", "Sign", "Sqrt", "Reciprocal", "Exp", "Log", "Sin", "Cos", "Tanh", "Erf", "Ceil", "Floor", "Clip", "CumSum"} {
+		r.SetShape("", op, sameAsInput)
+	}
+	r.SetShape("", "MatMul", shapeMatMul)
+	r.SetShape("", "Gemm", shapeGemm)
 }
 
 func convertArith(op string) ConvertFunc {
@@ -411,4 +419,60 @@ func gemmOp(ec *ExecContext, a, b, c *tensor.Dense, alpha, beta float64, transA,
 		}
 	}
 	return fromFloat64s(ec, a.Dtype(), []int{m, nn}, p)
+}
+
+// shapeMatMul is numpy.matmul's shape: 1-D operands promoted and demoted,
+// batch dimensions broadcast.
+func shapeMatMul(n *Node, in []Type) ([]Type, error) {
+	a, b := in[0].Shape, in[1].Shape
+	t := Type{DType: in[0].DType}
+	if a == nil || b == nil || len(a) == 0 || len(b) == 0 {
+		return []Type{t}, nil
+	}
+	aVec, bVec := len(a) == 1, len(b) == 1
+	if aVec {
+		a = []Dim{Known(1), a[0]}
+	}
+	if bVec {
+		b = []Dim{b[0], Known(1)}
+	}
+	if conflict(a[len(a)-1], b[len(b)-2]) {
+		return nil, fmt.Errorf("inner dimensions %s and %s differ", a[len(a)-1], b[len(b)-2])
+	}
+	batch, err := broadcastDims(a[:len(a)-2], b[:len(b)-2])
+	if err != nil {
+		return nil, err
+	}
+	out := append(cloneDims(batch), a[len(a)-2], b[len(b)-1])
+	switch {
+	case aVec && bVec:
+		out = batch
+	case aVec:
+		out = append(cloneDims(batch), b[len(b)-1])
+	case bVec:
+		out = append(cloneDims(batch), a[len(a)-2])
+	}
+	t.Shape = out
+	return []Type{t}, nil
+}
+
+func shapeGemm(n *Node, in []Type) ([]Type, error) {
+	t := Type{DType: in[0].DType}
+	a, b := in[0].Shape, in[1].Shape
+	if len(a) != 2 || len(b) != 2 {
+		return []Type{t}, nil
+	}
+	m, k := a[0], a[1]
+	if attrIntOf(n, "transA", 0) != 0 {
+		m, k = k, m
+	}
+	k2, nn := b[0], b[1]
+	if attrIntOf(n, "transB", 0) != 0 {
+		k2, nn = nn, k2
+	}
+	if conflict(k, k2) {
+		return nil, fmt.Errorf("inner dimensions %s and %s differ", k, k2)
+	}
+	t.Shape = []Dim{m, nn}
+	return []Type{t}, nil
 }

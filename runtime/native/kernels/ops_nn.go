@@ -33,6 +33,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/xt2onnx/xt2onnx/internal/graph"
 	"gorgonia.org/tensor"
 )
 
@@ -49,6 +50,11 @@ func registerNN(r *Registry) {
 	r.Register(spec("Dropout", 7, 1, 1, 2, convertDropout))
 	r.Register(spec("Dropout", 10, 1, 1, 2, convertDropout))
 	r.Register(spec("Dropout", 12, 1, 3, 2, convertDropout))
+	for _, op := range []string{"Relu", "LeakyRelu", "Sigmoid", "Softplus", "Gelu", "Softmax", "RMSNormalization"} {
+		r.SetShape("", op, sameAsInput)
+	}
+	r.SetShape("", "LayerNormalization", shapeLayerNorm)
+	r.SetShape("", "Dropout", shapeDropout)
 }
 
 func sigmoid(x float64) float64 {
@@ -455,4 +461,31 @@ func softmaxRow[T floating](x, out []T, e []float64) {
 	for j := range out {
 		out[j] = T(e[j] * inv)
 	}
+}
+
+// shapeLayerNorm: Y like X; Mean and InvStdDev keep the leading dims and
+// put 1 in the normalized ones.
+func shapeLayerNorm(n *Node, in []Type) ([]Type, error) {
+	out := []Type{{DType: in[0].DType, Shape: in[0].Shape}}
+	for k := 1; k < len(n.Outputs); k++ {
+		t := Type{DType: graph.Float}
+		if x := in[0].Shape; x != nil {
+			if ax, err := normAxisDim(attrIntOf(n, "axis", -1), len(x)); err == nil {
+				t.Shape = cloneDims(x)
+				for i := ax; i < len(x); i++ {
+					t.Shape[i] = Known(1)
+				}
+			}
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+func shapeDropout(n *Node, in []Type) ([]Type, error) {
+	out := []Type{{DType: in[0].DType, Shape: in[0].Shape}}
+	if len(n.Outputs) > 1 {
+		out = append(out, Type{DType: graph.Bool, Shape: in[0].Shape})
+	}
+	return out, nil
 }

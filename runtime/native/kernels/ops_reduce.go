@@ -28,6 +28,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/xt2onnx/xt2onnx/internal/graph"
 	"gorgonia.org/tensor"
 )
 
@@ -50,6 +51,11 @@ func registerReduce(r *Registry) {
 	r.Register(spec("TopK", 1, 1, 1, 2, convertTopK))
 	r.Register(spec("TopK", 10, 2, 2, 2, convertTopK))
 	r.Register(spec("TopK", 11, 2, 2, 2, convertTopK))
+	for _, op := range []string{"ReduceL1", "ReduceL2", "ReduceLogSumExp", "ReduceMax", "ReduceMean", "ReduceMin", "ReduceProd", "ReduceSum", "ReduceSumSquare"} {
+		r.SetShape("", op, shapeReduce(false))
+	}
+	r.SetShape("", "ArgMax", shapeReduce(true))
+	r.SetShape("", "ArgMin", shapeReduce(true))
 }
 
 func convertReduce(op string) ConvertFunc {
@@ -375,4 +381,57 @@ func topK[T numeric](ec *ExecContext, x *tensor.Dense, axis, k int, largest bool
 		}
 	}
 	return []*tensor.Dense{vals, fromSlice(shape, idxs)}
+}
+
+// shapeReduce: the reduced axes become 1 (keepdims) or go; arg reductions
+// are int64 over one axis.
+func shapeReduce(arg bool) ShapeFunc {
+	return func(n *Node, in []Type) ([]Type, error) {
+		t := Type{DType: in[0].DType}
+		if arg {
+			t.DType = graph.Int64
+		}
+		x := in[0].Shape
+		if x == nil {
+			return []Type{t}, nil
+		}
+		var axes []int64
+		ok := true
+		if arg {
+			axes = []int64{attrIntOf(n, "axis", 0)}
+		} else {
+			axes, ok = axesOf(n, in, 1)
+			if !ok && len(n.Inputs)-n.Implicit > 1 && n.Inputs[1] != "" {
+				return []Type{t}, nil
+			}
+		}
+		keep := attrIntOf(n, "keepdims", 1) != 0
+		red := make([]bool, len(x))
+		if len(axes) == 0 {
+			if attrIntOf(n, "noop_with_empty_axes", 0) != 0 {
+				t.Shape = x
+				return []Type{t}, nil
+			}
+			for i := range red {
+				red[i] = true
+			}
+		}
+		for _, a := range axes {
+			ax, err := normAxisDim(a, len(x))
+			if err != nil {
+				return nil, err
+			}
+			red[ax] = true
+		}
+		t.Shape = []Dim{}
+		for i, d := range x {
+			switch {
+			case !red[i]:
+				t.Shape = append(t.Shape, d)
+			case keep:
+				t.Shape = append(t.Shape, Known(1))
+			}
+		}
+		return []Type{t}, nil
+	}
 }

@@ -105,6 +105,22 @@ func registerShape(r *Registry) {
 		return rangeOp(ec, in[0], in[1], in[2])
 	})))
 	r.Register(spec("Trilu", 14, 1, 2, 1, convertTrilu))
+	r.SetShape("", "Shape", shapeShape)
+	r.SetShape("", "Size", shapeSize)
+	r.SetShape("", "Reshape", shapeReshape)
+	r.SetShape("", "Squeeze", shapeSqueeze)
+	r.SetShape("", "Unsqueeze", shapeUnsqueeze)
+	r.SetShape("", "Flatten", shapeFlatten)
+	r.SetShape("", "Transpose", shapeTranspose)
+	r.SetShape("", "Concat", shapeConcat)
+	r.SetShape("", "Split", shapeSplit)
+	r.SetShape("", "Slice", shapeSlice)
+	r.SetShape("", "Expand", shapeExpand)
+	r.SetShape("", "Identity", func(n *Node, in []Type) ([]Type, error) { return []Type{in[0]}, nil })
+	r.SetShape("", "Trilu", sameAsInput)
+	r.SetShape("", "ConstantOfShape", shapeConstantOfShape)
+	r.SetShape("", "Range", shapeRange)
+	r.SetShape("", "Tile", shapeTile)
 }
 
 func convertShape(n *Node) (Kernel, error) {
@@ -960,4 +976,538 @@ func convertTrilu(n *Node) (Kernel, error) {
 		}
 		return []*tensor.Dense{out}, nil
 	}, nil
+}
+
+// axesOf returns a node's axes: its axes input when given (opset 13+), or
+// its axes attribute.
+func axesOf(n *Node, in []Type, input int) ([]int64, bool) {
+	if input < len(in) && input < len(n.Inputs)-n.Implicit && n.Inputs[input] != "" {
+		return intsInput(in, input)
+	}
+	return attrIntsOf(n, "axes")
+}
+
+func shapeShape(n *Node, in []Type) ([]Type, error) {
+	x := in[0].Shape
+	t := Type{DType: graph.Int64}
+	if x == nil {
+		t.Shape = []Dim{UnknownDim}
+		return []Type{t}, nil
+	}
+	r := int64(len(x))
+	start, end := attrIntOf(n, "start", 0), attrIntOf(n, "end", r)
+	clamp := func(v int64) int64 {
+		if v < 0 {
+			v += r
+		}
+		return max(0, min(v, r))
+	}
+	start, end = clamp(start), clamp(end)
+	if end < start {
+		end = start
+	}
+	t.Value = cloneDims(x[start:end])
+	t.Shape = []Dim{Known(end - start)}
+	return []Type{t}, nil
+}
+
+func shapeSize(n *Node, in []Type) ([]Type, error) {
+	t := Type{DType: graph.Int64, Shape: []Dim{}}
+	if in[0].Shape != nil {
+		t.Value = []Dim{product(in[0].Shape)}
+	}
+	return []Type{t}, nil
+}
+
+// shapeReshape reads the target from the shape input's (followed) values:
+// 0 copies the input's dim (unless allowzero), -1 takes the rest.
+func shapeReshape(n *Node, in []Type) ([]Type, error) {
+	t := Type{DType: in[0].DType}
+	target := in[1].Value
+	if target == nil {
+		if v, ok := intsInput(in, 1); ok {
+			for _, x := range v {
+				target = append(target, Known(x))
+			}
+		}
+	}
+	if target == nil {
+		if s := in[1].Shape; len(s) == 1 && s[0].IsKnown() {
+			t.Shape = make([]Dim, s[0].N)
+			for i := range t.Shape {
+				t.Shape[i] = UnknownDim
+			}
+		}
+		return []Type{t}, nil
+	}
+	x := in[0].Shape
+	allowZero := attrIntOf(n, "allowzero", 0) != 0
+	out := make([]Dim, len(target))
+	infer := -1
+	for i, d := range target {
+		switch {
+		case d.IsKnown() && d.N == 0 && !allowZero:
+			if x == nil || i >= len(x) {
+				out[i] = UnknownDim
+			} else {
+				out[i] = x[i]
+			}
+		case d.IsKnown() && d.N == -1:
+			infer = i
+			out[i] = UnknownDim
+		default:
+			out[i] = d
+		}
+	}
+	if infer >= 0 && x != nil {
+		if d, ok := cancelDims(x, out, infer); ok {
+			out[infer] = d
+			t.Shape = out
+			return []Type{t}, nil
+		}
+		rest := Known(1)
+		for i, d := range out {
+			if i != infer {
+				rest = mulDims(rest, d)
+			}
+		}
+		total := product(x)
+		if total.IsKnown() && rest.IsKnown() && rest.N > 0 {
+			if total.N%rest.N != 0 {
+				return nil, fmt.Errorf("cannot reshape %s elements into %v", total, out)
+			}
+			out[infer] = Known(total.N / rest.N)
+		} else if sameDim(total, rest) {
+			out[infer] = Known(1)
+		} else if l, ok := parseLinear(total); ok && rest.IsKnown() && rest.N > 0 {
+			// a single symbolic term times a constant: divide the constant
+			if len(l.terms) == 1 && l.c == 0 {
+				for name, c := range l.terms {
+					if c%rest.N == 0 {
+						out[infer] = mulDims(Known(c/rest.N), Symbol(name))
+					}
+				}
+			}
+		}
+	}
+	t.Shape = out
+	if in[0].Value != nil && len(out) == 1 {
+		t.Value = in[0].Value
+	}
+	return []Type{t}, nil
+}
+
+func shapeSqueeze(n *Node, in []Type) ([]Type, error) {
+	t := Type{DType: in[0].DType, Value: in[0].Value}
+	x := in[0].Shape
+	if x == nil {
+		return []Type{t}, nil
+	}
+	axes, ok := axesOf(n, in, 1)
+	if !ok && len(n.Inputs)-n.Implicit > 1 && n.Inputs[1] != "" {
+		return []Type{{DType: in[0].DType}}, nil
+	}
+	drop := make([]bool, len(x))
+	if len(axes) == 0 {
+		for i, d := range x {
+			if d.IsKnown() && d.N == 1 {
+				drop[i] = true
+			} else if !d.IsKnown() {
+				return []Type{{DType: in[0].DType}}, nil
+			}
+		}
+	}
+	for _, a := range axes {
+		ax, err := normAxisDim(a, len(x))
+		if err != nil {
+			return nil, err
+		}
+		drop[ax] = true
+	}
+	for i, d := range x {
+		if !drop[i] {
+			t.Shape = append(t.Shape, d)
+		}
+	}
+	if t.Shape == nil {
+		t.Shape = []Dim{}
+	}
+	return []Type{t}, nil
+}
+
+func shapeUnsqueeze(n *Node, in []Type) ([]Type, error) {
+	t := Type{DType: in[0].DType, Value: in[0].Value}
+	x := in[0].Shape
+	axes, ok := axesOf(n, in, 1)
+	if x == nil || !ok {
+		return []Type{t}, nil
+	}
+	r := len(x) + len(axes)
+	ins := make([]bool, r)
+	for _, a := range axes {
+		ax, err := normAxisDim(a, r)
+		if err != nil {
+			return nil, err
+		}
+		ins[ax] = true
+	}
+	j := 0
+	t.Shape = make([]Dim, r)
+	for i := range t.Shape {
+		if ins[i] {
+			t.Shape[i] = Known(1)
+		} else {
+			t.Shape[i] = x[j]
+			j++
+		}
+	}
+	return []Type{t}, nil
+}
+
+func shapeFlatten(n *Node, in []Type) ([]Type, error) {
+	t := Type{DType: in[0].DType}
+	x := in[0].Shape
+	if x == nil {
+		return []Type{t}, nil
+	}
+	ax := attrIntOf(n, "axis", 1)
+	if ax < 0 {
+		ax += int64(len(x))
+	}
+	if ax < 0 || ax > int64(len(x)) {
+		return nil, fmt.Errorf("axis %d is out of range for rank %d", ax, len(x))
+	}
+	t.Shape = []Dim{product(x[:ax]), product(x[ax:])}
+	return []Type{t}, nil
+}
+
+func shapeTranspose(n *Node, in []Type) ([]Type, error) {
+	t := Type{DType: in[0].DType}
+	x := in[0].Shape
+	if x == nil {
+		return []Type{t}, nil
+	}
+	perm, ok := attrIntsOf(n, "perm")
+	if !ok {
+		perm = make([]int64, len(x))
+		for i := range perm {
+			perm[i] = int64(len(x) - 1 - i)
+		}
+	}
+	if len(perm) != len(x) {
+		return nil, fmt.Errorf("perm %v does not fit rank %d", perm, len(x))
+	}
+	t.Shape = make([]Dim, len(x))
+	for i, p := range perm {
+		if p < 0 || p >= int64(len(x)) {
+			return nil, fmt.Errorf("perm %v is out of range", perm)
+		}
+		t.Shape[i] = x[p]
+	}
+	return []Type{t}, nil
+}
+
+func shapeConcat(n *Node, in []Type) ([]Type, error) {
+	t := Type{DType: in[0].DType}
+	var ranked []Type
+	for _, x := range in[:len(in)-n.Implicit] {
+		if x.Shape == nil {
+			return []Type{t}, nil
+		}
+		ranked = append(ranked, x)
+	}
+	if len(ranked) == 0 {
+		return []Type{t}, nil
+	}
+	r := len(ranked[0].Shape)
+	ax, err := normAxisDim(attrIntOf(n, "axis", 0), r)
+	if err != nil {
+		return nil, err
+	}
+	out := cloneDims(ranked[0].Shape)
+	values := ranked[0].Value != nil && r == 1
+	for _, x := range ranked[1:] {
+		if len(x.Shape) != r {
+			return nil, fmt.Errorf("inputs of ranks %d and %d", r, len(x.Shape))
+		}
+		for i := range out {
+			if i == ax {
+				out[i] = addDims(out[i], x.Shape[i], 1)
+			} else if conflict(out[i], x.Shape[i]) {
+				return nil, fmt.Errorf("dimension %d is %s in one input and %s in another", i, out[i], x.Shape[i])
+			}
+		}
+		values = values && x.Value != nil
+	}
+	t.Shape = out
+	if values {
+		for _, x := range ranked {
+			t.Value = append(t.Value, x.Value...)
+		}
+	}
+	return []Type{t}, nil
+}
+
+func shapeSplit(n *Node, in []Type) ([]Type, error) {
+	outs := make([]Type, len(n.Outputs))
+	x := in[0].Shape
+	for i := range outs {
+		outs[i].DType = in[0].DType
+	}
+	if x == nil {
+		return outs, nil
+	}
+	ax, err := normAxisDim(attrIntOf(n, "axis", 0), len(x))
+	if err != nil {
+		return nil, err
+	}
+	sizes, ok := intsInput(in, 1)
+	if !ok {
+		sizes, ok = attrIntsOf(n, "split")
+	}
+	for i := range outs {
+		s := cloneDims(x)
+		switch {
+		case ok && i < len(sizes):
+			s[ax] = Known(sizes[i])
+		case x[ax].IsKnown():
+			k := int64(len(outs))
+			per := (x[ax].N + k - 1) / k
+			s[ax] = Known(min(per, max(0, x[ax].N-int64(i)*per)))
+		default:
+			s[ax] = UnknownDim
+		}
+		outs[i].Shape = s
+	}
+	return outs, nil
+}
+
+// shapeSlice: known starts/ends give known sizes on known dims; slicing a
+// symbolic dim from a known start to the end (INT_MAX) gives dim − start.
+func shapeSlice(n *Node, in []Type) ([]Type, error) {
+	t := Type{DType: in[0].DType}
+	x := in[0].Shape
+	if x == nil {
+		return []Type{t}, nil
+	}
+	starts, ok1 := intsInput(in, 1)
+	ends, ok2 := intsInput(in, 2)
+	if !ok1 || !ok2 || len(starts) != len(ends) {
+		t.Shape = make([]Dim, len(x))
+		for i := range t.Shape {
+			t.Shape[i] = x[i]
+		}
+		// Symbolic bounds (a KV cache's past_seq … past_seq+seq): on the
+		// sliced axes the length is end − start, assuming they are in
+		// range, for unit steps.
+		axes, okA := intsInput(in, 3)
+		steps, okS := intsInput(in, 4)
+		sv, ev := in[1].Value, in[2].Value
+		if sv == nil || ev == nil || len(sv) != len(ev) {
+			for i := range t.Shape {
+				t.Shape[i] = UnknownDim
+			}
+			return []Type{t}, nil
+		}
+		for i := range sv {
+			ax := i
+			if okA && i < len(axes) {
+				a, err := normAxisDim(axes[i], len(x))
+				if err != nil {
+					return []Type{{DType: in[0].DType}}, nil
+				}
+				ax = a
+			}
+			if okS && i < len(steps) && steps[i] != 1 {
+				t.Shape[ax] = UnknownDim
+				continue
+			}
+			t.Shape[ax] = addDims(ev[i], sv[i], -1)
+		}
+		return []Type{t}, nil
+	}
+	axes, ok := intsInput(in, 3)
+	if !ok {
+		axes = make([]int64, len(starts))
+		for i := range axes {
+			axes[i] = int64(i)
+		}
+	}
+	steps, ok := intsInput(in, 4)
+	if !ok {
+		steps = make([]int64, len(starts))
+		for i := range steps {
+			steps[i] = 1
+		}
+	}
+	out := cloneDims(x)
+	for i, a := range axes {
+		ax, err := normAxisDim(a, len(x))
+		if err != nil || i >= len(steps) {
+			return []Type{t}, nil
+		}
+		d := x[ax]
+		st, en, sp := starts[i], ends[i], steps[i]
+		if !d.IsKnown() {
+			if sp == 1 && st >= 0 && en >= 1<<31 {
+				out[ax] = addDims(d, Known(st), -1)
+			} else {
+				out[ax] = UnknownDim
+			}
+			continue
+		}
+		lo, hi, step := sliceBounds(st, en, sp, int(d.N))
+		cnt := 0
+		if step > 0 && hi > lo {
+			cnt = (hi - lo + step - 1) / step
+		} else if step < 0 && lo > hi {
+			cnt = (lo - hi - step - 1) / -step
+		}
+		out[ax] = Known(int64(cnt))
+	}
+	t.Shape = out
+	if in[0].Value != nil && len(x) == 1 && out[0].IsKnown() && x[0].IsKnown() {
+		lo, _, step := sliceBounds(starts[0], ends[0], steps[0], int(x[0].N))
+		for k := 0; k < int(out[0].N); k++ {
+			if idx := lo + k*step; idx >= 0 && idx < len(in[0].Value) {
+				t.Value = append(t.Value, in[0].Value[idx])
+			}
+		}
+		if len(t.Value) != int(out[0].N) {
+			t.Value = nil
+		}
+	}
+	return []Type{t}, nil
+}
+
+// cancelDims infers out[infer] (Reshape's -1) when the symbolic dims of x
+// and of the rest of out are the same multiset: the quotient of the known
+// sizes.
+func cancelDims(x, out []Dim, infer int) (Dim, bool) {
+	syms := map[string]int{}
+	kx, ko := int64(1), int64(1)
+	for _, d := range x {
+		switch {
+		case d.IsKnown():
+			kx *= d.N
+		case d.Expr != "":
+			syms[d.Expr]++
+		default:
+			return Dim{}, false
+		}
+	}
+	for i, d := range out {
+		switch {
+		case i == infer:
+		case d.IsKnown():
+			ko *= d.N
+		case d.Expr != "":
+			syms[d.Expr]--
+		default:
+			return Dim{}, false
+		}
+	}
+	for _, c := range syms {
+		if c != 0 {
+			return Dim{}, false
+		}
+	}
+	if ko == 0 || kx%ko != 0 {
+		return Dim{}, false
+	}
+	return Known(kx / ko), true
+}
+
+// sliceBounds clamps ONNX Slice bounds for a dimension of size d.
+func sliceBounds(start, end, step int64, d int) (lo, hi, st int) {
+	n := int64(d)
+	if start < 0 {
+		start += n
+	}
+	if end < 0 {
+		end += n
+	}
+	if step > 0 {
+		start, end = max(0, min(start, n)), max(0, min(end, n))
+	} else {
+		start, end = max(-1, min(start, n-1)), max(-1, min(end, n-1))
+	}
+	return int(start), int(end), int(step)
+}
+
+func shapeExpand(n *Node, in []Type) ([]Type, error) {
+	t := Type{DType: in[0].DType}
+	target := in[1].Value
+	if target == nil {
+		if v, ok := intsInput(in, 1); ok {
+			for _, x := range v {
+				target = append(target, Known(x))
+			}
+		}
+	}
+	if target == nil || in[0].Shape == nil {
+		return []Type{t}, nil
+	}
+	s, err := broadcastDims(in[0].Shape, target)
+	if err != nil {
+		return nil, err
+	}
+	t.Shape = s
+	return []Type{t}, nil
+}
+
+func shapeConstantOfShape(n *Node, in []Type) ([]Type, error) {
+	t := Type{DType: graph.Float}
+	for _, a := range n.Attrs {
+		if a.Name == "value" && a.T != nil {
+			t.DType = a.T.DType
+		}
+	}
+	if v := in[0].Value; v != nil {
+		t.Shape = cloneDims(v)
+	} else if v, ok := intsInput(in, 0); ok {
+		for _, x := range v {
+			t.Shape = append(t.Shape, Known(x))
+		}
+		if t.Shape == nil {
+			t.Shape = []Dim{}
+		}
+	}
+	return []Type{t}, nil
+}
+
+func shapeRange(n *Node, in []Type) ([]Type, error) {
+	t := Type{DType: in[0].DType, Shape: []Dim{UnknownDim}}
+	s, ok1 := intsInput(in, 0)
+	l, ok2 := intsInput(in, 1)
+	d, ok3 := intsInput(in, 2)
+	if ok1 && ok2 && ok3 && len(s) == 1 && len(l) == 1 && len(d) == 1 && d[0] != 0 {
+		cnt := int64(0)
+		if d[0] > 0 && l[0] > s[0] {
+			cnt = (l[0] - s[0] + d[0] - 1) / d[0]
+		} else if d[0] < 0 && l[0] < s[0] {
+			cnt = (s[0] - l[0] - d[0] - 1) / -d[0]
+		}
+		t.Shape = []Dim{Known(cnt)}
+	} else if ok1 && ok3 && len(s) == 1 && len(d) == 1 && s[0] == 0 && d[0] == 1 && len(in[1].Value) == 1 {
+		t.Shape = []Dim{in[1].Value[0]} // Range(0, n, 1): n elements
+	}
+	return []Type{t}, nil
+}
+
+func shapeTile(n *Node, in []Type) ([]Type, error) {
+	t := Type{DType: in[0].DType}
+	x := in[0].Shape
+	reps := in[1].Value
+	if x == nil || reps == nil {
+		return []Type{t}, nil
+	}
+	if len(reps) != len(x) {
+		return nil, fmt.Errorf("repeats of length %d for rank %d", len(reps), len(x))
+	}
+	t.Shape = make([]Dim, len(x))
+	for i := range x {
+		t.Shape[i] = mulDims(x[i], reps[i])
+	}
+	return []Type{t}, nil
 }

@@ -83,6 +83,9 @@ type OpSpec struct {
 	Differentiable bool
 	// Convert builds the kernel.
 	Convert ConvertFunc
+	// Shape is the operator's shape rule (see ShapeFunc); nil means its
+	// outputs' types are unknown to inference.
+	Shape ShapeFunc
 }
 
 // Registry maps (domain, op type, opset) to operator implementations.
