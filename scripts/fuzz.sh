@@ -11,8 +11,8 @@ cd "$(dirname "$0")/.."
 fuzztime=${1:-${FUZZTIME:-60s}}
 targets=(
 	"internal/safetensors FuzzParse"
-	"import FuzzReadRun"
-	"import FuzzOps"
+	"runtime/native/engine FuzzReadRun"
+	"runtime/native/engine FuzzOps"
 	"builder FuzzConfig"
 	"internal/extdata FuzzOpen"
 )
