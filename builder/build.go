@@ -177,7 +177,7 @@ func Build(cfg *Config, w Weights, sourceName string, opts Options) (*graph.Mode
 	}
 	m := &graph.Model{
 		Opsets:    []graph.OpsetImport{{Domain: graph.DomainONNX, Version: opts.Opset}},
-		Doc:       fmt.Sprintf("x-transformers %s %s built by xt2onnx", XTransformersVersion, cfg.Kind),
+		Doc:       fmt.Sprintf("x-transformers %s %s built by xt2onnx", cfg.XTVersion(), cfg.Kind),
 		Graph:     g,
 		Functions: mb.b.Functions(),
 	}
@@ -188,7 +188,7 @@ func Build(cfg *Config, w Weights, sourceName string, opts Options) (*graph.Mode
 	if opts.KVCache {
 		m.SetMetadata(MetaKVCache, "1")
 	}
-	m.SetMetadata(MetaXTransformers, XTransformersVersion)
+	m.SetMetadata(MetaXTransformers, cfg.XTVersion())
 	if n := cfg.maxSeqLen(); n > 0 {
 		m.SetMetadata(MetaMaxSeqLen, fmt.Sprint(n))
 	}
