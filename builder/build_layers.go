@@ -29,6 +29,11 @@ func (mb *modelBuilder) attentionLayers(prefix string, l *AttentionLayers, x, ma
 			cross = mb.crossSite(prefix, l, x, mask, ctx)
 		}
 	}
+	if self == nil {
+		// Without self-attention layers (only_cross, custom layers) 1.9.2
+		// still creates the position bias but never uses it.
+		mb.unusedPrefix(prefix + "rel_pos.")
+	}
 	preNorm, sandwich := l.EffectivePreNorm(), l.EffectiveSandwichNorm()
 	prevAttn, prevCross := "", ""
 	for i, t := range types {

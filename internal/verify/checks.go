@@ -86,6 +86,9 @@ func (c *checker) run(label string, gen bool, meta generate.Meta, r *Result) err
 	if err != nil {
 		return err
 	}
+	if len(cache) > 0 && label == "" {
+		label = "kv-cache "
+	}
 	masked := c.ref.HasInput(builder.InputMask) && len(cache) > 0
 	if masked {
 		r.Notes = append(r.Notes, label+"forward: not checked: the reference has a mask input and a KV-cache model takes none")

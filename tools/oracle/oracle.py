@@ -440,7 +440,8 @@ def cmd_fixture(args):
     cfg.setdefault("x_transformers_version", have)
     if cfg["x_transformers_version"] != have:
         sys.exit(f"oracle: {args.config} names x-transformers {cfg['x_transformers_version']}, {have} is on the path")
-    err = make_fixture(cfg, args.out, args.seed, args.scale_param)
+    scale = cfg.pop("scale", []) + args.scale_param
+    err = make_fixture(cfg, args.out, cfg.pop("seed", args.seed), scale)
     print(f"oracle: wrote {args.out} with x-transformers {have} (PyTorch f32 vs f64 max abs diff {err:.2e})", file=sys.stderr)
 
 
