@@ -3,6 +3,7 @@ package builder
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/xt2onnx/xt2onnx/internal/graph"
@@ -122,6 +123,8 @@ func Unsupported(cfg *Config, opts Options) []string {
 			out = append(out, "KV cache for a model without self-attention layers")
 		case cfg.Layers != nil && cfg.Layers.RotaryXPos:
 			out = append(out, "KV cache with attn_layers.rotary_xpos (x-transformers 1.9.2 scales the values by a power centred on n//2 of the whole sequence, so every earlier hidden state changes as the sequence grows; generate without the cache)")
+		case cfg.Layers != nil && cfg.Layers.Attn.MaxAttendPast != nil && slices.Contains(cfg.Layers.LayerTypes(), LayerCrossAttention):
+			out = append(out, "KV cache with attn_layers.attn_max_attend_past on cross-attention layers (x-transformers 1.9.2 places the queries at the end of the context, counted over the whole sequence, so every earlier hidden state changes as the sequence grows; generate without the cache)")
 		}
 		if opts.Mask == MaskOn {
 			out = append(out, "KV cache together with a mask input (generation needs none)")
