@@ -12,6 +12,7 @@ import (
 	"github.com/xt2onnx/xt2onnx/export"
 	"github.com/xt2onnx/xt2onnx/internal/tensorio"
 	"github.com/xt2onnx/xt2onnx/runtime"
+	"github.com/xt2onnx/xt2onnx/runtime/generate"
 	_ "github.com/xt2onnx/xt2onnx/runtime/native"
 )
 
@@ -184,4 +185,65 @@ func maxDiff(t *testing.T, dir string, cfg *builder.Config) float64 {
 		d = max(d, math.Abs(float64(v)-ref.Want[i]))
 	}
 	return d
+}
+
+// TestGenerationTies changes one token of a reference generation: with a
+// float64 margin within twice the tolerance it is a near tie (the row is
+// compared no further, the check passes); with a wide margin, or without
+// margins, it is a FAIL that names the row and step.
+func TestGenerationTies(t *testing.T) {
+	dir := filepath.Join(corners, "kv_cache_generation")
+	b, err := Model(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, err := runtime.OpenBytes(b, runtime.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	meta, err := generate.ParseMeta(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name       string
+		margin     float64 // -1: no gen.margin
+		pass       bool
+		ties       int
+		noteSubstr string
+	}{
+		{"near tie", 1e-6, true, 1, "row 0 step 3: a near tie"},
+		{"wide margin", 0.5, false, 0, "row 0 step 3: got token"},
+		{"no margins", -1, false, 0, "row 0 step 3: got token"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ref, err := OpenReference(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ref.Close()
+			if ref.GenMargin == nil {
+				t.Fatal("the fixture has no gen.margin")
+			}
+			row := append([]int64{}, ref.GenOut[0]...)
+			row[3] = (row[3] + 1) % 64
+			ref.GenOut[0] = row
+			if tt.margin < 0 {
+				ref.GenMargin = nil
+			} else {
+				ref.GenMargin[0] = append([]float64{}, ref.GenMargin[0]...)
+				ref.GenMargin[0][3] = tt.margin
+			}
+			c := &checker{ctx: context.Background(), ref: ref, sess: sess, backend: "ort", tol: DefaultTol, rule: TolDefault}
+			d, note := c.generation(meta, "generate")
+			if note != "" {
+				t.Fatal(note)
+			}
+			if d.Pass != tt.pass || d.Ties != tt.ties || !strings.Contains(d.Note, tt.noteSubstr) {
+				t.Errorf("%+v", d)
+			}
+		})
+	}
 }

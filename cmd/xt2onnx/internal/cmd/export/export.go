@@ -250,6 +250,11 @@ type validation struct {
 func exportRun(o *Options) (err error) {
 	start := time.Now()
 	ios := o.IO
+	if o.Validate != "" {
+		if _, err := os.Stat(o.Validate); err != nil {
+			return fmt.Errorf("--validate %s: no such file or folder (give a reference io.safetensors or the folder holding it, as python/xt2onnx_ref writes it)", o.Validate)
+		}
+	}
 	if o.Output != "" {
 		if fi, err := os.Stat(filepath.Dir(o.Output)); err != nil || !fi.IsDir() {
 			return fmt.Errorf("cannot write %s: directory %s does not exist", o.Output, filepath.Dir(o.Output))
