@@ -60,12 +60,33 @@ for conf in "${confs[@]}"; do
 	worst=$( (grep $'\tPASS ' "$results" || true) | sed -n 's/.*max_abs_diff=\([^ ]*\) .*/\1/p' | sort -g | tail -n 1)
 	gen=$( (grep -o ' generate=[0-9]*/[0-9]*' "$results" || true) | awk -F'[=/]' '{a+=$2; b+=$3} END {printf "%d/%d", a, b}')
 	genkv=$( (grep -o ' generate_kv-cache=[0-9]*/[0-9]*' "$results" || true) | awk -F'[=/]' '{a+=$2; b+=$3} END {printf "%d/%d", a, b}')
+	# A tolerance FAIL is float32 noise, not a mismatch, when the same graph
+	# run in float64 (tools/oracle/f64check.py) matches PyTorch's float64
+	# within 1e-6 and a tenth of the float32 difference: the semantics are
+	# exact (to the float32 rounding of constants) and the model amplifies
+	# float32 rounding beyond twice PyTorch's own error. Listed apart.
+	: > "$out/noise-$tag.txt"
+	: > "$out/mismatch-$tag.txt"
 	(grep -v $'\tPASS ' "$results" || true) | while IFS=$'\t' read -r d line; do
+		if [[ "$line" == *"exceeds tol="* && "$line" != *"steps:"* ]]; then
+			ours=$(echo "$line" | sed -n 's/.*max_abs_diff=\([^ ]*\) exceeds.*/\1/p')
+			opset=$(printf '%s\n' "${flags[@]+"${flags[@]}"}" | awk 'p {print; exit} $0 == "--opset" {p = 1}')
+			"$bin" export --config "$d/config.json" --weights "$d/model.safetensors" --inline ${opset:+--opset "$opset"} -o "$d/f64check.onnx" > /dev/null
+			f64=$("$venv/bin/python" tools/oracle/f64check.py "$d/f64check.onnx" "$d" | sed -n 's/.*float64: max abs diff \([^ ]*\) .*/\1/p')
+			if awk -v a="$f64" -v b="$ours" 'BEGIN { exit !(a != "" && a <= 1e-6 && a <= b / 10) }'; then
+				echo "NOISE [$conf] $d: $line; the graph in float64 is within $f64 of PyTorch float64"
+				echo "$d" >> "$out/noise-$tag.txt"
+				continue
+			fi
+		fi
 		echo "MISMATCH [$conf] $d: $line"
 		echo "  config: $(tr -d '\n ' < "$d/config.json")"
+		echo "$d" >> "$out/mismatch-$tag.txt"
 	done
-	echo "oracle: x-transformers $xt, $n configs (seed $seed), check [$conf]: $pass passed (worst max_abs_diff ${worst:-none}; $torch_rule by the 2× PyTorch float32 rule), generated tokens equal $gen, with the KV cache $genkv; $fail mismatches"
-	total_pass=$((total_pass + pass))
+	noise=$(wc -l < "$out/noise-$tag.txt")
+	fail=$(wc -l < "$out/mismatch-$tag.txt")
+	echo "oracle: x-transformers $xt, $n configs (seed $seed), check [$conf]: $pass passed (worst max_abs_diff ${worst:-none}; $torch_rule by the 2× PyTorch float32 rule), $noise float32 noise (exact in float64), generated tokens equal $gen, with the KV cache $genkv; $fail mismatches"
+	total_pass=$((total_pass + pass + noise))
 	total_fail=$((total_fail + fail))
 done
 echo "$total_pass passed, $total_fail failed"
