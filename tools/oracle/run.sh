@@ -55,6 +55,7 @@ for conf in "${confs[@]}"; do
 		'd=$1; shift; line=$("$bin" verify --fixture "$d" --backend "$backend" --generate --kv-cache "$@" 2>/dev/null | tail -n 1); printf "%s\t%s\n" "$d" "$line"' \
 		sh {} ${flags[@]+"${flags[@]}"} ${VERIFY_FLAGS:-} | sort > "$results"
 	pass=$(grep -c $'\tPASS ' "$results" || true)
+	(grep $'\tPASS ' "$results" || true) | cut -f1 > "$out/passed-$tag.txt"
 	fail=$(grep -vc $'\tPASS ' "$results" || true)
 	torch_rule=$(grep $'\tPASS ' "$results" | grep -c "2× PyTorch" || true)
 	worst=$( (grep $'\tPASS ' "$results" || true) | sed -n 's/.*max_abs_diff=\([^ ]*\) .*/\1/p' | sort -g | tail -n 1)
@@ -89,5 +90,7 @@ for conf in "${confs[@]}"; do
 	total_pass=$((total_pass + pass + noise))
 	total_fail=$((total_fail + fail))
 done
+# the cases that passed every check (for select_coverage.py --passed)
+cat "$out"/passed-*.txt | sort | uniq -c | awk -v n="${#confs[@]}" '$1 == n {print $2}' > "$out/passed.txt"
 echo "$total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]
