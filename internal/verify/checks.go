@@ -98,7 +98,7 @@ func (c *checker) run(label string, gen bool, meta generate.Meta, r *Result) err
 			return err
 		}
 		for _, ci := range cache {
-			if inputs[ci.past.Name], err = emptyCache(ci.past, c.ref.WantShape[0]); err != nil {
+			if inputs[ci.past.Name], err = generate.EmptyCache(ci.past, int(c.ref.WantShape[0])); err != nil {
 				return err
 			}
 		}
@@ -212,7 +212,7 @@ func (c *checker) steps(main string, plain []runtime.ValueInfo, cache []cacheInp
 		}
 		for _, ci := range cache {
 			if past == nil {
-				if in[ci.past.Name], err = emptyCache(ci.past, int64(b)); err != nil {
+				if in[ci.past.Name], err = generate.EmptyCache(ci.past, b); err != nil {
 					return d, err
 				}
 			} else {
@@ -243,27 +243,6 @@ func (c *checker) steps(main string, plain []runtime.ValueInfo, cache []cacheInp
 	}
 	d.diff(got, c.ref.Want)
 	return d, nil
-}
-
-// emptyCache is the past_* input of a first run: batch rows, 0 for the
-// other dynamic dims (the past sequence), zeros.
-func emptyCache(info runtime.ValueInfo, batch int64) (*runtime.Tensor, error) {
-	shape := make([]int64, len(info.Shape))
-	for i, dim := range info.Shape {
-		switch {
-		case i == 0:
-			shape[i] = batch
-		case dim < 0:
-			shape[i] = 0
-		default:
-			shape[i] = dim
-		}
-	}
-	n, err := runtime.NumElementsOf(shape)
-	if err != nil {
-		return nil, err
-	}
-	return runtime.NewFloat32(shape, make([]float32, n))
 }
 
 // generation runs greedy generation from gen.start and compares every

@@ -51,14 +51,8 @@ def fix_constant(n):
             n.attribute.append(helper.make_attribute("value", numpy_helper.from_array(v)))
 
 
-def to_f64(graph):
-    for i, t in enumerate(graph.initializer):
-        if t.data_type == TensorProto.FLOAT:
-            graph.initializer[i].CopyFrom(numpy_helper.from_array(numpy_helper.to_array(t).astype(np.float64), t.name))
-    for v in list(graph.input) + list(graph.output) + list(graph.value_info):
-        if v.type.tensor_type.elem_type == TensorProto.FLOAT:
-            v.type.tensor_type.elem_type = TensorProto.DOUBLE
-    for n in graph.node:
+def nodes_to_f64(nodes):
+    for n in nodes:
         fix_constant(n)
         for a in n.attribute:
             if a.name == "to" and a.i == TensorProto.FLOAT:
@@ -69,17 +63,21 @@ def to_f64(graph):
                 to_f64(a.g)
 
 
+def to_f64(graph):
+    for i, t in enumerate(graph.initializer):
+        if t.data_type == TensorProto.FLOAT:
+            graph.initializer[i].CopyFrom(numpy_helper.from_array(numpy_helper.to_array(t).astype(np.float64), t.name))
+    for v in list(graph.input) + list(graph.output) + list(graph.value_info):
+        if v.type.tensor_type.elem_type == TensorProto.FLOAT:
+            v.type.tensor_type.elem_type = TensorProto.DOUBLE
+    nodes_to_f64(graph.node)
+
+
 def main():
     model = onnx.load(sys.argv[1])
     to_f64(model.graph)
     for f in model.functions:
-        for n in f.node:
-            fix_constant(n)
-            for a in n.attribute:
-                if a.name == "to" and a.i == TensorProto.FLOAT:
-                    a.i = TensorProto.DOUBLE
-                if a.type == onnx.AttributeProto.TENSOR and a.t.data_type == TensorProto.FLOAT:
-                    a.t.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(a.t).astype(np.float64), a.t.name))
+        nodes_to_f64(f.node)
     io = load_file(sys.argv[2].rstrip("/") + "/io.safetensors")
     feeds = {}
     for i in model.graph.input:
