@@ -70,7 +70,8 @@ func NewCmdExport(f *factory.Factory, runF func(*Options) error) *cobra.Command 
 	cmd := &cobra.Command{
 		Use:   "export (--config FILE (--weights FILE | --random-weights) | --preset NAME) (-o OUT.onnx | --triton-repo DIR)",
 		Short: "build an x-transformers model and write it as an ONNX file",
-		Long: `Build the ONNX graph of an x-transformers 1.9.2 model and write it to a file.
+		Long: `Build the ONNX graph of an x-transformers model (1.9.2, or 1.9.1 when the
+config says "x_transformers_version": "1.9.1") and write it to a file.
 
 The model is either a config (--config, the JSON form of the PyTorch keyword
 arguments) with its trained weights (--weights, a safetensors state_dict) or
