@@ -12,7 +12,8 @@ import (
 )
 
 // perturbWeights copies a safetensors file to dst with tensor name's
-// values moved by delta (every element).
+// values moved by delta·(i mod 7 − 3) (not uniformly: a uniform shift of a
+// position bias or a key projection leaves the softmax unchanged).
 func perturbWeights(t *testing.T, src, dst, name string, delta float32) {
 	t.Helper()
 	f, err := safetensors.Open(src)
@@ -31,7 +32,7 @@ func perturbWeights(t *testing.T, src, dst, name string, delta float32) {
 		if n == name {
 			found = true
 			for i := range v {
-				v[i] += delta
+				v[i] += delta * float32(i%7-3)
 			}
 		}
 		ts = append(ts, safetensors.F32(n, info.Shape, v))

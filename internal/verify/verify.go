@@ -142,11 +142,23 @@ func (r *Result) TolText() string {
 // graph=<g> backend=<b> <reason>".
 func (r *Result) Line() string {
 	if r.Pass {
-		extra := ""
+		// generated tokens equal/compared per generation check, summed over
+		// the backends
+		var checks []string
+		equal, total := map[string]int{}, map[string]int{}
 		for _, d := range r.Outputs {
 			if d.Tokens > 0 && strings.HasPrefix(d.Check, "generate") {
-				extra += fmt.Sprintf(" %s=%d/%d", strings.ReplaceAll(d.Check, " ", "_"), d.Tokens-d.Mismatched, d.Tokens)
+				c := strings.ReplaceAll(d.Check, " ", "_")
+				if _, ok := total[c]; !ok {
+					checks = append(checks, c)
+				}
+				equal[c] += d.Tokens - d.Mismatched
+				total[c] += d.Tokens
 			}
+		}
+		extra := ""
+		for _, c := range checks {
+			extra += fmt.Sprintf(" %s=%d/%d", c, equal[c], total[c])
 		}
 		return fmt.Sprintf("PASS %s graph=%s backend=%s max_abs_diff=%.3g tol=%s%s", r.Case, r.Graph, r.Backend, r.MaxAbsDiff, r.TolText(), extra)
 	}
@@ -261,7 +273,7 @@ func (d OutputDiff) failure(r *Result) string {
 		where = d.Check + ": "
 	}
 	if len(r.Backend) > len(d.Backend) {
-		where = d.Backend + " " + where
+		where = "backend " + d.Backend + ": " + where
 	}
 	if d.Note != "" {
 		return where + d.Note

@@ -28,10 +28,12 @@ def is_decoder_lm(cfg):
     return cfg["kind"] == "TransformerWrapper" and l.get("type") == "Decoder" and not l.get("cross_attend")
 
 
-def random_mask(shape, gen, pattern="random"):
+def random_mask(shape, gen, pattern="random", allow_empty=False):
     """A bool keep mask [batch, n]: pattern "tail" pads the end of the
-    last row, "random" mixes padding at either end, holes, full rows and
-    (rarely) rows with nothing kept."""
+    last row, "random" mixes padding at either end, holes and full rows,
+    and with allow_empty (rarely) rows with nothing kept, which PyTorch's
+    float64 attention turns into NaN unless qk-norm is on (its softmax
+    runs in float32 and -max(float64) becomes -inf)."""
     import torch
     b, n = shape
     m = torch.ones(shape, dtype=torch.bool)
@@ -47,7 +49,7 @@ def random_mask(shape, gen, pattern="random"):
         elif kind == 3 or kind == 4:  # holes
             m[r] = torch.rand(n, generator=gen) < 0.6
             m[r, int(torch.randint(0, n, (1,), generator=gen))] = True
-        elif kind == 5 and float(torch.rand(1, generator=gen)) < 0.15:
+        elif kind == 5 and float(torch.rand(1, generator=gen)) < 0.15 and allow_empty:
             m[r] = False  # nothing kept: PyTorch attends uniformly
     return m
 

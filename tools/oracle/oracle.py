@@ -66,7 +66,7 @@ def make_inputs(cfg, gen):
         if spec["dtype"] == "int64":
             ins[name] = torch.randint(0, spec.get("high", 64), shape, generator=gen)
         elif spec["dtype"] == "bool":
-            ins[name] = ref.random_mask(shape, gen, spec.get("pattern", "random"))
+            ins[name] = ref.random_mask(shape, gen, spec.get("pattern", "random"), allow_empty=True)
         else:
             ins[name] = torch.randn(shape, generator=gen)
     return ins
