@@ -118,12 +118,23 @@ check-proto: protoc-check protoc-gen-go
 ORACLE_VENV ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/xt2onnx/oracle-venv
 N ?= 200
 SEED ?= 1
+XT_VERSION ?= 1.9.2
+# verify configurations each oracle case is checked with ("backend flags", ;-separated)
+ORACLE_CHECKS ?= ort;ort --opset 23;native
 
-## oracle-venv: install x-transformers 1.9.2 + torch into a venv outside the repo
+.PHONY: test-ref
+
+## oracle-venv: x-transformers 1.9.2 (+ 1.9.1 aside), torch, numpy and xt2onnx_ref in a venv outside the repo
 oracle-venv:
 	@[ -x "$(ORACLE_VENV)/bin/python" ] || python3 -m venv "$(ORACLE_VENV)"
 	"$(ORACLE_VENV)/bin/pip" install -q -r tools/oracle/requirements.txt
+	"$(ORACLE_VENV)/bin/pip" install -q --no-deps --target "$(ORACLE_VENV)/x-transformers-1.9.1" x-transformers==1.9.1
+	"$(ORACLE_VENV)/bin/pip" install -q --no-deps --force-reinstall ./python
 
-## test-oracle: random configs through PyTorch and through xt2onnx (N, SEED)
+## test-oracle: random configs through PyTorch and through xt2onnx (N, SEED, XT_VERSION, ORACLE_CHECKS)
 test-oracle: ort build oracle-venv
-	ORACLE_VENV="$(ORACLE_VENV)" tools/oracle/run.sh $(N) $(SEED)
+	ORACLE_VENV="$(ORACLE_VENV)" XT_VERSION="$(XT_VERSION)" ORACLE_CHECKS="$(ORACLE_CHECKS)" tools/oracle/run.sh $(N) $(SEED)
+
+## test-ref: build references with python/xt2onnx_ref for user-style models and check export --validate on them
+test-ref: ort oracle-venv
+	ORACLE_VENV="$(ORACLE_VENV)" $(GO) test -tags oracle -count=1 -run 'TestUserReferences' -v ./cmd/xt2onnx/

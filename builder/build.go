@@ -3,6 +3,7 @@ package builder
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/xt2onnx/xt2onnx/internal/graph"
@@ -122,6 +123,8 @@ func Unsupported(cfg *Config, opts Options) []string {
 			out = append(out, "KV cache for a model without self-attention layers")
 		case cfg.Layers != nil && cfg.Layers.RotaryXPos:
 			out = append(out, "KV cache with attn_layers.rotary_xpos (x-transformers 1.9.2 scales the values by a power centred on n//2 of the whole sequence, so every earlier hidden state changes as the sequence grows; generate without the cache)")
+		case cfg.Layers != nil && cfg.Layers.Attn.MaxAttendPast != nil && slices.Contains(cfg.Layers.LayerTypes(), LayerCrossAttention):
+			out = append(out, "KV cache with attn_layers.attn_max_attend_past on cross-attention layers (x-transformers 1.9.2 places the queries at the end of the context, counted over the whole sequence, so every earlier hidden state changes as the sequence grows; generate without the cache)")
 		}
 		if opts.Mask == MaskOn {
 			out = append(out, "KV cache together with a mask input (generation needs none)")
@@ -173,7 +176,7 @@ func Build(cfg *Config, w Weights, sourceName string, opts Options) (*graph.Mode
 	}
 	m := &graph.Model{
 		Opsets:    []graph.OpsetImport{{Domain: graph.DomainONNX, Version: opts.Opset}},
-		Doc:       fmt.Sprintf("x-transformers %s %s built by xt2onnx", XTransformersVersion, cfg.Kind),
+		Doc:       fmt.Sprintf("x-transformers %s %s built by xt2onnx", cfg.XTVersion(), cfg.Kind),
 		Graph:     g,
 		Functions: mb.b.Functions(),
 	}
@@ -184,7 +187,7 @@ func Build(cfg *Config, w Weights, sourceName string, opts Options) (*graph.Mode
 	if opts.KVCache {
 		m.SetMetadata(MetaKVCache, "1")
 	}
-	m.SetMetadata(MetaXTransformers, XTransformersVersion)
+	m.SetMetadata(MetaXTransformers, cfg.XTVersion())
 	if n := cfg.maxSeqLen(); n > 0 {
 		m.SetMetadata(MetaMaxSeqLen, fmt.Sprint(n))
 	}

@@ -89,8 +89,11 @@ func (mb *modelBuilder) selfSite(prefix string, l *AttentionLayers, x, mask stri
 }
 
 // crossSite emits the shared pieces of the cross-attention layers: i = n
-// queries attend to j = num_mem_kv + context length keys.
-func (mb *modelBuilder) crossSite(prefix string, l *AttentionLayers, x string, ctx layerContext) *attnSite {
+// queries attend to j = num_mem_kv + context length keys. The keys are
+// masked by context_mask or, without one, by the query mask: 1.9.2's
+// Attention takes default(context_mask, mask), which only runs when the
+// context is as long as the (memory-token padded) sequence.
+func (mb *modelBuilder) crossSite(prefix string, l *AttentionLayers, x, mask string, ctx layerContext) *attnSite {
 	b := mb.b
 	p := prefix + "cross_attn"
 	mem := int64(l.Attn.NumMemKV)
@@ -106,7 +109,11 @@ func (mb *modelBuilder) crossSite(prefix string, l *AttentionLayers, x string, c
 		off := b.Op("Sub", p+".query_offset", []string{j, n})
 		qpos = b.Op("Add", p+".query_positions", []string{mb.rangeOf(p+".query_range", n), off})
 	}
-	return &attnSite{keep: mb.keepMask(p, l, false, qpos, kpos, ctx.contextMask, mem)}
+	keyMask := ctx.contextMask
+	if keyMask == "" {
+		keyMask = mask
+	}
+	return &attnSite{keep: mb.keepMask(p, l, false, qpos, kpos, keyMask, mem)}
 }
 
 // keepMask combines the causal mask, max_attend_past and a key-padding mask
@@ -188,8 +195,15 @@ func (mb *modelBuilder) attention(path string, l *AttentionLayers, site *attnSit
 	if a.QKNorm {
 		scale = float32(a.QKNormScale)
 		if a.QKNormDimScale {
-			qGain = mb.weight(path+".qk_norm_q_scale", initOnes, dh)
-			kGain = mb.weight(path+".qk_norm_k_scale", initOnes, dh)
+			// 1.9.2 starts the gains at 1 and scales the logits by
+			// qk_norm_scale; 1.9.1 starts them at √qk_norm_scale and
+			// scales the logits by 1.
+			gain := float32(1)
+			if mb.cfg.QKNormDimScaleLogitsUnscaled() {
+				gain, scale = float32(math.Sqrt(a.QKNormScale)), 1
+			}
+			qGain = mb.weightValue(path+".qk_norm_q_scale", gain, dh)
+			kGain = mb.weightValue(path+".qk_norm_k_scale", gain, dh)
 		} else {
 			qGain = b.ConstFloat("const.one", nil, 1)
 			kGain = qGain

@@ -26,8 +26,13 @@ func (mb *modelBuilder) attentionLayers(prefix string, l *AttentionLayers, x, ma
 		case t == LayerSelfAttention && self == nil:
 			self = mb.selfSite(prefix, l, x, mask)
 		case t == LayerCrossAttention && cross == nil:
-			cross = mb.crossSite(prefix, l, x, ctx)
+			cross = mb.crossSite(prefix, l, x, mask, ctx)
 		}
+	}
+	if self == nil {
+		// Without self-attention layers (only_cross, custom layers) 1.9.2
+		// still creates the position bias but never uses it.
+		mb.unusedPrefix(prefix + "rel_pos.")
 	}
 	preNorm, sandwich := l.EffectivePreNorm(), l.EffectiveSandwichNorm()
 	prevAttn, prevCross := "", ""
@@ -98,12 +103,11 @@ func (mb *modelBuilder) norm(l *AttentionLayers, path, x string) string {
 		return b.Op("Mul", path, []string{y, g})
 	case NormRMSNorm:
 		g := mb.weight(path+".g", initOnes, dim)
-		if b.Opset() >= 23 {
-			// sqrt(mean(x²) + 1e-8) instead of clamp(‖x‖/√d, 1e-8): equal
-			// to float32 precision for any non-degenerate x.
-			return b.Op("RMSNormalization", path, []string{x, g}, graph.AInt("axis", -1), graph.AFloat("epsilon", 1e-8))
-		}
-		// x / clamp(‖x‖·d^-½, 1e-8) · g (1.9.2 clamps instead of adding eps).
+		// x / clamp(‖x‖·d^-½, 1e-8) · g. 1.9.2 clamps the norm instead of
+		// adding eps, so opset 23's RMSNormalization (x / √(mean(x²) + ε))
+		// is never exact: with ε = 1e-8 under the root it already differs
+		// for activations of rms 1e-3, and with ε = 0 it gives NaN for a
+		// zero row. Every opset writes the clamp out.
 		n := ops.ReduceL2(b, path+".norm", x, true, -1)
 		n = b.Op("Mul", path+".rms", []string{n, b.ConstFloat("const.rms_scale", nil, float32(math.Pow(float64(dim), -0.5)))})
 		n = b.Op("Max", path+".clamped", []string{n, b.ConstFloat("const.rmsnorm_eps", nil, 1e-8)})

@@ -3,6 +3,7 @@ package builder
 import (
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/xt2onnx/xt2onnx/internal/graph"
 	"github.com/xt2onnx/xt2onnx/ops"
@@ -356,5 +357,18 @@ func (mb *modelBuilder) unused(name string, shape ...int64) {
 	}
 	if got, ok := mb.p.src.Shape(name); ok && equalShape(got, shape) {
 		mb.p.used[name] = true
+	}
+}
+
+// unusedPrefix accepts every tensor of the source under prefix as one the
+// exported graph does not need (a module 1.9.2 builds but never calls).
+func (mb *modelBuilder) unusedPrefix(prefix string) {
+	if mb.p.random {
+		return
+	}
+	for _, n := range mb.p.src.Names() {
+		if strings.HasPrefix(n, prefix) {
+			mb.p.used[n] = true
+		}
 	}
 }

@@ -6,9 +6,17 @@ import (
 	"math/big"
 )
 
-// XTransformersVersion is the x-transformers release whose constructor keyword arguments,
-// defaults and assertions Config reproduces.
+// XTransformersVersion is the default x-transformers release whose constructor keyword
+// arguments, defaults, assertions and forward pass Config reproduces (a config
+// without "x_transformers_version").
 const XTransformersVersion = "1.9.2"
+
+// XTransformersVersions lists the x-transformers releases a config may name in
+// "x_transformers_version", oldest first. They differ only in qk-norm with a
+// learned dim scale: 1.9.1 initialises the gains at √qk_norm_scale and scales
+// the logits by 1; 1.9.2 initialises them at 1 and scales the logits by
+// qk_norm_scale.
+var XTransformersVersions = []string{"1.9.1", "1.9.2"}
 
 // defaultDimHead is x-transformers' DEFAULT_DIM_HEAD.
 const defaultDimHead = 64
@@ -76,7 +84,11 @@ type IOSpec struct {
 // Kind (none for KindCrossAttender). Layers holds the attn_layers argument and
 // is nil for KindXTransformer, whose layers live in XTransformer.Enc/Dec.
 type Config struct {
-	Kind         Kind
+	Kind Kind
+	// Version is "x_transformers_version": the x-transformers release the
+	// model was made with, one of XTransformersVersions; "" means the default
+	// XTransformersVersion. See XTVersion.
+	Version      string
 	Wrapper      *TransformerWrapperConfig // KindTransformerWrapper
 	Continuous   *ContinuousWrapperConfig  // KindContinuousTransformerWrapper
 	ViT          *ViTWrapperConfig         // KindViTransformerWrapper
@@ -701,6 +713,20 @@ const (
 	PosEmbScaledSinusoidal PosEmbKind = "scaled_sinusoidal" // ScaledSinusoidalEmbedding
 	PosEmbPatch            PosEmbKind = "patch"             // ViT's learned pos_embedding
 )
+
+// XTVersion returns the x-transformers release whose semantics the model
+// follows: Version, or XTransformersVersion when it is empty.
+func (c *Config) XTVersion() string {
+	if c.Version == "" {
+		return XTransformersVersion
+	}
+	return c.Version
+}
+
+// QKNormDimScaleLogitsUnscaled reports whether qk-norm with a learned dim
+// scale multiplies the logits by 1 instead of qk_norm_scale: x-transformers
+// 1.9.1, whose gains start at √qk_norm_scale and so carry the scale.
+func (c *Config) QKNormDimScaleLogitsUnscaled() bool { return c.XTVersion() == "1.9.1" }
 
 // Dim returns the model dimension: attn_layers' dim, or XTransformer's dim.
 func (c *Config) Dim() int {

@@ -168,6 +168,9 @@ func (c *Config) encodeJSON() (orderedObject, error) {
 		return nil, err
 	}
 	o := orderedObject{{"kind", string(c.Kind)}}
+	if c.Version != "" {
+		o = append(o, jsonMember{"x_transformers_version", c.Version})
+	}
 	for _, s := range secs {
 		sec := orderedObject{}
 		for i, f := range s.fields {
@@ -380,7 +383,7 @@ func fieldKeys(fs []kwField) []string {
 
 // ---- decoding ----
 
-var topLevelKeys = []string{"kind", "wrapper", "attn_layers", "inputs", "output_shape"}
+var topLevelKeys = []string{"kind", "x_transformers_version", "wrapper", "attn_layers", "inputs", "output_shape"}
 
 // decodeConfig turns the ordered JSON tree into a Config, collecting every
 // problem.
@@ -413,6 +416,17 @@ func decodeConfig(root any) (*Config, []Problem) {
 			add("kind", unknownValueMessage("kind", s, allKinds))
 		default:
 			c.Kind = Kind(s)
+		}
+	}
+	if raw, has := obj.vals["x_transformers_version"]; has {
+		s, ok := raw.(string)
+		switch {
+		case !ok:
+			add("x_transformers_version", `expected a string such as "1.9.2", got `+describeJSON(raw))
+		case !slices.Contains(XTransformersVersions, s):
+			add("x_transformers_version", unsupportedVersionMessage(s))
+		default:
+			c.Version = s
 		}
 	}
 	wrapper, layers := obj.vals["wrapper"], obj.vals["attn_layers"]
@@ -472,6 +486,21 @@ func decodeConfig(root any) (*Config, []Problem) {
 		c.OutputShape = shape
 	}
 	return c, probs
+}
+
+// unsupportedVersionMessage explains an x_transformers_version xt2onnx does
+// not implement.
+func unsupportedVersionMessage(v string) string {
+	return fmt.Sprintf("x-transformers %q is not supported: xt2onnx reproduces %s (they differ in qk-norm with attn_qk_norm_dim_scale; see docs/options.md); name the release the model was made with",
+		v, orListStrings(XTransformersVersions))
+}
+
+// orListStrings renders ["a", "b", "c"] as "a, b or c".
+func orListStrings(items []string) string {
+	if len(items) <= 1 {
+		return strings.Join(items, "")
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " or " + items[len(items)-1]
 }
 
 // xtransformerHint explains XTransformer keys that PyTorch rejects or

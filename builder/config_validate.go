@@ -143,6 +143,9 @@ func (v *configValidator) config(c *Config) {
 			v.add("wrapper", "Config.%s is set but kind is %q; set only the section of the kind", s.name, c.Kind)
 		}
 	}
+	if c.Version != "" && !slices.Contains(XTransformersVersions, c.Version) {
+		v.add("x_transformers_version", "%s", unsupportedVersionMessage(c.Version))
+	}
 	if c.Kind == KindXTransformer {
 		if c.Layers != nil {
 			v.add("attn_layers", `must be empty for kind XTransformer; the encoder and decoder layers are XTransformer.Enc and .Dec ("enc_"/"dec_" keys)`)

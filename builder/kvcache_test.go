@@ -167,10 +167,21 @@ func TestKVCacheRejects(t *testing.T) {
 		{"encoder", "enc_rmsnorm_glu", "non-causal", builder.Options{KVCache: true, Mask: builder.MaskOff}},
 		{"mask", "dec_basic", "mask input", builder.Options{KVCache: true, Mask: builder.MaskOn}},
 		{"xtransformer", "enc_dec", "TransformerWrapper decoders only", builder.Options{KVCache: true}},
+		// found by the oracle: cross-attention queries sit at the end of the
+		// context, counted over the whole sequence
+		{"cross max_attend_past", `{"kind": "TransformerWrapper", "wrapper": {"num_tokens": 64, "max_seq_len": 13},
+			"attn_layers": {"type": "Decoder", "dim": 16, "depth": 1, "heads": 2, "attn_dim_head": 8, "cross_attend": true, "attn_max_attend_past": 2}}`,
+			"attn_max_attend_past on cross-attention layers", builder.Options{KVCache: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := builder.LoadConfig(filepath.Join("../fixtures/xtransformers-1.9.2", tt.config, "config.json"))
+			var cfg *builder.Config
+			var err error
+			if strings.HasPrefix(tt.config, "{") {
+				cfg, err = builder.ParseConfig([]byte(tt.config))
+			} else {
+				cfg, err = builder.LoadConfig(filepath.Join("../fixtures/xtransformers-1.9.2", tt.config, "config.json"))
+			}
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -144,6 +144,9 @@ func (e *WeightsError) Error() string {
 	if len(e.Missing) > 0 && len(e.Unexpected) > 0 {
 		b.WriteString("\n  (missing and unexpected names together usually mean the config differs from the one the weights were trained with)")
 	}
+	if len(e.Missing)+len(e.Unexpected)+len(e.Mismatched) > 0 {
+		fmt.Fprintf(&b, "\n  'xt2onnx config infer --weights %s' writes the config these weights imply, marking what it cannot know", e.Source)
+	}
 	return b.String()
 }
 

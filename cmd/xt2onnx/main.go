@@ -15,6 +15,7 @@ import (
 
 	"github.com/xt2onnx/xt2onnx/builder"
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/cmd/bench"
+	configcmd "github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/cmd/config"
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/cmd/conformance"
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/cmd/export"
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/cmd/generate"
@@ -94,7 +95,7 @@ func newRootCmd(f *factory.Factory) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "xt2onnx <command>",
 		Short: "export x-transformers models to ONNX and run them",
-		Long: `xt2onnx builds ONNX graphs of x-transformers 1.9.2 models from their config
+		Long: `xt2onnx builds ONNX graphs of x-transformers 1.9.1 and 1.9.2 models from their config
 and weights, runs and inspects ONNX models, and verifies exports against
 reference fixtures made with PyTorch.
 
@@ -130,6 +131,7 @@ a completion script; for bash, add 'source <(xt2onnx completion bash)' to
 		bench.NewCmdBench(f, nil),
 		inspect.NewCmdInspect(f, nil),
 		verify.NewCmdVerify(f, nil),
+		configcmd.NewCmdConfig(f, nil),
 		parity.NewCmdParity(f, nil),
 		conformance.NewCmdConformance(f, nil),
 		versioncmd.NewCmdVersion(f, nil),

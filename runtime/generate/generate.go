@@ -357,7 +357,7 @@ func (g *Generator) run(ctx context.Context, out [][]int64, from, batch int, pas
 			inputs[c.past.Name] = past[c.present]
 			continue
 		}
-		if inputs[c.past.Name], err = emptyCache(c.past, batch); err != nil {
+		if inputs[c.past.Name], err = EmptyCache(c.past, batch); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -383,10 +383,10 @@ func (g *Generator) run(ctx context.Context, out [][]int64, from, batch int, pas
 	return logits, next, nil
 }
 
-// emptyCache returns the initial value of a past_* input: dim 0 is the
+// EmptyCache returns the initial value of a past_* input: dim 0 is the
 // batch, dynamic dims (the past sequence) are 0, fixed dims keep their size,
 // values are zero.
-func emptyCache(info runtime.ValueInfo, batch int) (*runtime.Tensor, error) {
+func EmptyCache(info runtime.ValueInfo, batch int) (*runtime.Tensor, error) {
 	shape := make([]int64, len(info.Shape))
 	for i, d := range info.Shape {
 		switch {

@@ -1,7 +1,9 @@
 package export
 
 import (
+	"context"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,17 +14,22 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/xt2onnx/xt2onnx/builder"
+	verifycmd "github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/cmd/verify"
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/cmdutil"
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/factory"
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/iostreams"
 	xtexport "github.com/xt2onnx/xt2onnx/export"
 	"github.com/xt2onnx/xt2onnx/internal/graph"
 	"github.com/xt2onnx/xt2onnx/internal/triton"
+	xtverify "github.com/xt2onnx/xt2onnx/internal/verify"
+	"github.com/xt2onnx/xt2onnx/runtime"
 )
 
 // Options are the parsed flags of `xt2onnx export`.
 type Options struct {
 	IO *iostreams.IOStreams
+	// Ctx is the command's context (a run under --validate stops with it).
+	Ctx context.Context
 
 	ConfigPath    string // --config: model config JSON
 	WeightsPath   string // --weights: safetensors state_dict
@@ -43,7 +50,14 @@ type Options struct {
 	Name string
 	// TritonMaxBatch is the max_batch_size of the Triton config.
 	TritonMaxBatch int
-	JSON           bool
+	// Validate is a reference io.safetensors (or its folder) to check the
+	// written file against; "" for none.
+	Validate string
+	// ValidateBackends are the backends the check runs with.
+	ValidateBackends []string
+	// ATol is the validation tolerance; 0 means verify's default.
+	ATol float64
+	JSON bool
 }
 
 var maskModes = map[string]builder.MaskMode{"auto": builder.MaskAuto, "on": builder.MaskOn, "off": builder.MaskOff}
@@ -56,7 +70,8 @@ func NewCmdExport(f *factory.Factory, runF func(*Options) error) *cobra.Command 
 	cmd := &cobra.Command{
 		Use:   "export (--config FILE (--weights FILE | --random-weights) | --preset NAME) (-o OUT.onnx | --triton-repo DIR)",
 		Short: "build an x-transformers model and write it as an ONNX file",
-		Long: `Build the ONNX graph of an x-transformers 1.9.2 model and write it to a file.
+		Long: `Build the ONNX graph of an x-transformers model (1.9.2, or 1.9.1 when the
+config says "x_transformers_version": "1.9.1") and write it to a file.
 
 The model is either a config (--config, the JSON form of the PyTorch keyword
 arguments) with its trained weights (--weights, a safetensors state_dict) or
@@ -66,6 +81,17 @@ the config and the weights is reported at once. Options the builder does not
 implement yet make the command exit with status 3. --kv-cache exports a
 decoder that also takes and returns the attention keys and values of earlier
 positions, which "xt2onnx generate" uses to run one token per step.
+
+--validate REF then runs the written file on a reference's inputs (REF is an
+io.safetensors or the folder holding it, as python/xt2onnx_ref writes it for
+your own model) with each --validate-backend, and prints, per output, its
+shape, max abs diff and max rel diff against PyTorch's float64 output,
+PyTorch's own float32 error and ok/FAIL against --atol (default: 1e-5, or
+twice PyTorch's own float32 error when that is larger; the verdict says
+which). A KV-cache export is also checked one token at a time, and a
+reference holding a greedy generation is compared token by token. The last
+line is verify's verdict ("PASS …" or "FAIL …"); on FAIL the exit status is
+1 and the file stays written.
 
 --triton-repo DIR writes a Triton Inference Server model repository:
 DIR/NAME/config.pbtxt (platform onnxruntime_onnx, dynamic batching up to
@@ -90,6 +116,9 @@ object with --json.`,
   # Embeddings instead of logits
   xt2onnx export --config config.json --weights model.safetensors --return-embeddings -o embed.onnx
 
+  # Prove it: compare with PyTorch on a reference made by python/xt2onnx_ref
+  xt2onnx export --config ref/config.json --weights ref/model.safetensors -o model.onnx --validate ref/
+
   # A decoder with a KV cache, for fast generation
   xt2onnx export --config config.json --weights model.safetensors --kv-cache -o gen.onnx
 
@@ -97,6 +126,7 @@ object with --json.`,
   xt2onnx export --preset tiny --triton-repo models --name tiny`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Ctx = cmd.Context()
 			if err := opts.validate(cmd, mask); err != nil {
 				return err
 			}
@@ -121,11 +151,15 @@ object with --json.`,
 	fl.StringVar(&opts.TritonRepo, "triton-repo", "", "also write a Triton model repository into `DIR` (DIR/NAME/config.pbtxt, DIR/NAME/1/model.onnx)")
 	fl.StringVar(&opts.Name, "name", "", "Triton model `NAME` (default: the stem of -o)")
 	fl.IntVar(&opts.TritonMaxBatch, "triton-max-batch", triton.DefaultMaxBatchSize, "max_batch_size of the Triton config")
+	fl.StringVar(&opts.Validate, "validate", "", "check the written file against a reference `REF` (io.safetensors or its folder)")
+	fl.StringSliceVar(&opts.ValidateBackends, "validate-backend", []string{runtime.DefaultBackend}, "backends --validate runs with ("+strings.Join(runtime.Backends(), ", ")+")")
+	fl.Float64Var(&opts.ATol, "atol", 0, "--validate tolerance on the max abs diff (default: max(1e-5, 2× PyTorch's own float32 error))")
 	fl.BoolVar(&opts.JSON, "json", false, "print the summary as JSON")
 	_ = cmd.RegisterFlagCompletionFunc("preset", cobra.FixedCompletions(builder.Presets(), cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.MarkFlagFilename("config", "json")
 	_ = cmd.MarkFlagFilename("weights", "safetensors")
 	_ = cmd.MarkFlagDirname("triton-repo")
+	_ = cmd.MarkFlagFilename("validate", "safetensors")
 	return cmd
 }
 
@@ -157,6 +191,15 @@ func (o *Options) validate(cmd *cobra.Command, mask string) error {
 		return cmdutil.FlagErrorf("--triton-max-batch %d: must be at least 1", o.TritonMaxBatch)
 	case !slices.Contains(xtexport.Opsets(), o.Opset):
 		return cmdutil.FlagErrorf("--opset %d is not supported: want %s", o.Opset, cmdutil.OrList(xtexport.Opsets()))
+	case (changed("validate-backend") || changed("atol")) && o.Validate == "":
+		return cmdutil.FlagErrorf("--validate-backend and --atol apply to --validate only")
+	case o.ATol < 0 || math.IsNaN(o.ATol) || math.IsInf(o.ATol, 0):
+		return cmdutil.FlagErrorf("--atol %g: must be a positive number (or 0 for the default)", o.ATol)
+	}
+	for _, b := range o.ValidateBackends {
+		if o.Validate != "" && !slices.Contains(runtime.Backends(), b) {
+			return cmdutil.FlagErrorf("--validate-backend %q: want %s", b, cmdutil.OrList(runtime.Backends()))
+		}
 	}
 	if o.Preset != "" {
 		o.RandomWeights = true
@@ -170,6 +213,13 @@ func (o *Options) validate(cmd *cobra.Command, mask string) error {
 		}
 	}
 	return nil
+}
+
+func (o *Options) ctx() context.Context {
+	if o.Ctx == nil {
+		return context.Background()
+	}
+	return o.Ctx
 }
 
 // summary is what export reports about the written file.
@@ -187,11 +237,25 @@ type summary struct {
 	TritonConfig string  `json:"triton_config,omitempty"`
 	TritonModel  string  `json:"triton_model,omitempty"`
 	Seconds      float64 `json:"seconds"`
+	// Validation is the --validate result, with its verdict line.
+	Validation *validation `json:"validation,omitempty"`
+}
+
+// validation is the --json form of a --validate result.
+type validation struct {
+	*xtverify.Result
+	MaxAbsDiff cmdutil.Float `json:"max_abs_diff"`
+	Line       string        `json:"line"`
 }
 
 func exportRun(o *Options) (err error) {
 	start := time.Now()
 	ios := o.IO
+	if o.Validate != "" {
+		if _, err := os.Stat(o.Validate); err != nil {
+			return fmt.Errorf("--validate %s: no such file or folder (give a reference io.safetensors or the folder holding it, as python/xt2onnx_ref writes it)", o.Validate)
+		}
+	}
 	if o.Output != "" {
 		if fi, err := os.Stat(filepath.Dir(o.Output)); err != nil || !fi.IsDir() {
 			return fmt.Errorf("cannot write %s: directory %s does not exist", o.Output, filepath.Dir(o.Output))
@@ -282,8 +346,25 @@ func exportRun(o *Options) (err error) {
 	if !o.Inline {
 		s.Functions = len(m.Functions)
 	}
+	var check *xtverify.Result
+	if o.Validate != "" {
+		ios.StartProgress("validating %s against %s", s.Path, o.Validate)
+		check, err = xtverify.Check(o.ctx(), filepath.Base(s.Path), o.Validate, xtverify.ModelSource{Path: s.Path},
+			xtverify.Options{Backends: o.ValidateBackends, Tol: o.ATol, Generate: true})
+		ios.StopProgress()
+		if err != nil {
+			return err
+		}
+		s.Validation = &validation{Result: check, MaxAbsDiff: cmdutil.Float(check.MaxAbsDiff), Line: check.Line()}
+	}
 	if o.JSON {
-		return cmdutil.WriteJSON(ios.Out, s)
+		if err := cmdutil.WriteJSON(ios.Out, s); err != nil {
+			return err
+		}
+		if check != nil && !check.Pass {
+			return cmdutil.ErrSilent
+		}
+		return nil
 	}
 	functions := strconv.Itoa(s.Functions)
 	if s.Inlined {
@@ -301,7 +382,13 @@ func exportRun(o *Options) (err error) {
 		t.Row("triton_model", s.TritonModel)
 	}
 	t.Row("seconds", strconv.FormatFloat(s.Seconds, 'f', 3, 64))
-	return t.Render()
+	if err := t.Render(); err != nil {
+		return err
+	}
+	if check == nil {
+		return nil
+	}
+	return verifycmd.Print(ios, check, false)
 }
 
 // writeTriton writes the model and its Triton config into the repository

@@ -15,6 +15,8 @@ import (
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/factory"
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/iostreams"
 	xtexport "github.com/xt2onnx/xt2onnx/export"
+	_ "github.com/xt2onnx/xt2onnx/runtime/native" // --validate-backend accepts registered backends
+	_ "github.com/xt2onnx/xt2onnx/runtime/ort"
 )
 
 func TestNewCmdExport(t *testing.T) {
@@ -29,6 +31,11 @@ func TestNewCmdExport(t *testing.T) {
 			name: "preset",
 			args: []string{"--preset", "tiny", "-o", "tiny.onnx"},
 			want: Options{Preset: "tiny", RandomWeights: true, Output: "tiny.onnx", Opset: 18, Mask: builder.MaskAuto, TritonMaxBatch: 8},
+		},
+		{
+			name: "validate with two backends and a tolerance",
+			args: []string{"--config", "c.json", "--weights", "w.safetensors", "-o", "m.onnx", "--validate", "ref", "--validate-backend", "ort,native", "--atol", "1e-4"},
+			want: Options{ConfigPath: "c.json", WeightsPath: "w.safetensors", Output: "m.onnx", Opset: 18, TritonMaxBatch: 8, Validate: "ref", ValidateBackends: []string{"ort", "native"}, ATol: 1e-4},
 		},
 		{
 			name: "preset with seed, inline, opset 17, json",
@@ -167,7 +174,10 @@ func TestNewCmdExport(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got.IO = nil
+			got.IO, got.Ctx = nil, nil
+			if reflect.DeepEqual(got.ValidateBackends, []string{"ort"}) && tt.want.ValidateBackends == nil {
+				got.ValidateBackends = nil // the default, left out of the table
+			}
 			if !reflect.DeepEqual(*got, tt.want) {
 				t.Errorf("options\n got %+v\nwant %+v", *got, tt.want)
 			}

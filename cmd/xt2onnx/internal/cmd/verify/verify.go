@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -29,7 +30,11 @@ type Options struct {
 	Tol        float64
 	Opset      int64 // 0: the builder's default
 	Inline     bool
-	JSON       bool
+	// Generate compares greedy generation with the reference, token by token.
+	Generate bool
+	// KVCache also checks the KV-cache export, step by step.
+	KVCache bool
+	JSON    bool
 }
 
 // NewCmdVerify returns the verify command. runF, when not nil, is called
@@ -38,17 +43,32 @@ func NewCmdVerify(f *factory.Factory, runF func(*Options) error) *cobra.Command 
 	opts := &Options{IO: f.IOStreams}
 	cmd := &cobra.Command{
 		Use:   "verify --fixture DIR",
-		Short: "check a model against an x-transformers reference fixture",
-		Long: `Check a model against a reference fixture made with x-transformers 1.9.2: a
-directory holding config.json, model.safetensors, io.safetensors (the inputs
-and PyTorch's float64 output) and the graphs PyTorch exported.
+		Short: "check a model against an x-transformers reference folder",
+		Long: `Check a model against a reference folder made with x-transformers 1.9.1 or
+1.9.2 in PyTorch: config.json, model.safetensors and io.safetensors (the inputs
+and PyTorch's float32 and float64 outputs), as python/xt2onnx_ref writes it
+for any model and as fixtures/ holds them, plus the graphs PyTorch exported
+where there are some.
 
 The graph checked is the one xt2onnx builds from config.json and
 model.safetensors (--graph built, the default) or one of PyTorch's
-(torch_ts, torch_dynamo). It runs on the fixture's inputs with --backend, and
-its outputs are compared with the reference. One line per output gives its
-shape and max abs diff; the last line is the verdict, either
-"PASS <case> graph=<g> backend=<b> max_abs_diff=<x>" or
+(torch_ts, torch_dynamo). It runs on the reference inputs with --backend,
+and its output is compared with PyTorch's float64 output. One line per check
+gives the output's shape, max abs diff, max rel diff, PyTorch's own float32
+error, the tolerance and ok/FAIL. The default tolerance is 1e-5, or twice
+PyTorch's own float32 error on these inputs when that is larger (two float32
+computations each err by about that much); --tol sets it.
+
+--generate also runs greedy generation from the reference's gen.start and
+compares every token with what x-transformers' AutoregressiveWrapper.generate
+produced (decoder-only TransformerWrappers; a first difference where PyTorch's
+float64 margin between the two best tokens is within twice the tolerance is a
+near tie, not a failure). --kv-cache also exports the model with a KV cache
+and checks it on the whole sequence, one token at a time, and with --generate
+its generation; models the cache does not support get a note on stderr.
+
+The last line is the verdict, either
+"PASS <case> graph=<g> backend=<b> max_abs_diff=<x> tol=<t> (<rule>)" or
 "FAIL <case> graph=<g> backend=<b> <reason>". A build the builder does not
 support yet is a FAIL, with the builder's message as the reason.
 
@@ -57,6 +77,9 @@ verdict line is its "line" field), which is then the last line.
 
 The exit status is 0 only for PASS, and 1 for FAIL.`,
 		Example: `  xt2onnx verify --fixture fixtures/xtransformers-1.9.2/dec_basic
+
+  # A reference made with python/xt2onnx_ref for your own model, generation included
+  xt2onnx verify --fixture ref/ --generate --kv-cache
 
   # PyTorch's own export, for comparison
   xt2onnx verify --fixture fixtures/xtransformers-1.9.2/dec_basic --graph torch_dynamo
@@ -79,9 +102,11 @@ The exit status is 0 only for PASS, and 1 for FAIL.`,
 	fl.StringVar(&opts.FixtureDir, "fixture", "", "fixture `DIR`ectory (config.json, model.safetensors, io.safetensors)")
 	fl.StringVar(&opts.Backend, "backend", runtime.DefaultBackend, "runtime backend")
 	cmdutil.StringEnumFlag(fl, &opts.Graph, "graph", "", xtverify.GraphBuilt, xtverify.Graphs, "graph to check")
-	fl.Float64Var(&opts.Tol, "tol", xtverify.DefaultTol, "largest max abs diff that passes")
+	fl.Float64Var(&opts.Tol, "tol", 0, "largest max abs diff that passes (default: max(1e-5, 2× PyTorch's own float32 error))")
 	fl.Int64Var(&opts.Opset, "opset", 0, "ONNX opset of the built graph (0: the default, "+fmt.Sprint(xtexport.DefaultOpset)+")")
 	fl.BoolVar(&opts.Inline, "inline", false, "inline model-local functions in the built graph")
+	fl.BoolVar(&opts.Generate, "generate", false, "also compare greedy generation with the reference's gen.out, token by token")
+	fl.BoolVar(&opts.KVCache, "kv-cache", false, "also check the model exported with a KV cache, one token at a time")
 	fl.BoolVar(&opts.JSON, "json", false, "print the result as one line of JSON")
 	return cmd
 }
@@ -90,16 +115,50 @@ func (o *Options) validate() error {
 	switch {
 	case o.FixtureDir == "":
 		return cmdutil.FlagErrorf("--fixture is required: name the fixture directory")
-	case !(o.Tol > 0) || math.IsInf(o.Tol, 0):
-		return cmdutil.FlagErrorf("--tol %g: must be a positive number", o.Tol)
+	case o.Tol < 0 || math.IsNaN(o.Tol) || math.IsInf(o.Tol, 0):
+		return cmdutil.FlagErrorf("--tol %g: must be a positive number (or 0 for the default)", o.Tol)
 	case o.Opset != 0 && !slices.Contains(xtexport.Opsets(), o.Opset):
 		return cmdutil.FlagErrorf("--opset %d is not supported: want %s", o.Opset, cmdutil.OrList(xtexport.Opsets()))
 	case o.Graph != xtverify.GraphBuilt && (o.Opset != 0 || o.Inline):
 		return cmdutil.FlagErrorf("--opset and --inline apply to --graph %s only", xtverify.GraphBuilt)
+	case o.Graph != xtverify.GraphBuilt && (o.Generate || o.KVCache):
+		return cmdutil.FlagErrorf("--generate and --kv-cache apply to --graph %s only", xtverify.GraphBuilt)
 	case !slices.Contains(runtime.Backends(), o.Backend):
 		return cmdutil.FlagErrorf("unknown backend %q: want %s", o.Backend, cmdutil.OrList(runtime.Backends()))
 	}
 	return nil
+}
+
+// Row formats one check: "output <name> shape=<s> max_abs_diff=<a>
+// max_rel_diff=<r> torch_f32_err=<e> tol=<t> ok|FAIL", with the check
+// ("check=kv-cache steps") when it is not the plain forward pass and the
+// backend when several ran; generations give tokens=<equal>/<compared>.
+func Row(d xtverify.OutputDiff, withBackend bool) string {
+	var b strings.Builder
+	verdict := "ok"
+	if !d.Pass {
+		verdict = "FAIL"
+	}
+	if strings.HasPrefix(d.Check, "generate") {
+		fmt.Fprintf(&b, "%s tokens=%d/%d shape=%s", strings.ReplaceAll(d.Check, " ", "_"), d.Tokens-d.Mismatched, d.Tokens, runtime.FormatShape(d.Shape))
+		if d.Ties > 0 {
+			fmt.Fprintf(&b, " ties=%d", d.Ties)
+		}
+	} else {
+		fmt.Fprintf(&b, "output %s shape=%s max_abs_diff=%.3g max_rel_diff=%.3g torch_f32_err=%.3g tol=%.3g nans=%d",
+			d.Name, runtime.FormatShape(d.Shape), d.MaxAbsDiff, d.MaxRelDiff, d.TorchF32MaxAbsDiff, d.Tol, d.NaNs)
+		if d.Check != "forward" {
+			fmt.Fprintf(&b, " check=%s", strings.ReplaceAll(d.Check, " ", "_"))
+		}
+	}
+	if withBackend {
+		fmt.Fprintf(&b, " backend=%s", d.Backend)
+	}
+	b.WriteString(" " + verdict)
+	if d.Note != "" {
+		b.WriteString(": " + d.Note)
+	}
+	return b.String()
 }
 
 // jsonResult is the --json form of a result: max_abs_diff is null when it is
@@ -122,12 +181,23 @@ func verifyRun(o *Options) error {
 	ios.StartProgress("verifying %s (graph %s, backend %s)", o.FixtureDir, o.Graph, o.Backend)
 	r, err := xtverify.Fixture(ctx, o.FixtureDir, xtverify.Options{
 		Graph: o.Graph, Backend: o.Backend, Tol: o.Tol, Opset: o.Opset, Inline: o.Inline,
+		Generate: o.Generate, KVCache: o.KVCache,
 	})
 	ios.StopProgress()
 	if err != nil {
 		return err
 	}
-	if o.JSON {
+	return Print(ios, r, o.JSON)
+}
+
+// Print writes a verification: with asJSON one line of JSON, otherwise one
+// line per check and the verdict line last; notes (checks that could not
+// run) go to stderr. It returns cmdutil.ErrSilent for a FAIL.
+func Print(ios *iostreams.IOStreams, r *xtverify.Result, asJSON bool) error {
+	for _, n := range r.Notes {
+		fmt.Fprintf(ios.ErrOut, "note: %s\n", n)
+	}
+	if asJSON {
 		b, err := json.Marshal(jsonResult{Result: r, MaxAbsDiff: cmdutil.Float(r.MaxAbsDiff), Line: r.Line()})
 		if err != nil {
 			return fmt.Errorf("encoding JSON output: %w", err)
@@ -135,7 +205,7 @@ func verifyRun(o *Options) error {
 		fmt.Fprintf(ios.Out, "%s\n", b)
 	} else {
 		for _, d := range r.Outputs {
-			fmt.Fprintf(ios.Out, "output %s shape=%s max_abs_diff=%.3g nans=%d\n", d.Name, runtime.FormatShape(d.Shape), d.MaxAbsDiff, d.NaNs)
+			fmt.Fprintln(ios.Out, Row(d, strings.Contains(r.Backend, ",")))
 		}
 		fmt.Fprintln(ios.Out, r.Line())
 	}

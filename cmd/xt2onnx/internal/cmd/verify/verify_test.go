@@ -24,7 +24,7 @@ func TestNewCmdVerify(t *testing.T) {
 		{
 			name: "defaults",
 			args: []string{"--fixture", "fx/dec_basic"},
-			want: Options{FixtureDir: "fx/dec_basic", Backend: "ort", Graph: "built", Tol: 1e-5},
+			want: Options{FixtureDir: "fx/dec_basic", Backend: "ort", Graph: "built"},
 		},
 		{
 			name: "built options",
@@ -34,12 +34,18 @@ func TestNewCmdVerify(t *testing.T) {
 		{
 			name: "torch graph",
 			args: []string{"--fixture", "d", "--graph", "torch_dynamo"},
-			want: Options{FixtureDir: "d", Backend: "ort", Graph: "torch_dynamo", Tol: 1e-5},
+			want: Options{FixtureDir: "d", Backend: "ort", Graph: "torch_dynamo"},
 		},
+		{
+			name: "generation and cache",
+			args: []string{"--fixture", "d", "--generate", "--kv-cache"},
+			want: Options{FixtureDir: "d", Backend: "ort", Graph: "built", Generate: true, KVCache: true},
+		},
+		{name: "generate torch graph", args: []string{"--fixture", "d", "--graph", "torch_ts", "--generate"}, wantErr: "--generate and --kv-cache apply to --graph built only", flagErr: true},
 		{name: "no fixture", args: nil, wantErr: "--fixture is required: name the fixture directory", flagErr: true},
 		{name: "positional", args: []string{"d"}, wantErr: `unexpected argument "d": verify takes flags only`, flagErr: true},
 		{name: "unknown graph", args: []string{"--fixture", "d", "--graph", "onnx"}, wantErr: `invalid argument "onnx" for "--graph" flag: want built, torch_ts or torch_dynamo`},
-		{name: "zero tol", args: []string{"--fixture", "d", "--tol", "0"}, wantErr: "--tol 0: must be a positive number", flagErr: true},
+		{name: "negative tol", args: []string{"--fixture", "d", "--tol", "-1"}, wantErr: "--tol -1: must be a positive number (or 0 for the default)", flagErr: true},
 		{name: "opset 16", args: []string{"--fixture", "d", "--opset", "16"}, wantErr: "--opset 16 is not supported: want " + cmdutil.OrList(xtexport.Opsets()), flagErr: true},
 		{name: "inline torch graph", args: []string{"--fixture", "d", "--graph", "torch_ts", "--inline"}, wantErr: "--opset and --inline apply to --graph built only", flagErr: true},
 		{name: "unknown backend", args: []string{"--fixture", "d", "--backend", "tvm"}, wantErr: `unknown backend "tvm": want ort`, flagErr: true},

@@ -1,0 +1,297 @@
+package verify
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/xt2onnx/xt2onnx/builder"
+	"github.com/xt2onnx/xt2onnx/internal/tensorio"
+	"github.com/xt2onnx/xt2onnx/runtime"
+	"github.com/xt2onnx/xt2onnx/runtime/generate"
+)
+
+// tolerance returns the forward tolerance and its rule for a reference.
+func tolerance(opts Options, ref *Reference) (float64, string) {
+	switch {
+	case opts.Tol > 0:
+		return opts.Tol, TolGiven
+	case 2*ref.TorchF32MaxAbsDiff > DefaultTol:
+		return 2 * ref.TorchF32MaxAbsDiff, TolTorch
+	}
+	return DefaultTol, TolDefault
+}
+
+// checkModel runs m with every backend and adds its rows to r. label
+// prefixes the check names ("kv-cache ").
+func checkModel(ctx context.Context, ref *Reference, m ModelSource, label string, opts Options, r *Result) error {
+	tol, rule := tolerance(opts, ref)
+	r.Tol, r.TolRule, r.TorchF32MaxAbsDiff = tol, rule, ref.TorchF32MaxAbsDiff
+	var meta generate.Meta
+	if opts.Generate {
+		b, err := m.bytes()
+		if err != nil {
+			return err
+		}
+		if meta, err = generate.ParseMeta(b); err != nil {
+			return err
+		}
+	}
+	for _, backend := range backends(opts) {
+		ro := opts.Runtime
+		ro.Backend = backend
+		sess, err := m.open(ro)
+		if err != nil {
+			return err
+		}
+		c := &checker{ctx: ctx, ref: ref, sess: sess, backend: backend, tol: tol, rule: rule}
+		err = c.run(label, opts.Generate, meta, r)
+		sess.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checker checks one session against a reference.
+type checker struct {
+	ctx     context.Context
+	ref     *Reference
+	sess    runtime.Session
+	backend string
+	tol     float64
+	rule    string
+}
+
+// cacheInput pairs a past_* input with its present_* output.
+type cacheInput struct {
+	past    runtime.ValueInfo
+	present string
+}
+
+func (c *checker) run(label string, gen bool, meta generate.Meta, r *Result) error {
+	var cache []cacheInput
+	var plain []runtime.ValueInfo
+	for _, in := range c.sess.Inputs() {
+		if strings.HasPrefix(in.Name, "past_") {
+			cache = append(cache, cacheInput{in, "present_" + strings.TrimPrefix(in.Name, "past_")})
+		} else {
+			plain = append(plain, in)
+		}
+	}
+	main, err := c.mainOutput()
+	if err != nil {
+		return err
+	}
+	if len(cache) > 0 && label == "" {
+		label = "kv-cache "
+	}
+	masked := c.ref.HasInput(builder.InputMask) && len(cache) > 0
+	if masked {
+		r.Notes = append(r.Notes, label+"forward: not checked: the reference has a mask input and a KV-cache model takes none")
+	} else {
+		inputs, err := tensorio.ReadInputs(c.ref.f, c.ref.Path, "input.", plain)
+		if err != nil {
+			return err
+		}
+		for _, ci := range cache {
+			if inputs[ci.past.Name], err = generate.EmptyCache(ci.past, int(c.ref.WantShape[0])); err != nil {
+				return err
+			}
+		}
+		outs, err := c.sess.Run(c.ctx, inputs)
+		if err != nil {
+			return err
+		}
+		d, err := c.compare(main, outs[main], label+"forward")
+		if err != nil {
+			return err
+		}
+		r.Outputs = append(r.Outputs, d)
+		if len(cache) > 0 {
+			d, err := c.steps(main, plain, cache, inputs, label+"steps")
+			if err != nil {
+				return err
+			}
+			r.Outputs = append(r.Outputs, d)
+		}
+	}
+	if gen {
+		d, note := c.generation(meta, "generate"+strings.TrimSuffix(" "+label, " "))
+		if note != "" {
+			r.Notes = append(r.Notes, note)
+		} else {
+			r.Outputs = append(r.Outputs, d)
+		}
+	}
+	return nil
+}
+
+// mainOutput is the model output the reference holds: the one output
+// that is not a present_* cache output.
+func (c *checker) mainOutput() (string, error) {
+	var names []string
+	for _, o := range c.sess.Outputs() {
+		if !strings.HasPrefix(o.Name, "present_") {
+			names = append(names, o.Name)
+		}
+	}
+	if len(names) != 1 {
+		return "", fmt.Errorf("model has %d outputs (%s); the reference holds one", len(names), strings.Join(names, ", "))
+	}
+	return names[0], nil
+}
+
+// compare compares a model output with the reference.
+func (c *checker) compare(name string, got *runtime.Tensor, check string) (OutputDiff, error) {
+	d := OutputDiff{Name: name, Check: check, Backend: c.backend, TorchF32MaxAbsDiff: c.ref.TorchF32MaxAbsDiff, Tol: c.tol, TolRule: c.rule}
+	if got == nil {
+		return d, fmt.Errorf("the model returned no %q", name)
+	}
+	d.Shape = got.Shape()
+	if !slices.Equal(d.Shape, c.ref.WantShape) {
+		return d, fmt.Errorf("output %q has shape %s, reference has %s", name, runtime.FormatShape(d.Shape), runtime.FormatShape(c.ref.WantShape))
+	}
+	vals, err := got.Float32s()
+	if err != nil {
+		return d, fmt.Errorf("output %q: %w", name, err)
+	}
+	d.diff(vals, c.ref.Want)
+	return d, nil
+}
+
+// diff fills the differences of got from want and the verdict.
+func (d *OutputDiff) diff(got []float32, want []float64) {
+	for i, v := range got {
+		if math.IsNaN(float64(v)) {
+			d.NaNs++
+			continue
+		}
+		e := math.Abs(float64(v) - want[i])
+		d.MaxAbsDiff = max(d.MaxAbsDiff, e)
+		if want[i] != 0 {
+			d.MaxRelDiff = max(d.MaxRelDiff, e/math.Abs(want[i]))
+		}
+	}
+	d.Pass = d.NaNs == 0 && d.MaxAbsDiff <= d.Tol
+}
+
+// steps runs a KV-cache model on the reference tokens the way generation
+// does, the first half at once and then one token per run, feeding each
+// run's present_* back as past_*, and compares the logits of every position
+// with the reference.
+func (c *checker) steps(main string, plain []runtime.ValueInfo, cache []cacheInput, full map[string]*runtime.Tensor, check string) (OutputDiff, error) {
+	x := full[builder.InputTokens]
+	d := OutputDiff{Name: main, Check: check, Backend: c.backend, TorchF32MaxAbsDiff: c.ref.TorchF32MaxAbsDiff, Tol: c.tol, TolRule: c.rule, Shape: c.ref.WantShape}
+	if x == nil || x.DType() != runtime.Int64 || len(c.ref.WantShape) != 3 {
+		return d, fmt.Errorf("KV-cache model: want int64 tokens %q and [batch seq vocab] outputs", builder.InputTokens)
+	}
+	ids, _ := x.Int64s()
+	b, n, vocab := int(c.ref.WantShape[0]), int(c.ref.WantShape[1]), int(c.ref.WantShape[2])
+	got := make([]float32, b*n*vocab)
+	var past map[string]*runtime.Tensor
+	for from := 0; from < n; {
+		to := from + 1
+		if from == 0 {
+			to = max(1, n/2)
+		}
+		chunk := make([]int64, 0, b*(to-from))
+		for r := range b {
+			chunk = append(chunk, ids[r*n+from:r*n+to]...)
+		}
+		in := map[string]*runtime.Tensor{}
+		for _, p := range plain {
+			in[p.Name] = full[p.Name]
+		}
+		var err error
+		if in[builder.InputTokens], err = runtime.NewInt64([]int64{int64(b), int64(to - from)}, chunk); err != nil {
+			return d, err
+		}
+		for _, ci := range cache {
+			if past == nil {
+				if in[ci.past.Name], err = generate.EmptyCache(ci.past, b); err != nil {
+					return d, err
+				}
+			} else {
+				in[ci.past.Name] = past[ci.present]
+			}
+		}
+		outs, err := c.sess.Run(c.ctx, in)
+		if err != nil {
+			return d, fmt.Errorf("KV-cache run at positions %d–%d: %w", from, to-1, err)
+		}
+		vals, err := outs[main].Float32s()
+		if err != nil {
+			return d, err
+		}
+		if want := b * (to - from) * vocab; len(vals) != want {
+			return d, fmt.Errorf("KV-cache run at positions %d–%d gave %d logits, want %d", from, to-1, len(vals), want)
+		}
+		for r := range b {
+			copy(got[(r*n+from)*vocab:(r*n+to)*vocab], vals[r*(to-from)*vocab:(r+1)*(to-from)*vocab])
+		}
+		past = map[string]*runtime.Tensor{}
+		for _, ci := range cache {
+			if past[ci.present] = outs[ci.present]; past[ci.present] == nil {
+				return d, fmt.Errorf("the KV-cache model returned no %q", ci.present)
+			}
+		}
+		from = to
+	}
+	d.diff(got, c.ref.Want)
+	return d, nil
+}
+
+// generation runs greedy generation from gen.start and compares every
+// token with gen.out. At the first differing token of a row whose float64
+// margin (gen.margin) is within twice the tolerance, float32 may rightly
+// pick either token: the row counts as a tie and is compared no further.
+// A note instead of a row means the reference or the model has no
+// generation to compare.
+func (c *checker) generation(meta generate.Meta, check string) (OutputDiff, string) {
+	d := OutputDiff{Name: "tokens", Check: check, Backend: c.backend, Tol: c.tol, TolRule: c.rule, TorchF32MaxAbsDiff: c.ref.TorchF32MaxAbsDiff}
+	if c.ref.GenStart == nil {
+		return d, check + ": not checked: the reference has no gen.start/gen.out (python/xt2onnx_ref writes them for decoder-only TransformerWrappers)"
+	}
+	g, err := generate.New(c.sess, meta)
+	if err != nil {
+		return d, check + ": not checked: " + strings.TrimPrefix(err.Error(), "generate: ")
+	}
+	steps := len(c.ref.GenOut[0])
+	d.Shape = []int64{int64(len(c.ref.GenOut)), int64(steps)}
+	got, err := g.Generate(c.ctx, c.ref.GenStart, generate.Options{MaxNew: steps, Greedy: true})
+	if err != nil {
+		d.Note = err.Error()
+		return d, ""
+	}
+	tie := 2 * c.tol
+	for r, want := range c.ref.GenOut {
+		for s, tok := range want {
+			d.Tokens++
+			if got[r][s] == tok {
+				continue
+			}
+			if c.ref.GenMargin != nil && c.ref.GenMargin[r][s] <= tie {
+				d.Ties++
+				d.Tokens += len(want) - s - 1 // not compared: the rows diverged at a tie
+				d.Mismatched += len(want) - s
+				if d.Note == "" {
+					d.Note = fmt.Sprintf("row %d step %d: a near tie (float64 margin %.3g ≤ %.3g): got token %d, PyTorch %d; the rest of the row is not compared", r, s, c.ref.GenMargin[r][s], tie, got[r][s], tok)
+				}
+				break
+			}
+			d.Mismatched++
+			margin := ""
+			if c.ref.GenMargin != nil {
+				margin = fmt.Sprintf(" (float64 margin %.3g, not a tie)", c.ref.GenMargin[r][s])
+			}
+			d.Note = fmt.Sprintf("row %d step %d: got token %d, x-transformers generated %d%s; got %v, want %v", r, s, got[r][s], tok, margin, got[r], want)
+			return d, ""
+		}
+	}
+	d.Pass = true
+	return d, ""
+}
