@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"slices"
@@ -124,13 +125,69 @@ func runFuzzModel(t *testing.T, data, seed []byte) {
 	if in == nil {
 		return
 	}
+	// The production path: a plan, run twice with one arena (the second
+	// run reuses the first's buffers) and three workers.
+	p, err := NewPlan(pm, PlanOptions{MaxTensorBytes: fuzzBudget})
+	checkOrderly(t, err)
+	if err == nil {
+		arena := kernels.NewArena()
+		var first map[string]*tensor.Dense
+		for run := 0; run < 2; run++ {
+			out, err := p.Execute(context.Background(), arena, in, RunOptions{MaxTensorBytes: fuzzBudget, Workers: fuzzPool})
+			checkOrderly(t, err)
+			if err != nil {
+				break
+			}
+			if run == 0 {
+				// Copy the outputs out of the arena before it is reused.
+				first = map[string]*tensor.Dense{}
+				for k, v := range out {
+					first[k] = v.Clone().(*tensor.Dense)
+				}
+			} else {
+				for k, v := range out {
+					if cerr := kernels.Compare(v, first[k], 0); cerr != nil && !hasNaN(first[k]) && !nondeterministicModel(pm) {
+						t.Fatalf("output %s differs between two runs of the same inputs: %v", k, cerr)
+					}
+				}
+			}
+			arena.Reset()
+		}
+	}
 	_, err = EvalWith(m, in, EvalOptions{MaxTensorBytes: fuzzBudget, MaxNodes: fuzzMaxNodes})
 	checkOrderly(t, err)
 }
 
+var fuzzPool = kernels.NewPool(3)
+
+// hasNaN reports whether a float tensor holds a NaN (NaN differs from NaN
+// bit-for-bit in ways Compare does not forgive for every op).
+func hasNaN(d *tensor.Dense) bool {
+	v, err := kernels.ToFloat64s(d)
+	if err != nil {
+		return false
+	}
+	for _, x := range v {
+		if x != x {
+			return true
+		}
+	}
+	return false
+}
+
+// nondeterministicModel reports whether the model draws random numbers.
+func nondeterministicModel(pm *PreparedModel) bool {
+	for _, n := range pm.Graph().Nodes {
+		if nondeterministic[n.OpType] || n.OpType == "Dropout" {
+			return true
+		}
+	}
+	return false
+}
+
 // FuzzReadRun mutates real models (the ONNX node tests, the hostile models)
-// and runs whatever still decodes through the reader, Prepare, Compile, Run
-// and Eval.
+// and runs whatever still decodes through the reader, Prepare, the plan
+// (twice, with one arena: the results must agree) and Eval.
 func FuzzReadRun(f *testing.F) {
 	for _, b := range nodeTestModels(f) {
 		f.Add(b, []byte{1, 2, 3})
