@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/xt2onnx/xt2onnx/internal/vecmath"
 	"gorgonia.org/tensor"
 )
 
@@ -336,8 +337,17 @@ func mapFloat(ec *ExecContext, x *tensor.Dense, op string, f func(float64) float
 	switch x.Dtype() {
 	case tensor.Float32:
 		d, xs := view[float32](out), view[float32](x)
+		if op == "Erf" && vecmath.KernelName() != "go" {
+			chunks(ec, len(xs), func(lo, hi int) { vecmath.Erf(d[lo:hi], xs[lo:hi]) })
+			break
+		}
+		if op == "Exp" {
+			chunks(ec, len(xs), func(lo, hi int) { vecmath.Exp(d[lo:hi], xs[lo:hi]) })
+			break
+		}
 		if op == "Erf" {
-			// float32 needs erf only to float32's precision.
+			// float32 needs erf only to float32's precision; vecmath's
+			// portable Erf is slower than this rational.
 			chunks(ec, len(xs), func(lo, hi int) {
 				i := lo
 				for ; i+4 <= hi; i += 4 {

@@ -27,6 +27,7 @@ import (
 
 	"github.com/xt2onnx/xt2onnx/internal/gemm"
 	"github.com/xt2onnx/xt2onnx/internal/graph"
+	"github.com/xt2onnx/xt2onnx/internal/vecmath"
 )
 
 // DomainNative is the domain of the operators only the engine's fusion pass
@@ -191,6 +192,18 @@ func maskedSoftmax[T floating](row []T, mask []bool, mo, ms int, e []float64) {
 		return
 	}
 	km := mask[mo : mo+n]
+	if r32, ok := any(row).([]float32); ok {
+		// where(keep, row, -FLT_MAX), then the softmax, as the unfused
+		// graph computes it; a row with no kept entry gets equal weights
+		// (every logit -FLT_MAX).
+		for c, k := range km {
+			if !k {
+				r32[c] = -math.MaxFloat32
+			}
+		}
+		vecmath.SoftmaxRow(r32, r32)
+		return
+	}
 	// Convert first: the exp loop then has no float32→float64 conversion,
 	// whose false register dependency would chain its iterations.
 	for c, v := range row {
@@ -355,6 +368,14 @@ func geluExact(ec *ExecContext, x, ct *tensor.Dense, mul bool) (*tensor.Dense, e
 	case tensor.Float32:
 		xs, os := view[float32](x), view[float32](out)
 		c := view[float32](ct)[0]
+		if vecmath.KernelName() != "go" {
+			// SIMD, and bit for bit the Erf kernel followed by the three
+			// float32 operations, so fused and unfused graphs agree.
+			chunks(ec, len(xs), func(lo, hi int) {
+				vecmath.Gelu(os[lo:hi], xs[lo:hi], c, mul)
+			})
+			break
+		}
 		chunks(ec, len(xs), func(lo, hi int) {
 			// Four at a time: independent chains keep the FPU busy (one
 			// element's polynomial is a chain of dependent operations).

@@ -34,6 +34,7 @@ import (
 	"math"
 
 	"github.com/xt2onnx/xt2onnx/internal/graph"
+	"github.com/xt2onnx/xt2onnx/internal/vecmath"
 	"gorgonia.org/tensor"
 )
 
@@ -347,6 +348,26 @@ func normalize(ec *ExecContext, x, scale, bias *tensor.Dense, axis int64, eps fl
 // normalizeF32 is normalize's float32 path for a scale and bias of the
 // normalized shape: the same float64 arithmetic per element, row by row
 // over the workers, without float64 copies of the tensors.
+// sqDev is Σ (row[j] − m)² in float64, in four independent sums so that
+// the additions overlap instead of waiting on each other.
+func sqDev(row []float32, m float64) float64 {
+	var s0, s1, s2, s3 float64
+	j := 0
+	for ; j+4 <= len(row); j += 4 {
+		d0, d1 := float64(row[j])-m, float64(row[j+1])-m
+		d2, d3 := float64(row[j+2])-m, float64(row[j+3])-m
+		s0 += d0 * d0
+		s1 += d1 * d1
+		s2 += d2 * d2
+		s3 += d3 * d3
+	}
+	for ; j < len(row); j++ {
+		d := float64(row[j]) - m
+		s0 += d * d
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
 func normalizeF32(ec *ExecContext, x, scale, bias *tensor.Dense, rows, cols int, eps float64, rms bool) *tensor.Dense {
 	out := ec.allocUninit(tensor.Float32, shapeOf(x))
 	xs, os, sv := view[float32](x), view[float32](out), view[float32](scale)
@@ -360,17 +381,9 @@ func normalizeF32(ec *ExecContext, x, scale, bias *tensor.Dense, rows, cols int,
 			row, o := xs[r*cols:(r+1)*cols], os[r*cols:(r+1)*cols]
 			m := 0.0
 			if !rms {
-				for _, v := range row {
-					m += float64(v)
-				}
-				m /= float64(cols)
+				m = vecmath.Sum64(row) / float64(cols)
 			}
-			vr := 0.0
-			for _, v := range row {
-				d := float64(v) - m
-				vr += d * d
-			}
-			vr /= float64(cols)
+			vr := sqDev(row, m) / float64(cols)
 			is := 1 / math.Sqrt(vr+eps)
 			if bv != nil {
 				for j, v := range row {
@@ -437,8 +450,14 @@ func convertDropout(n *Node) (Kernel, error) {
 	}, nil
 }
 
-// softmaxRow normalizes one contiguous row, using e as scratch.
+// softmaxRow normalizes one contiguous row, using e as scratch (float64
+// rows only: float32 rows run vecmath.SoftmaxRow, which computes in
+// float64 lanes and is within 1 ulp of this loop).
 func softmaxRow[T floating](x, out []T, e []float64) {
+	if x32, ok := any(x).([]float32); ok {
+		vecmath.SoftmaxRow(any(out).([]float32), x32)
+		return
+	}
 	// Convert first: the exp loop then has no float32→float64 conversion,
 	// whose false register dependency would chain its iterations.
 	for j, v := range x {
