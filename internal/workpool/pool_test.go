@@ -67,7 +67,8 @@ func TestWorkersShareTheWork(t *testing.T) {
 			}
 			ok <- started.Load() == 2
 		})
-		if !<-ok || !<-ok {
+		first, second := <-ok, <-ok
+		if !first || !second {
 			t.Fatalf("after %v idle: the two tasks never ran at the same time", idle)
 		}
 	}
