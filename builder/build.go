@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/xt2onnx/xt2onnx/internal/graph"
+	"github.com/xt2onnx/xt2onnx/graph"
 	"github.com/xt2onnx/xt2onnx/ops"
 )
 

@@ -3,7 +3,7 @@ package builder
 import (
 	"math"
 
-	"github.com/xt2onnx/xt2onnx/internal/graph"
+	"github.com/xt2onnx/xt2onnx/graph"
 	"github.com/xt2onnx/xt2onnx/ops"
 )
 

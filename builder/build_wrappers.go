@@ -5,7 +5,7 @@ import (
 	"math"
 	"strings"
 
-	"github.com/xt2onnx/xt2onnx/internal/graph"
+	"github.com/xt2onnx/xt2onnx/graph"
 	"github.com/xt2onnx/xt2onnx/ops"
 )
 

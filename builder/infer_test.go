@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/xt2onnx/xt2onnx/internal/graph"
+	"github.com/xt2onnx/xt2onnx/graph"
 	"github.com/xt2onnx/xt2onnx/ops"
 )
 

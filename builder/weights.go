@@ -8,7 +8,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/xt2onnx/xt2onnx/internal/graph"
+	"github.com/xt2onnx/xt2onnx/graph"
 	"github.com/xt2onnx/xt2onnx/internal/safetensors"
 )
 

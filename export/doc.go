@@ -1,4 +1,4 @@
-// Package export writes xt2onnx's graph IR (internal/graph) as ONNX model
+// Package export writes xt2onnx's graph IR (package graph) as ONNX model
 // files.
 //
 // It is the only package that encodes ONNX protobuf. [Marshal] turns a

@@ -6,8 +6,8 @@ import (
 	"path/filepath"
 
 	"github.com/xt2onnx/xt2onnx/export"
+	"github.com/xt2onnx/xt2onnx/graph"
 	onnximport "github.com/xt2onnx/xt2onnx/import"
-	"github.com/xt2onnx/xt2onnx/internal/graph"
 )
 
 // Build a one-node model with the graph builder and write it as an ONNX file.

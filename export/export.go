@@ -9,8 +9,8 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/xt2onnx/xt2onnx/graph"
 	"github.com/xt2onnx/xt2onnx/internal/atomicfile"
-	"github.com/xt2onnx/xt2onnx/internal/graph"
 )
 
 // Version is the xt2onnx version written as the default producer version.

@@ -11,8 +11,8 @@ import (
 	"testing"
 
 	"github.com/xt2onnx/xt2onnx/export"
+	"github.com/xt2onnx/xt2onnx/graph"
 	onnximport "github.com/xt2onnx/xt2onnx/import"
-	"github.com/xt2onnx/xt2onnx/internal/graph"
 )
 
 // testModel returns a model that uses every feature the exporter writes:

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/xt2onnx/xt2onnx/internal/graph"
+	"github.com/xt2onnx/xt2onnx/graph"
 )
 
 func tinyModel() *graph.Model {

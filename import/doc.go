@@ -1,5 +1,5 @@
 // Package onnximport reads ONNX model files into xt2onnx's graph IR
-// (internal/graph) and runs them natively on Gorgonia.
+// (package graph) and runs them natively on Gorgonia.
 //
 // It is the only package that decodes ONNX protobuf. [ReadFile] and [Read]
 // turn a ModelProto into a *graph.Model: every tensor encoding the format

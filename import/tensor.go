@@ -6,7 +6,7 @@ import (
 	"math"
 	"strconv"
 
-	"github.com/xt2onnx/xt2onnx/internal/graph"
+	"github.com/xt2onnx/xt2onnx/graph"
 	"github.com/xt2onnx/xt2onnx/internal/onnxpb"
 	"github.com/xt2onnx/xt2onnx/internal/sysmem"
 )

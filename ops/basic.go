@@ -3,7 +3,7 @@ package ops
 import (
 	"math"
 
-	"github.com/xt2onnx/xt2onnx/internal/graph"
+	"github.com/xt2onnx/xt2onnx/graph"
 )
 
 // MaxNegFloat32 is the fill value x-transformers uses for masked attention

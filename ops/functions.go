@@ -1,7 +1,7 @@
 package ops
 
 import (
-	"github.com/xt2onnx/xt2onnx/internal/graph"
+	"github.com/xt2onnx/xt2onnx/graph"
 )
 
 // Names of the model-local functions in graph.DomainXT.

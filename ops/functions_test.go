@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/xt2onnx/xt2onnx/export"
-	"github.com/xt2onnx/xt2onnx/internal/graph"
+	"github.com/xt2onnx/xt2onnx/graph"
 	"github.com/xt2onnx/xt2onnx/ops"
 	"github.com/xt2onnx/xt2onnx/runtime"
 	"github.com/xt2onnx/xt2onnx/runtime/ort"

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	xtexport "github.com/xt2onnx/xt2onnx/export"
-	"github.com/xt2onnx/xt2onnx/internal/graph"
+	"github.com/xt2onnx/xt2onnx/graph"
 )
 
 // TestNativeBackend checks that the native backend is linked in and runs

@@ -2,7 +2,7 @@
 // (ModelProto, GraphProto, TensorProto, …), generated from proto/onnx.proto.
 //
 // Only the export package (which writes models) and the onnximport package
-// (which reads them) use it; everything else works on internal/graph. The
+// (which reads them) use it; everything else works on graph. The
 // protobuf package name is xt2onnx.onnx rather than onnx, so the types never
 // clash in the protobuf registry with another Go ONNX package linked into the
 // same binary; the wire format is that of ONNX.

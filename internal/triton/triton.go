@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/xt2onnx/xt2onnx/graph"
 	"github.com/xt2onnx/xt2onnx/internal/atomicfile"
-	"github.com/xt2onnx/xt2onnx/internal/graph"
 )
 
 // PlatformONNX is Triton's platform name for ONNX models run by its ONNX

@@ -5,8 +5,8 @@ import (
 	"strconv"
 
 	"github.com/xt2onnx/xt2onnx/builder"
+	"github.com/xt2onnx/xt2onnx/graph"
 	onnximport "github.com/xt2onnx/xt2onnx/import"
-	"github.com/xt2onnx/xt2onnx/internal/graph"
 )
 
 // Meta is what generation needs to know about a model beyond its signature.

@@ -8,7 +8,7 @@ import (
 
 	"github.com/xt2onnx/xt2onnx/runtime/native/kernels"
 
-	"github.com/xt2onnx/xt2onnx/internal/graph"
+	"github.com/xt2onnx/xt2onnx/graph"
 	"github.com/xt2onnx/xt2onnx/internal/hostile"
 	"github.com/xt2onnx/xt2onnx/runtime"
 )

@@ -10,8 +10,8 @@ import (
 
 	"gorgonia.org/tensor"
 
+	"github.com/xt2onnx/xt2onnx/graph"
 	onnximport "github.com/xt2onnx/xt2onnx/import"
-	"github.com/xt2onnx/xt2onnx/internal/graph"
 	"github.com/xt2onnx/xt2onnx/runtime"
 	"github.com/xt2onnx/xt2onnx/runtime/native/engine"
 	"github.com/xt2onnx/xt2onnx/runtime/native/kernels"

@@ -13,7 +13,7 @@ import (
 	"github.com/xt2onnx/xt2onnx/runtime/native/engine"
 
 	"github.com/xt2onnx/xt2onnx/export"
-	"github.com/xt2onnx/xt2onnx/internal/graph"
+	"github.com/xt2onnx/xt2onnx/graph"
 	"github.com/xt2onnx/xt2onnx/runtime"
 )
 

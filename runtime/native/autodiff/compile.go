@@ -10,7 +10,7 @@ import (
 
 	"gorgonia.org/tensor"
 
-	"github.com/xt2onnx/xt2onnx/internal/graph"
+	"github.com/xt2onnx/xt2onnx/graph"
 )
 
 // CompileOptions configures Compile.

@@ -15,8 +15,8 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/xt2onnx/xt2onnx/export"
+	"github.com/xt2onnx/xt2onnx/graph"
 	"github.com/xt2onnx/xt2onnx/internal/fuzzutil"
-	"github.com/xt2onnx/xt2onnx/internal/graph"
 	"github.com/xt2onnx/xt2onnx/internal/hostile"
 	"github.com/xt2onnx/xt2onnx/runtime/native/kernels"
 )

@@ -5,7 +5,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/xt2onnx/xt2onnx/internal/graph"
+	"github.com/xt2onnx/xt2onnx/graph"
 )
 
 // attrReader reads a node's attributes with type checks. Every getter

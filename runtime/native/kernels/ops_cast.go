@@ -16,7 +16,7 @@ package kernels
 //   attributes from the same opsets. Opsets 15, 19, 21.
 
 import (
-	"github.com/xt2onnx/xt2onnx/internal/graph"
+	"github.com/xt2onnx/xt2onnx/graph"
 	"gorgonia.org/tensor"
 )
 

@@ -25,8 +25,8 @@ import (
 
 	"gorgonia.org/tensor"
 
+	"github.com/xt2onnx/xt2onnx/graph"
 	"github.com/xt2onnx/xt2onnx/internal/gemm"
-	"github.com/xt2onnx/xt2onnx/internal/graph"
 	"github.com/xt2onnx/xt2onnx/internal/vecmath"
 )
 

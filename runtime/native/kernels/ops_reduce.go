@@ -28,7 +28,7 @@ import (
 	"math"
 	"slices"
 
-	"github.com/xt2onnx/xt2onnx/internal/graph"
+	"github.com/xt2onnx/xt2onnx/graph"
 	"gorgonia.org/tensor"
 )
 

@@ -59,8 +59,8 @@ import (
 
 	"gorgonia.org/tensor"
 
+	"github.com/xt2onnx/xt2onnx/graph"
 	onnximport "github.com/xt2onnx/xt2onnx/import"
-	"github.com/xt2onnx/xt2onnx/internal/graph"
 )
 
 // variadic is the output bound of operators with any number of outputs.

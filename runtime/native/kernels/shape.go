@@ -21,7 +21,7 @@ import (
 
 	"gorgonia.org/tensor"
 
-	"github.com/xt2onnx/xt2onnx/internal/graph"
+	"github.com/xt2onnx/xt2onnx/graph"
 )
 
 // Dim is one dimension (or one element of a small integer tensor) as

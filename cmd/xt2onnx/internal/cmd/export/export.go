@@ -19,7 +19,7 @@ import (
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/factory"
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/iostreams"
 	xtexport "github.com/xt2onnx/xt2onnx/export"
-	"github.com/xt2onnx/xt2onnx/internal/graph"
+	"github.com/xt2onnx/xt2onnx/graph"
 	"github.com/xt2onnx/xt2onnx/internal/triton"
 	xtverify "github.com/xt2onnx/xt2onnx/internal/verify"
 	"github.com/xt2onnx/xt2onnx/runtime"

@@ -15,8 +15,8 @@ import (
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/cmdutil"
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/factory"
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/iostreams"
+	"github.com/xt2onnx/xt2onnx/graph"
 	onnximport "github.com/xt2onnx/xt2onnx/import"
-	"github.com/xt2onnx/xt2onnx/internal/graph"
 )
 
 // Options are the parsed arguments of `xt2onnx inspect`.

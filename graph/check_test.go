@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/xt2onnx/xt2onnx/internal/graph"
+	"github.com/xt2onnx/xt2onnx/graph"
 )
 
 // validModel is a well-formed model: in -> Relu -> Scale (function) -> out,

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/xt2onnx/xt2onnx/internal/graph"
+	"github.com/xt2onnx/xt2onnx/graph"
 )
 
 // scaleFn is Scale(x, bias?) -> y with float attribute alpha:
