@@ -17,8 +17,8 @@ import (
 	"github.com/xt2onnx/xt2onnx/builder"
 	"github.com/xt2onnx/xt2onnx/export"
 	"github.com/xt2onnx/xt2onnx/runtime"
-	_ "github.com/xt2onnx/xt2onnx/runtime/native" // registers the "native" backend
 	"github.com/xt2onnx/xt2onnx/runtime/generate"
+	_ "github.com/xt2onnx/xt2onnx/runtime/native" // registers the "native" backend
 )
 
 // Export builds the model that configPath (a config.json: {"kind",
