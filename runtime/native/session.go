@@ -114,11 +114,10 @@ func openWith(src runtime.ModelSource, opts runtime.Options, reg *kernels.Regist
 func valueInfos(vs []graph.ValueInfo, what string) ([]runtime.ValueInfo, error) {
 	out := make([]runtime.ValueInfo, len(vs))
 	for i, v := range vs {
-		dt := runtime.DType(v.DType)
-		if dt.Size() == 0 && v.DType != graph.Undefined {
+		if v.DType.Size() == 0 && v.DType != graph.Undefined {
 			return nil, fmt.Errorf("%s %q has element type %s, which runtime.Tensor cannot hold", what, v.Name, v.DType)
 		}
-		info := runtime.ValueInfo{Name: v.Name, DType: dt}
+		info := runtime.ValueInfo{Name: v.Name, DType: v.DType} // one type: runtime.DType = graph.DType
 		if v.Shape != nil {
 			info.Shape = make([]int64, len(v.Shape))
 			info.DimNames = make([]string, len(v.Shape))
