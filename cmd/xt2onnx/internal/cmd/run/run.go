@@ -2,7 +2,6 @@ package run
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -14,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/cmdutil"
+	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/compare"
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/factory"
 	modelinputs "github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/inputs"
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/iostreams"
@@ -204,40 +204,11 @@ type outputStats struct {
 	First []cmdutil.Float `json:"first"`
 }
 
-// values returns t's elements as float64, or an error for non-numeric types.
-func values(t *runtime.Tensor) ([]float64, error) {
-	conv := func(n int, at func(int) float64) []float64 {
-		out := make([]float64, n)
-		for i := range out {
-			out[i] = at(i)
-		}
-		return out
-	}
-	switch d := t.Data().(type) {
-	case []float32:
-		return conv(len(d), func(i int) float64 { return float64(d[i]) }), nil
-	case []float64:
-		return d, nil
-	case []int64:
-		return conv(len(d), func(i int) float64 { return float64(d[i]) }), nil
-	case []int32:
-		return conv(len(d), func(i int) float64 { return float64(d[i]) }), nil
-	case []bool:
-		return conv(len(d), func(i int) float64 {
-			if d[i] {
-				return 1
-			}
-			return 0
-		}), nil
-	}
-	return nil, errors.New("no numeric summary for " + t.DType().String())
-}
-
 func summarize(name string, t *runtime.Tensor) outputStats {
 	s := outputStats{Name: name, DType: t.DType().String(), Shape: t.Shape(), First: []cmdutil.Float{}}
 	nan := cmdutil.Float(math.NaN())
 	s.Min, s.Max, s.Mean = nan, nan, nan
-	v, err := values(t)
+	v, err := compare.Values(t)
 	if err != nil || len(v) == 0 {
 		return s
 	}

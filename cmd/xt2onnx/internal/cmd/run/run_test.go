@@ -139,8 +139,23 @@ func TestSummarize(t *testing.T) {
 	if s := summarize("m", b); s.Min != 0 || s.Max != 1 || s.Mean != 0.75 || len(s.First) != 4 {
 		t.Errorf("bool summary %+v", s)
 	}
-	u, _ := runtime.NewUint16([]int64{1}, []uint16{3})
-	if s := summarize("u", u); !math.IsNaN(float64(s.Mean)) || len(s.First) != 0 {
-		t.Errorf("uint16 summary %+v, want no numbers", s)
+	// float16 and bfloat16 are decoded (1, -2, 0.5 as IEEE half and as
+	// bfloat16 bits), as compare.Values decodes them.
+	h, _ := runtime.NewFloat16([]int64{3}, []uint16{0x3c00, 0xc000, 0x3800})
+	bf, _ := runtime.NewBFloat16([]int64{3}, []uint16{0x3f80, 0xc000, 0x3f00})
+	for _, tt := range []*runtime.Tensor{h, bf} {
+		s := summarize("h", tt)
+		want := outputStats{Name: "h", DType: tt.DType().String(), Shape: []int64{3}, Min: -2, Max: 1, Mean: -0.5 / 3, First: []cmdutil.Float{1, -2, 0.5}}
+		if !reflect.DeepEqual(s, want) {
+			t.Errorf("%s summary %+v, want %+v", tt.DType(), s, want)
+		}
+	}
+	u, _ := runtime.NewUint16([]int64{2}, []uint16{3, 5})
+	if s := summarize("u", u); s.Mean != 4 || len(s.First) != 2 {
+		t.Errorf("uint16 summary %+v, want mean 4", s)
+	}
+	empty, _ := runtime.NewFloat32([]int64{0, 3}, nil)
+	if s := summarize("e", empty); !math.IsNaN(float64(s.Mean)) || len(s.First) != 0 {
+		t.Errorf("empty summary %+v, want no numbers", s)
 	}
 }
