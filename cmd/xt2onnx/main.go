@@ -136,6 +136,7 @@ a completion script; for bash, add 'source <(xt2onnx completion bash)' to
 		conformance.NewCmdConformance(f, nil),
 		versioncmd.NewCmdVersion(f, nil),
 	)
+	cmdutil.RegisterEnumCompletions(root)
 	return root
 }
 

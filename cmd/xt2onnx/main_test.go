@@ -376,7 +376,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"export", "--preset", "tiny", "--mask", "maybe", "-o", "m.onnx"}, `xt2onnx: invalid argument "maybe" for "--mask" flag: want auto, on or off`, "xt2onnx export"},
 		{[]string{"export", "--preset", "tiny", "--opset", "16", "-o", "m.onnx"}, "xt2onnx: --opset 16 is not supported: want " + cmdutil.OrList(xtexport.Opsets()), "xt2onnx export"},
 		{[]string{"export", "--frobnicate"}, "xt2onnx: unknown flag: --frobnicate", "xt2onnx export"},
-		{[]string{"run", "--random"}, "xt2onnx: missing MODEL.onnx: name the model file to run", "xt2onnx run"},
+		{[]string{"run", "--random"}, "xt2onnx: no model given: name a MODEL.onnx file, or use --preset base|small|tiny", "xt2onnx run"},
 		{[]string{"verify"}, "xt2onnx: --fixture is required: name the fixture directory", "xt2onnx verify"},
 		{[]string{"frobnicate"}, `xt2onnx: unknown command "frobnicate" for "xt2onnx"`, "xt2onnx"},
 	}

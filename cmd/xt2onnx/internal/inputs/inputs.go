@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/xt2onnx/xt2onnx/builder"
+	"github.com/xt2onnx/xt2onnx/graph"
 	onnximport "github.com/xt2onnx/xt2onnx/import"
 	"github.com/xt2onnx/xt2onnx/internal/safetensors"
 	"github.com/xt2onnx/xt2onnx/internal/sysmem"
@@ -44,11 +45,17 @@ func (l Limits) Tokens(input string) int64 {
 // metadata of the model file at path. A model without (readable) metadata
 // gets the defaults: the runtime reports a broken file better.
 func ReadLimits(path string) Limits {
-	l := Limits{Vocab: map[string]int64{}}
 	m, err := onnximport.ReadFile(path)
 	if err != nil {
-		return l
+		return Limits{Vocab: map[string]int64{}}
 	}
+	return LimitsOf(m)
+}
+
+// LimitsOf reads the token ranges and the max sequence length from a
+// model's metadata.
+func LimitsOf(m *graph.Model) Limits {
+	l := Limits{Vocab: map[string]int64{}}
 	if s, ok := m.MetadataValue(builder.MetaMaxSeqLen); ok {
 		if n, err := strconv.ParseInt(s, 10, 64); err == nil && n > 0 {
 			l.MaxSeqLen = n
