@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"reflect"
 	"testing"
 
 	"github.com/spf13/pflag"
@@ -64,5 +65,30 @@ func TestOrList(t *testing.T) {
 		if got := OrList(tt.in); got != tt.want {
 			t.Errorf("OrList(%v) = %q, want %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+func TestKeyValues(t *testing.T) {
+	type variant struct {
+		Name string  `json:"name"`
+		Rate Float   `json:"rate"`
+		Runs []Float `json:"runs"`
+	}
+	v := struct {
+		Model    string    `json:"model"`
+		Latency  struct{ P50, P90 float64 }
+		Variants []variant `json:"variants"`
+		Match    *bool     `json:"match"`
+	}{Model: "preset tiny", Variants: []variant{{"kv-cache", 12.5, []Float{1, 2.5}}, {"no-cache", Float(math.NaN()), nil}}}
+	v.Latency.P50, v.Latency.P90 = 1.25, 3
+	got, err := KeyValues(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][2]string{{"model", "preset tiny"}, {"Latency.P50", "1.25"}, {"Latency.P90", "3"},
+		{"variants.kv-cache.rate", "12.5"}, {"variants.kv-cache.runs", "1 2.5"},
+		{"variants.no-cache.rate", "null"}, {"variants.no-cache.runs", "null"}, {"match", "null"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got  %q\nwant %q", got, want)
 	}
 }
