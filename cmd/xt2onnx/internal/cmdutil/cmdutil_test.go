@@ -75,7 +75,7 @@ func TestKeyValues(t *testing.T) {
 		Runs []Float `json:"runs"`
 	}
 	v := struct {
-		Model    string    `json:"model"`
+		Model    string `json:"model"`
 		Latency  struct{ P50, P90 float64 }
 		Variants []variant `json:"variants"`
 		Match    *bool     `json:"match"`

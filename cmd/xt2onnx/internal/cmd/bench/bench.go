@@ -36,8 +36,8 @@ type Options struct {
 	Seq       int // forward: sequence length; 0: defaultSeq or the model's max_seq_len when shorter
 	Warmup    int
 	Iters     int
-	Generate  int // --generate or --max-new: new tokens per row; 0 = forward benchmark
-	PromptLen int // 0: defaultPromptLen or the model's max_seq_len when shorter
+	Generate  int    // --generate or --max-new: new tokens per row; 0 = forward benchmark
+	PromptLen int    // 0: defaultPromptLen or the model's max_seq_len when shorter
 	Seed      uint64 // seed of the random tokens
 	JSON      bool
 }
@@ -499,7 +499,6 @@ func median(v []float64) float64 {
 	}
 	return (s[n/2-1] + s[n/2]) / 2
 }
-
 
 // randomTokens returns batch rows of n token ids in [0, vocab) (vocab 2
 // when unknown).
