@@ -2,7 +2,6 @@ package cmdutil
 
 import (
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -83,40 +82,15 @@ func OrList[T any](values []T) string {
 // Options returns the values the flag accepts (for shell completion).
 func (e *enumValue) Options() []string { return e.options }
 
-// int64EnumValue is an int64 flag restricted to a list of values.
-type int64EnumValue struct {
-	p       *int64
-	options []int64
-}
-
-func (e *int64EnumValue) String() string { return strconv.FormatInt(*e.p, 10) }
-func (e *int64EnumValue) Type() string   { return "int" }
-
-func (e *int64EnumValue) Set(v string) error {
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || !slices.Contains(e.options, n) {
-		return fmt.Errorf("want %s", OrList(e.options))
+// AddOpsetFlag defines an --opset flag accepting one of opsets (checked
+// by the command), listed in its help and offered by completion.
+func AddOpsetFlag(cmd *cobra.Command, p *int64, def int64, opsets []int64, usage string) {
+	values := make([]string, len(opsets))
+	for i, o := range opsets {
+		values[i] = strconv.FormatInt(o, 10)
 	}
-	*e.p = n
-	return nil
-}
-
-// Options returns the values the flag accepts (for shell completion).
-func (e *int64EnumValue) Options() []string {
-	s := make([]string, len(e.options))
-	for i, o := range e.options {
-		s[i] = strconv.FormatInt(o, 10)
-	}
-	return s
-}
-
-// Int64EnumFlag defines an integer flag that accepts only options, as
-// StringEnumFlag does for strings.
-func Int64EnumFlag(fs *pflag.FlagSet, p *int64, name string, def int64, options []int64, usage string) *pflag.Flag {
-	*p = def
-	v := &int64EnumValue{p: p, options: options}
-	fs.Var(v, name, fmt.Sprintf("%s: {%s}", usage, strings.Join(v.Options(), "|")))
-	return fs.Lookup(name)
+	cmd.Flags().Int64Var(p, "opset", def, EnumUsage(usage, values))
+	_ = cmd.RegisterFlagCompletionFunc("opset", cobra.FixedCompletions(values, cobra.ShellCompDirectiveNoFileComp))
 }
 
 // EnumUsage appends the values to a flag's help text as StringEnumFlag
@@ -125,8 +99,7 @@ func EnumUsage(usage string, options []string) string {
 	return fmt.Sprintf("%s: {%s}", usage, strings.Join(options, "|"))
 }
 
-// RegisterEnumCompletions makes every enum flag (StringEnumFlag,
-// Int64EnumFlag) of root and its subcommands complete its values, unless
+// RegisterEnumCompletions makes every StringEnumFlag of root and its subcommands complete its values, unless
 // the command registered its own completion for the flag.
 func RegisterEnumCompletions(root *cobra.Command) {
 	var walk func(c *cobra.Command)

@@ -48,7 +48,7 @@ func CheckFile(path string) error {
 	fi, err := os.Stat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return fmt.Errorf("%s: no such file", path)
+		return fmt.Errorf("%s: no such file or directory", path)
 	case err != nil:
 		return err
 	case fi.IsDir():
