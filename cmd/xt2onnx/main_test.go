@@ -308,7 +308,11 @@ func TestVerify(t *testing.T) {
 		MaxAbsDiff *float64 `json:"max_abs_diff"`
 		Line       string   `json:"line"`
 	}
-	if err := json.Unmarshal([]byte(r.lastLine()), &res); err != nil || r.code != 0 || !res.Pass || !res.Inline || res.MaxAbsDiff == nil || !strings.HasPrefix(res.Line, "PASS dec_basic") {
+	// Indented, as every --json output is.
+	if !strings.HasPrefix(r.stdout, "{\n  \"") {
+		t.Errorf("--json is not indented: %.40q", r.stdout)
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil || r.code != 0 || !res.Pass || !res.Inline || res.MaxAbsDiff == nil || !strings.HasPrefix(res.Line, "PASS dec_basic") {
 		t.Errorf("--json: exit %d, %v, %+v\n%s", r.code, err, res, r.stdout)
 	}
 

@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"slices"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
