@@ -151,7 +151,7 @@ func exitStatus(err error, cmd *cobra.Command, stderr io.Writer) int {
 	if errors.Is(err, cmdutil.ErrSilent) {
 		return exitError
 	}
-	fmt.Fprintf(stderr, "xt2onnx: %s\n", err)
+	fmt.Fprintf(stderr, "xt2onnx: %s\n", cmdutil.UserMessage(err.Error()))
 
 	var flagErr *cmdutil.FlagError
 	var builderUnsupported *builder.UnsupportedError

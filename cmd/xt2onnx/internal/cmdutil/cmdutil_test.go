@@ -92,3 +92,21 @@ func TestKeyValues(t *testing.T) {
 		t.Errorf("got  %q\nwant %q", got, want)
 	}
 }
+
+func TestUserMessage(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{`builder: c.json: attn_layers: unknown key "rotary_emb"`, `c.json: attn_layers: unknown key "rotary_emb"`},
+		{"safetensors: w.safetensors: header length 7 exceeds the limit", "w.safetensors: header length 7 exceeds the limit"},
+		{"native: open bad.onnx: onnximport: invalid model: bad.onnx: model: has no graph", "open bad.onnx: invalid model: bad.onnx: not an ONNX model (it holds no graph)"},
+		{"generate: reading the metadata of m.onnx: onnximport: reading model: x", "reading the metadata of m.onnx: reading model: x"},
+		{"native: CUDA requested (Options.CUDA), but the native backend runs on the CPU only; use Backend \"ort\" with a CUDA build", "CUDA requested (--device cuda), but the native backend runs on the CPU only; use --backend ort with a CUDA build"},
+		{"needs 4 KiB, more than the tensor budget of 1000 B (raise it with runtime.Options.MaxTensorBytes or --max-tensor-bytes if the machine has the memory)", "needs 4 KiB, more than the tensor budget of 1000 B (raise it with --max-tensor-bytes if the machine has the memory)"},
+		{"weights w do not match the config\n  wrong shape (18):\n    builder: x", "weights w do not match the config\n  wrong shape (18):\n    x"},
+		{`tensor "ort: x" of input export: y`, `tensor "ort: x" of input export: y`},
+		{"ort: Options.IntraOpThreads -1: bad", "--threads -1: bad"},
+	} {
+		if got := UserMessage(tt.in); got != tt.want {
+			t.Errorf("UserMessage(%q)\n = %q\nwant %q", tt.in, got, tt.want)
+		}
+	}
+}

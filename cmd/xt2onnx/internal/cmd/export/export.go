@@ -197,6 +197,11 @@ func (o *Options) validate(cmd *cobra.Command, mask string) error {
 	case o.ATol < 0 || math.IsNaN(o.ATol) || math.IsInf(o.ATol, 0):
 		return cmdutil.FlagErrorf("--atol %g: must be a positive number (or 0 for the default)", o.ATol)
 	}
+	if o.Output != "" {
+		if err := cmdutil.CheckOutputFile("-o", o.Output, "model.onnx"); err != nil {
+			return err
+		}
+	}
 	for _, b := range o.ValidateBackends {
 		if o.Validate != "" && !slices.Contains(runtime.Backends(), b) {
 			return cmdutil.FlagErrorf("--validate-backend %q: want %s", b, cmdutil.OrList(runtime.Backends()))

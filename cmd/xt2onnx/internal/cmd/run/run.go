@@ -119,6 +119,11 @@ func (o *Options) validate(cmd *cobra.Command) error {
 	if err := o.Source.Validate(changed); err != nil {
 		return err
 	}
+	if o.Output != "" {
+		if err := cmdutil.CheckOutputFile("-o", o.Output, "outputs.safetensors"); err != nil {
+			return err
+		}
+	}
 	if o.Header && o.JSON {
 		return cmdutil.FlagErrorf("--header applies to the table, not to --json")
 	}

@@ -209,6 +209,7 @@ func Print(ios *iostreams.IOStreams, r *xtverify.Result, asJSON bool) error {
 	for _, n := range r.Notes {
 		fmt.Fprintf(ios.ErrOut, "note: %s\n", n)
 	}
+	r.Reason = cmdutil.UserMessage(r.Reason) // the builder's message, without its package prefix
 	if asJSON {
 		if err := cmdutil.WriteJSON(ios.Out, jsonResult{Result: r, MaxAbsDiff: cmdutil.Float(r.MaxAbsDiff), Line: r.Line()}); err != nil {
 			return err
