@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -60,4 +62,30 @@ func TestErrorsForUsers(t *testing.T) {
 		}
 	}
 	assertNoFiles(t, outDir)
+}
+
+// TestNoONNXRuntimeSuggestsNative runs xt2onnx where no ONNX Runtime
+// library can be found (as after `make build` without `make ort`): the error
+// says how to get one and that --backend native needs none.
+func TestNoONNXRuntimeSuggestsNative(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "run", "--preset", "tiny", "--random")
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "ONNXRUNTIME_LIB=") && !strings.HasPrefix(kv, "XT2ONNX_CACHE=") && !strings.HasPrefix(kv, "LD_LIBRARY_PATH=") {
+			env = append(env, kv)
+		}
+	}
+	cmd.Env = append(env, "XT2ONNX_TEST_MAIN=1", "XT2ONNX_CACHE="+t.TempDir())
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("exit %v, want 1; stderr:\n%s", err, stderr.String())
+	}
+	for _, want := range []string{"ONNX Runtime shared library not found", "make ort", "--backend native"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+		}
+	}
 }

@@ -32,7 +32,7 @@ import (
 	"github.com/xt2onnx/xt2onnx/internal/atomicfile"
 	_ "github.com/xt2onnx/xt2onnx/runtime/native" // registers the "native" backend
 	"github.com/xt2onnx/xt2onnx/runtime/native/engine"
-	_ "github.com/xt2onnx/xt2onnx/runtime/ort" // registers the "ort" backend
+	"github.com/xt2onnx/xt2onnx/runtime/ort" // registers the "ort" backend
 )
 
 // version is the xt2onnx version; release builds set it with
@@ -152,6 +152,10 @@ func exitStatus(err error, cmd *cobra.Command, stderr io.Writer) int {
 		return exitError
 	}
 	fmt.Fprintf(stderr, "xt2onnx: %s\n", cmdutil.UserMessage(err.Error()))
+	var noORT *ort.LibraryNotFoundError
+	if errors.As(err, &noORT) {
+		fmt.Fprintln(stderr, "xt2onnx: or run without ONNX Runtime: add --backend native (the pure-Go backend, no library needed)")
+	}
 
 	var flagErr *cmdutil.FlagError
 	var builderUnsupported *builder.UnsupportedError
