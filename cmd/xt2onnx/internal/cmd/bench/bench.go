@@ -78,8 +78,8 @@ model's max_seq_len when shorter), with and without the KV cache, and prints
 both speeds (new tokens of all rows per second, the median over --iters
 runs; by default 1 warm-up and 3 runs) and their ratio. That is 8 runs of N
 tokens, most of the time in the runs without the cache: preset base with
---generate 256 takes about 6 minutes on 2 CPU cores, --max-new 32 --iters 1
-about 30 seconds. On a terminal the progress bar names the phase
+--generate 256 takes 6-8 minutes on 2 CPU cores, --max-new 32 --iters 1 a
+few seconds. On a terminal the progress bar names the phase
 ("kv-cache run 2/3") and shows tokens per second and the time left. A --preset is
 built twice for this, with and without the cache; a file with the cache runs
 both ways (the no-cache way runs the whole window every step); a file without
