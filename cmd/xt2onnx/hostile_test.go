@@ -307,7 +307,7 @@ func TestORTErrorsReadable(t *testing.T) {
 	empty := writeFile(t, filepath.Join(dir, "empty.onnx"), nil)
 	for _, c := range []struct{ path, want string }{
 		{garbage, "the file is not a valid ONNX model"},
-		{empty, "holds no graph"},
+		{empty, "is empty: not an ONNX model"},
 	} {
 		r := xt2onnx(t, "run", c.path, "--random", "--backend", "ort")
 		if r.code != 1 || !strings.Contains(r.stderr, c.want) || !strings.Contains(r.stderr, c.path) {

@@ -33,7 +33,7 @@ import (
 	"github.com/xt2onnx/xt2onnx/internal/buildinfo"
 	_ "github.com/xt2onnx/xt2onnx/runtime/native" // registers the "native" backend
 	"github.com/xt2onnx/xt2onnx/runtime/native/engine"
-	_ "github.com/xt2onnx/xt2onnx/runtime/ort" // registers the "ort" backend
+	"github.com/xt2onnx/xt2onnx/runtime/ort" // registers the "ort" backend
 )
 
 // version is the xt2onnx version release builds set with
@@ -138,6 +138,7 @@ a completion script; for bash, add 'source <(xt2onnx completion bash)' to
 		conformance.NewCmdConformance(f, nil),
 		versioncmd.NewCmdVersion(f, nil),
 	)
+	cmdutil.RegisterEnumCompletions(root)
 	return root
 }
 
@@ -152,7 +153,11 @@ func exitStatus(err error, cmd *cobra.Command, stderr io.Writer) int {
 	if errors.Is(err, cmdutil.ErrSilent) {
 		return exitError
 	}
-	fmt.Fprintf(stderr, "xt2onnx: %s\n", err)
+	fmt.Fprintf(stderr, "xt2onnx: %s\n", cmdutil.UserMessage(err.Error()))
+	var noORT *ort.LibraryNotFoundError
+	if errors.As(err, &noORT) {
+		fmt.Fprintln(stderr, "xt2onnx: or run without ONNX Runtime: add --backend native (the pure-Go backend, no library needed)")
+	}
 
 	var flagErr *cmdutil.FlagError
 	var builderUnsupported *builder.UnsupportedError
