@@ -67,7 +67,7 @@ func roundBinary16(a float64, mbits, bias int) uint16 {
 		// units gives the smallest normal's pattern.
 		return uint16(math.RoundToEven(math.Ldexp(a, bias-1+mbits)))
 	}
-	frac, exp := math.Frexp(a) // a = frac · 2^exp, frac in [0.5, 1)
+	frac, exp := math.Frexp(a)                            // a = frac · 2^exp, frac in [0.5, 1)
 	m := int(math.RoundToEven(math.Ldexp(frac, mbits+1))) // in [one, 2·one]
 	e := exp - 1
 	if m == 2*one {
