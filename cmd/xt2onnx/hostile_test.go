@@ -251,6 +251,10 @@ func TestSignals(t *testing.T) {
 	if full.code != 0 {
 		t.Fatalf("export: exit %d: %s", full.code, full.stderr)
 	}
+	complete, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, sig := range []struct {
 		sig    os.Signal
 		status int
@@ -272,7 +276,13 @@ func TestSignals(t *testing.T) {
 					t.Logf("stopped %v after the signal", stop)
 				}
 				if b, _ := os.ReadFile(out); string(b) != "previous content" {
-					t.Errorf("the previous output was replaced (%d bytes)", len(b))
+					if bytes.Equal(b, complete) {
+						// On a loaded machine the signal can land after the
+						// rename: the new file is whole, never half-written.
+						t.Logf("the signal arrived after the rename; the output is the complete export")
+					} else {
+						t.Errorf("the previous output was replaced by %d bytes that are not the complete export", len(b))
+					}
 				}
 				if names, _ := filepath.Glob(filepath.Join(dir, ".*tmp*")); len(names) > 0 {
 					t.Errorf("temporary files left behind: %v", names)
