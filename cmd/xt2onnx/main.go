@@ -111,7 +111,7 @@ a completion script; for bash, add 'source <(xt2onnx completion bash)' to
   xt2onnx run tiny.onnx --random --batch 2 --seq 16
   xt2onnx verify --fixture fixtures/xtransformers-1.9.2/dec_basic
   xt2onnx generate --preset tiny --prompt-tokens 1,2,3 --max-new 16
-  xt2onnx bench --preset base --generate 256 --prompt-len 32
+  xt2onnx bench --preset small --max-new 32 --iters 1
   source <(xt2onnx completion bash)`,
 		Version:       f.Version,
 		SilenceErrors: true,
