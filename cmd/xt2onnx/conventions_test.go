@@ -19,7 +19,7 @@ var (
 	// backendCommands run a model on one backend chosen by --backend.
 	backendCommands = []string{"run", "bench", "generate", "verify", "conformance"}
 	// deviceCommands run a model somewhere: --device cpu|cuda.
-	deviceCommands = []string{"run", "parity", "bench", "generate", "verify", "conformance"}
+	deviceCommands = []string{"run", "parity", "bench", "generate", "verify", "conformance", "export"}
 )
 
 // command returns the subcommand name of a fresh root.

@@ -123,14 +123,14 @@ func CheckRuntime(backend, device string, threads int) error {
 	if err := CheckBackend(backend); err != nil {
 		return err
 	}
-	return CheckDevice(backend, device)
+	return CheckDevice("--backend", backend, device)
 }
 
-// CheckDevice returns a *cmdutil.FlagError when backend cannot run on
-// device.
-func CheckDevice(backend, device string) error {
+// CheckDevice returns a *cmdutil.FlagError when backend, the value of
+// flag, cannot run on device.
+func CheckDevice(flag, backend, device string) error {
 	if device == "cuda" && backend != "ort" {
-		return cmdutil.FlagErrorf("--device cuda needs --backend ort (the %s backend runs on the CPU only)", backend)
+		return cmdutil.FlagErrorf("--device cuda needs %s ort (the %s backend runs on the CPU only)", flag, backend)
 	}
 	return nil
 }

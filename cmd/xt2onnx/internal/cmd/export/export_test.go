@@ -35,6 +35,17 @@ func TestNewCmdExport(t *testing.T) {
 			want: Options{ConfigPath: "c.json", WeightsPath: "w.safetensors", Output: "m.onnx", Opset: 18, TritonMaxBatch: 8, Validate: "ref", ValidateBackends: []string{"ort", "native"}, ATol: 1e-4},
 		},
 		{
+			name: "validate with an rtol on the GPU",
+			args: []string{"--preset", "tiny", "-o", "m.onnx", "--validate", "ref", "--rtol", "1e-3", "--device", "cuda"},
+			want: Options{Preset: "tiny", RandomWeights: true, Output: "m.onnx", Opset: 18, TritonMaxBatch: 8, Validate: "ref", ValidateBackends: []string{"ort"}, RTol: 1e-3, Device: "cuda"},
+		},
+		{
+			name:    "validate on the GPU with native",
+			args:    []string{"--preset", "tiny", "-o", "m.onnx", "--validate", "ref", "--validate-backend", "native", "--device", "cuda"},
+			wantErr: "--device cuda needs --validate-backend ort (the native backend runs on the CPU only)",
+			flagErr: true,
+		},
+		{
 			name: "preset with seed, inline, opset 17, json",
 			args: []string{"--preset", "base", "--seed", "7", "--inline", "--opset", "17", "--json", "--output", "b.onnx"},
 			want: Options{Preset: "base", RandomWeights: true, Seed: 7, Inline: true, Opset: 17, JSON: true, Output: "b.onnx", TritonMaxBatch: 8},
