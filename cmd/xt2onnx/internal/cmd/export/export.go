@@ -63,7 +63,7 @@ type Options struct {
 	// Device is --device, where --validate runs: "" (not given) or "cpu",
 	// or "cuda".
 	Device string
-	JSON bool
+	JSON   bool
 }
 
 var maskModes = map[string]builder.MaskMode{"auto": builder.MaskAuto, "on": builder.MaskOn, "off": builder.MaskOff}
