@@ -36,9 +36,11 @@ demo: ort build
 	$(BIN) generate $(DEMO_DIR)/small.onnx --prompt-tokens 1,2,3,4 --max-new 32 --greedy
 	$(BIN) verify --fixture fixtures/xtransformers-1.9.2/dec_qknorm_dimscale
 
-## test: formatting, vet, staticcheck, then every test with the race detector
+## test: formatting, vet, staticcheck, then every test with the race detector,
+## and the separate-module library example (examples/, public packages only)
 test: ort lint
 	$(GO) test -race -count=1 ./...
+	cd examples && $(GO) test -race -count=1 ./...
 
 ## test-readme: every shell command of README.md, literally and in order, in
 ## a fresh clone of HEAD (scripts/readme-commands.sh; under a minute)
@@ -48,6 +50,7 @@ test-readme:
 ## test-short: the tests without lint and without the race detector
 test-short: ort
 	$(GO) test -count=1 ./...
+	cd examples && $(GO) test -count=1 ./...
 
 ## fuzz: run every fuzz target for FUZZTIME each (default 60s); the default
 ## test run replays their corpora (testdata/fuzz) and seeds
@@ -63,9 +66,11 @@ fmt-check:
 
 vet:
 	$(GO) vet ./...
+	cd examples && $(GO) vet ./...
 
 staticcheck:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+	cd examples && $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
 ## bench: the native backend and ONNX Runtime side by side (presets base and
 ## small, 1 and 2 threads, forward and KV-cache generation): a markdown table

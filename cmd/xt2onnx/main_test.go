@@ -17,6 +17,7 @@ import (
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/iostreams"
 	xtexport "github.com/xt2onnx/xt2onnx/export"
 	onnximport "github.com/xt2onnx/xt2onnx/import"
+	"github.com/xt2onnx/xt2onnx/internal/buildinfo"
 	"github.com/xt2onnx/xt2onnx/internal/safetensors"
 )
 
@@ -423,6 +424,12 @@ func TestExitStatus(t *testing.T) {
 }
 
 func TestVersion(t *testing.T) {
+	// Without -ldflags the version is the build information's (the test
+	// binary records none: "dev"); with it, the ldflags value.
+	version := buildinfo.Version(version)
+	if version == "" {
+		t.Fatal("buildinfo.Version gave an empty version")
+	}
 	r := xt2onnx(t, "version")
 	if r.code != 0 || len(r.stdoutLines) != 3 || r.stdoutLines[0] != "xt2onnx "+version || !strings.HasPrefix(r.stdoutLines[2], "onnxruntime 1.") {
 		t.Errorf("exit %d, stdout:\n%s", r.code, r.stdout)

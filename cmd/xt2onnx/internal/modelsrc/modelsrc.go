@@ -90,7 +90,11 @@ func Preset(name string, seed uint64, kvCache bool) (*Model, error) {
 	if kvCache {
 		desc += " (KV cache)"
 	}
-	return &Model{Name: desc, Bytes: b, Meta: generate.MetaFromConfig(cfg, kvCache)}, nil
+	meta, err := generate.MetaOf(m)
+	if err != nil {
+		return nil, err
+	}
+	return &Model{Name: desc, Bytes: b, Meta: meta}, nil
 }
 
 // Open opens the model with the session options.
