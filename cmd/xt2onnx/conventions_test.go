@@ -133,3 +133,28 @@ func TestEnumFlagsComplete(t *testing.T) {
 		}
 	}
 }
+
+// TestJSONIndented checks that every --json output is indented JSON.
+func TestJSONIndented(t *testing.T) {
+	ref := fixtures + "/dec_basic"
+	for _, args := range [][]string{
+		{"inspect", "--preset", "tiny"},
+		{"run", "--preset", "tiny", "--random", "--seq", "4"},
+		{"parity", "--preset", "tiny", "--random", "--seq", "4"},
+		{"generate", "--preset", "tiny", "--prompt-tokens", "1", "--max-new", "2"},
+		{"bench", "--preset", "tiny", "--seq", "4", "--warmup", "0", "--iters", "1"},
+		{"verify", "--fixture", ref},
+		{"config", "infer", "--weights", ref + "/model.safetensors"},
+		{"conformance", "--op", "Relu", "--dir", "../../fixtures/onnx-node-tests/v1.22.0"},
+		{"version"},
+	} {
+		r := xt2onnx(t, append(args, "--json")...)
+		if r.code != 0 {
+			t.Errorf("%v: exit %d\n%s", args, r.code, r.stderr)
+			continue
+		}
+		if !strings.HasPrefix(r.stdout, "{\n  \"") && !strings.HasPrefix(r.stdout, "[\n  {") {
+			t.Errorf("%v --json is not indented: %.60q", args, r.stdout)
+		}
+	}
+}
