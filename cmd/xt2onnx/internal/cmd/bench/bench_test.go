@@ -133,7 +133,7 @@ func TestForward(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(stderr, "benchmarking [") {
+	if !strings.Contains(stderr, "benchmarking [") || !strings.Contains(stderr, " runs/s, ETA ") {
 		t.Errorf("no progress bar on a terminal: %q", stderr)
 	}
 	var r forwardResult
