@@ -229,9 +229,6 @@ func TestHostileTokenIDs(t *testing.T) {
 	}
 }
 
-// TestSignals: SIGINT and SIGTERM stop a long command within a second, with
-// exit status 130 or 143, no temporary file left and the previous output
-// untouched; generate prints the tokens it already has (case 9).
 // stopBound is how soon after a signal a command must have exited. The
 // promise is 1 s; the bound is looser because the test runs under the race
 // detector on a loaded CI machine, where process exit alone can take most of
@@ -239,6 +236,9 @@ func TestHostileTokenIDs(t *testing.T) {
 // what prove the command stopped instead of running to the end.
 const stopBound = 3 * time.Second
 
+// TestSignals: SIGINT and SIGTERM stop a long command within a second, with
+// exit status 130 or 143, no temporary file left and the previous output
+// untouched; generate prints the tokens it already has (case 9).
 func TestSignals(t *testing.T) {
 	if testing.Short() {
 		t.Skip("exports preset base several times; skipped with -short")
