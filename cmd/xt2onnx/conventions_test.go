@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/factory"
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/iostreams"
@@ -156,5 +157,30 @@ func TestJSONIndented(t *testing.T) {
 		if !strings.HasPrefix(r.stdout, "{\n  \"") && !strings.HasPrefix(r.stdout, "[\n  {") {
 			t.Errorf("%v --json is not indented: %.60q", args, r.stdout)
 		}
+	}
+}
+
+// TestListedValuesComplete checks every flag of every command whose help
+// lists its values ("{a|b}") completes exactly those values.
+func TestListedValuesComplete(t *testing.T) {
+	ios, _, _, _ := iostreams.Test()
+	root := newRootCmd(factory.New(ios, "test"))
+	checked := 0
+	for _, c := range root.Commands() {
+		c.Flags().VisitAll(func(f *pflag.Flag) {
+			_, list, ok := strings.Cut(f.Usage, "{")
+			if !ok || f.Hidden {
+				return
+			}
+			list, _, _ = strings.Cut(list, "}")
+			got, _ := complete(t, c.Name(), "--"+f.Name, "")
+			if want := strings.Split(list, "|"); !slices.Equal(got, want) {
+				t.Errorf("%s --%s completes %q, its help lists %q", c.Name(), f.Name, got, want)
+			}
+			checked++
+		})
+	}
+	if checked < 15 {
+		t.Errorf("only %d flags list their values", checked)
 	}
 }
