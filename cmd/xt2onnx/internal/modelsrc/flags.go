@@ -71,23 +71,6 @@ func (m *ModelFlags) Resolve(args []string) error {
 	return nil
 }
 
-// Load returns the model: the file, or the preset built with random
-// weights (seed 0), with the KV cache when kvCache is set.
-func (m *ModelFlags) Load(kvCache bool) (*Model, error) {
-	if m.Preset != "" {
-		return Preset(m.Preset, 0, kvCache)
-	}
-	return File(m.Path)
-}
-
-// Name is the model in messages: the path or "preset NAME".
-func (m *ModelFlags) Name() string {
-	if m.Preset != "" {
-		return "preset " + m.Preset
-	}
-	return m.Path
-}
-
 // Devices are the values of --device.
 var Devices = []string{"cpu", "cuda"}
 
