@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/factory"
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/iostreams"
@@ -19,7 +20,7 @@ var (
 	// backendCommands run a model on one backend chosen by --backend.
 	backendCommands = []string{"run", "bench", "generate", "verify", "conformance"}
 	// deviceCommands run a model somewhere: --device cpu|cuda.
-	deviceCommands = []string{"run", "parity", "bench", "generate", "verify", "conformance"}
+	deviceCommands = []string{"run", "parity", "bench", "generate", "verify", "conformance", "export"}
 )
 
 // command returns the subcommand name of a fresh root.
@@ -131,5 +132,55 @@ func TestEnumFlagsComplete(t *testing.T) {
 		if !strings.Contains(f.Usage, "{"+strings.Join(want, "|")+"}") {
 			t.Errorf("%s --%s usage %q does not list %q", tt.cmd, tt.flag, f.Usage, want)
 		}
+	}
+}
+
+// TestJSONIndented checks that every --json output is indented JSON.
+func TestJSONIndented(t *testing.T) {
+	ref := fixtures + "/dec_basic"
+	for _, args := range [][]string{
+		{"inspect", "--preset", "tiny"},
+		{"run", "--preset", "tiny", "--random", "--seq", "4"},
+		{"parity", "--preset", "tiny", "--random", "--seq", "4"},
+		{"generate", "--preset", "tiny", "--prompt-tokens", "1", "--max-new", "2"},
+		{"bench", "--preset", "tiny", "--seq", "4", "--warmup", "0", "--iters", "1"},
+		{"verify", "--fixture", ref},
+		{"config", "infer", "--weights", ref + "/model.safetensors"},
+		{"conformance", "--op", "Relu", "--dir", "../../fixtures/onnx-node-tests/v1.22.0"},
+		{"version"},
+	} {
+		r := xt2onnx(t, append(args, "--json")...)
+		if r.code != 0 {
+			t.Errorf("%v: exit %d\n%s", args, r.code, r.stderr)
+			continue
+		}
+		if !strings.HasPrefix(r.stdout, "{\n  \"") && !strings.HasPrefix(r.stdout, "[\n  {") {
+			t.Errorf("%v --json is not indented: %.60q", args, r.stdout)
+		}
+	}
+}
+
+// TestListedValuesComplete checks every flag of every command whose help
+// lists its values ("{a|b}") completes exactly those values.
+func TestListedValuesComplete(t *testing.T) {
+	ios, _, _, _ := iostreams.Test()
+	root := newRootCmd(factory.New(ios, "test"))
+	checked := 0
+	for _, c := range root.Commands() {
+		c.Flags().VisitAll(func(f *pflag.Flag) {
+			_, list, ok := strings.Cut(f.Usage, "{")
+			if !ok || f.Hidden {
+				return
+			}
+			list, _, _ = strings.Cut(list, "}")
+			got, _ := complete(t, c.Name(), "--"+f.Name, "")
+			if want := strings.Split(list, "|"); !slices.Equal(got, want) {
+				t.Errorf("%s --%s completes %q, its help lists %q", c.Name(), f.Name, got, want)
+			}
+			checked++
+		})
+	}
+	if checked < 15 {
+		t.Errorf("only %d flags list their values", checked)
 	}
 }

@@ -89,3 +89,27 @@ func TestNoONNXRuntimeSuggestsNative(t *testing.T) {
 		}
 	}
 }
+
+// TestRunHeader checks that piped rows get their column names with
+// --header, and only then.
+func TestRunHeader(t *testing.T) {
+	for _, tt := range []struct {
+		header bool
+		lines  int
+	}{{false, 1}, {true, 2}} {
+		args := []string{"run", "--preset", "tiny", "--random", "--seq", "4", "--backend", "native"}
+		if tt.header {
+			args = append(args, "--header")
+		}
+		r := xt2onnx(t, args...)
+		if r.code != 0 || len(r.stdoutLines) != tt.lines {
+			t.Fatalf("%v: exit %d, stdout:\n%s%s", args, r.code, r.stdout, r.stderr)
+		}
+		if tt.header && r.stdoutLines[0] != "NAME\tDTYPE\tSHAPE\tMIN\tMAX\tMEAN\tFIRST VALUES" {
+			t.Errorf("header %q", r.stdoutLines[0])
+		}
+		if row := strings.Split(r.lastLine(), "\t"); len(row) != 7 || row[0] != "logits" || row[2] != "[1 4 256]" {
+			t.Errorf("row %q", r.lastLine())
+		}
+	}
+}

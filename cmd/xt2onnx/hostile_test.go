@@ -290,23 +290,39 @@ func TestSignals(t *testing.T) {
 			})
 		}
 	}
-	t.Run("generate prints its tokens", func(t *testing.T) {
-		p := runCLI(t, 60*time.Second, os.Interrupt, 2*time.Second, "generate", "--preset", "tiny", "--prompt-tokens", "1,2,3", "--max-new", "1000000", "--backend", "native", "--no-cache")
-		if p.code != 130 {
-			t.Fatalf("exit %d, want 130; stderr:\n%s", p.code, p.stderr)
-		}
-		if stop := p.elapsed - 2*time.Second; stop > stopBound {
-			t.Errorf("stopped %v after the signal, want within %v", stop, stopBound)
-		}
-		toks := strings.Fields(p.stdout)
-		if len(toks) == 0 {
-			t.Fatalf("no tokens printed; stderr:\n%s", p.stderr)
-		}
-		if !strings.Contains(p.stderr, "interrupted by SIGINT") {
-			t.Errorf("stderr lacks the interruption:\n%s", p.stderr)
-		}
-		t.Logf("%d tokens printed before SIGINT", len(toks))
-	})
+	for _, args := range [][]string{{"--backend", "native", "--no-cache"}, {"--backend", "ort"}} {
+		t.Run("generate prints its tokens/"+strings.Join(args, " "), func(t *testing.T) {
+			p := runCLI(t, 60*time.Second, os.Interrupt, 2*time.Second, append([]string{"generate", "--preset", "tiny", "--prompt-tokens", "1,2,3", "--max-new", "1000000"}, args...)...)
+			if p.code != 130 {
+				t.Fatalf("exit %d, want 130; stderr:\n%s", p.code, p.stderr)
+			}
+			if stop := p.elapsed - 2*time.Second; stop > stopBound {
+				t.Errorf("stopped %v after the signal, want within %v", stop, stopBound)
+			}
+			toks := strings.Fields(p.stdout)
+			if len(toks) == 0 {
+				t.Fatalf("no tokens printed; stderr:\n%s", p.stderr)
+			}
+			if !strings.Contains(p.stderr, "interrupted by SIGINT") {
+				t.Errorf("stderr lacks the interruption:\n%s", p.stderr)
+			}
+			if lines := strings.Split(strings.TrimSpace(p.stderr), "\n"); len(lines) != 2 || !strings.HasPrefix(lines[0], "generated 1 × ") || lines[1] != "xt2onnx: interrupted by SIGINT" {
+				t.Errorf("stderr: want the speed and the interruption, one line each:\n%s", p.stderr)
+			}
+			t.Logf("%d tokens printed before SIGINT", len(toks))
+		})
+	}
+	// bench, on either backend: 130 and one clean line, whichever phase the
+	// signal reaches (ONNX Runtime's terminate flag or a context error
+	// stays out of it).
+	for _, backend := range []string{"ort", "native"} {
+		t.Run("bench/"+backend, func(t *testing.T) {
+			p := runCLI(t, 60*time.Second, os.Interrupt, 2*time.Second, "bench", "--preset", "tiny", "--max-new", "100000", "--prompt-len", "2", "--backend", backend)
+			if p.code != 130 || p.stderr != "xt2onnx: interrupted by SIGINT\n" {
+				t.Errorf("exit %d, stderr %q; want 130 and one line", p.code, p.stderr)
+			}
+		})
+	}
 }
 
 // TestORTErrorsReadable: ONNX Runtime's failures reach the user without C++

@@ -103,17 +103,23 @@ reference fixtures made with PyTorch.
 
 Data goes to stdout; errors, notes and progress to stderr. Exit status: 0 on
 success, 1 on an error or a verify FAIL, 2 on a usage error, 3 when the model
-uses an option or operator that is not supported.
+uses an option or operator that is not supported, 130 when interrupted.
+
+Every command that takes a model takes it as its first argument (or --model),
+or builds a --preset in memory; --backend ort|native (default ort), --device
+cpu|cuda, --atol/--rtol and --json mean the same on every command.
 
 Shell completion: "xt2onnx completion bash" (or zsh, fish, powershell) prints
-a completion script; for bash, add 'source <(xt2onnx completion bash)' to
-~/.bashrc. See "xt2onnx completion --help".`,
+a completion script; for bash (which needs the bash-completion package),
+add 'source <(xt2onnx completion bash)' to ~/.bashrc. Model files and every
+flag value (presets, backends, devices, opsets, …) complete. See
+"xt2onnx completion --help".`,
 		Example: `  xt2onnx export --preset tiny -o tiny.onnx
   xt2onnx inspect tiny.onnx
   xt2onnx run tiny.onnx --random --batch 2 --seq 16
   xt2onnx verify --fixture fixtures/xtransformers-1.9.2/dec_basic
   xt2onnx generate --preset tiny --prompt-tokens 1,2,3 --max-new 16
-  xt2onnx bench --preset base --generate 256 --prompt-len 32
+  xt2onnx bench --preset small --max-new 32 --iters 1
   source <(xt2onnx completion bash)`,
 		Version:       f.Version,
 		SilenceErrors: true,

@@ -111,7 +111,7 @@ func TestExportValidate(t *testing.T) {
 		}
 	}
 	r = xt2onnx(t, "export", "--preset", "tiny", "-o", out, "--atol", "1e-4")
-	if r.code != 2 || !strings.Contains(r.stderr, "--validate-backend and --atol apply to --validate only") {
+	if r.code != 2 || !strings.Contains(r.stderr, "--validate-backend, --atol, --rtol and --device apply to --validate only") {
 		t.Errorf("--atol without --validate: exit %d, %s", r.code, r.stderr)
 	}
 	r = validateRef(t, ref, filepath.Join(ref, "model.safetensors"), out)

@@ -71,23 +71,6 @@ func (m *ModelFlags) Resolve(args []string) error {
 	return nil
 }
 
-// Load returns the model: the file, or the preset built with random
-// weights (seed 0), with the KV cache when kvCache is set.
-func (m *ModelFlags) Load(kvCache bool) (*Model, error) {
-	if m.Preset != "" {
-		return Preset(m.Preset, 0, kvCache)
-	}
-	return File(m.Path)
-}
-
-// Name is the model in messages: the path or "preset NAME".
-func (m *ModelFlags) Name() string {
-	if m.Preset != "" {
-		return "preset " + m.Preset
-	}
-	return m.Path
-}
-
 // Devices are the values of --device.
 var Devices = []string{"cpu", "cuda"}
 
@@ -123,14 +106,14 @@ func CheckRuntime(backend, device string, threads int) error {
 	if err := CheckBackend(backend); err != nil {
 		return err
 	}
-	return CheckDevice(backend, device)
+	return CheckDevice("--backend", backend, device)
 }
 
-// CheckDevice returns a *cmdutil.FlagError when backend cannot run on
-// device.
-func CheckDevice(backend, device string) error {
+// CheckDevice returns a *cmdutil.FlagError when backend, the value of
+// flag, cannot run on device.
+func CheckDevice(flag, backend, device string) error {
 	if device == "cuda" && backend != "ort" {
-		return cmdutil.FlagErrorf("--device cuda needs --backend ort (the %s backend runs on the CPU only)", backend)
+		return cmdutil.FlagErrorf("--device cuda needs %s ort (the %s backend runs on the CPU only)", flag, backend)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package modelsrc
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -97,13 +98,45 @@ func Preset(name string, seed uint64, kvCache bool) (*Model, error) {
 	return &Model{Name: desc, Bytes: b, Meta: meta}, nil
 }
 
-// Open opens the model with the session options.
+// Open opens the model with the session options. The errors of a model
+// built in memory (opening it, running it) name it by m.Name ("preset
+// tiny") instead of the runtime's "<model bytes, N bytes>".
 func (m *Model) Open(opts runtime.Options) (runtime.Session, error) {
 	if m.Path != "" {
 		return runtime.Open(m.Path, opts)
 	}
-	return runtime.OpenBytes(m.Bytes, opts)
+	from := runtime.ModelSource{Bytes: m.Bytes}.Name()
+	sess, err := runtime.OpenBytes(m.Bytes, opts)
+	if err != nil {
+		return nil, &renamedError{err: err, from: from, to: m.Name}
+	}
+	return &namedSession{Session: sess, from: from, to: m.Name}, nil
 }
+
+// namedSession is a session whose Run errors name the model as to, not
+// from.
+type namedSession struct {
+	runtime.Session
+	from, to string
+}
+
+func (s *namedSession) Run(ctx context.Context, inputs map[string]*runtime.Tensor) (map[string]*runtime.Tensor, error) {
+	out, err := s.Session.Run(ctx, inputs)
+	if err != nil {
+		return out, &renamedError{err: err, from: s.from, to: s.to}
+	}
+	return out, nil
+}
+
+// renamedError is err with from replaced by to in its message; it unwraps
+// to err, so its kind (errors.As, errors.Is) is kept.
+type renamedError struct {
+	err      error
+	from, to string
+}
+
+func (e *renamedError) Error() string { return strings.ReplaceAll(e.err.Error(), e.from, e.to) }
+func (e *renamedError) Unwrap() error { return e.err }
 
 // CheckPreset returns a *cmdutil.FlagError unless name is a built-in preset.
 func CheckPreset(name string) error {

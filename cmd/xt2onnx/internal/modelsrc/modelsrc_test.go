@@ -1,6 +1,8 @@
 package modelsrc
 
 import (
+	"context"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -45,5 +47,28 @@ func TestErrors(t *testing.T) {
 	}
 	if err := CheckBackend("ort"); err != nil {
 		t.Errorf("CheckBackend(ort): %v", err)
+	}
+}
+
+// TestPresetErrorsNameThePreset checks that errors about a preset built in
+// memory name it ("preset tiny"), not "<model bytes, N bytes>".
+func TestPresetErrorsNameThePreset(t *testing.T) {
+	m, err := Preset("tiny", 0, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, err := m.Open(runtime.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	x, _ := runtime.NewInt64([]int64{1, 2}, []int64{1, 9999})
+	_, err = sess.Run(context.Background(), map[string]*runtime.Tensor{"x": x})
+	if err == nil || !strings.Contains(err.Error(), "preset tiny") || strings.Contains(err.Error(), "model bytes") {
+		t.Errorf("error %v: want it to name preset tiny", err)
+	}
+	var ie *runtime.InputError
+	if !errors.As(err, &ie) {
+		t.Errorf("error %T: the runtime's error type is lost", err)
 	}
 }

@@ -290,7 +290,7 @@ func forwardBench(o *Options) error {
 		return err
 	}
 	ctx := o.context()
-	bar := o.IO.ProgressBar("benchmarking", o.Warmup+o.Iters)
+	bar := o.IO.ProgressBar("benchmarking", o.Warmup+o.Iters).WithRate("runs")
 	times := make([]float64, 0, o.Iters)
 	var before, after goruntime.MemStats
 	for i := range o.Warmup + o.Iters {

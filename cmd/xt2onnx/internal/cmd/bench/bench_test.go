@@ -2,8 +2,6 @@ package bench
 
 import (
 	"encoding/json"
-	"errors"
-	"io"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -12,9 +10,7 @@ import (
 	"testing"
 
 	"github.com/xt2onnx/xt2onnx/builder"
-	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/cmdutil"
-	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/factory"
-	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/iostreams"
+	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/cmdtest"
 	xtexport "github.com/xt2onnx/xt2onnx/export"
 	_ "github.com/xt2onnx/xt2onnx/runtime/native" // registers "native", which --backend accepts
 	_ "github.com/xt2onnx/xt2onnx/runtime/ort"    // registers "ort"
@@ -70,25 +66,9 @@ func TestNewCmdBench(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ios, _, _, _ := iostreams.Test()
-			var got *Options
-			cmd := NewCmdBench(factory.New(ios, "test"), func(o *Options) error { got = o; return nil })
-			cmd.SetArgs(tt.args)
-			cmd.SetOut(io.Discard)
-			cmd.SetErr(io.Discard)
-			_, err := cmd.ExecuteC()
-			if tt.wantErr != "" {
-				if err == nil || err.Error() != tt.wantErr {
-					t.Fatalf("error = %v, want %q", err, tt.wantErr)
-				}
-				var fe *cmdutil.FlagError
-				if errors.As(err, &fe) != tt.flagErr {
-					t.Errorf("error is a FlagError: %v, want %v", !tt.flagErr, tt.flagErr)
-				}
+			got := cmdtest.Parse(t, NewCmdBench, tt.args, tt.wantErr, tt.flagErr)
+			if got == nil {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			got.IO, got.Ctx = nil, nil
 			if !reflect.DeepEqual(*got, tt.want) {
@@ -100,15 +80,7 @@ func TestNewCmdBench(t *testing.T) {
 
 func run(t *testing.T, tty bool, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
-	ios, _, out, errOut := iostreams.Test()
-	ios.SetStdoutTTY(tty)
-	ios.SetStderrTTY(tty)
-	cmd := NewCmdBench(factory.New(ios, "test"), nil)
-	cmd.SetArgs(args)
-	cmd.SetOut(io.Discard)
-	cmd.SetErr(io.Discard)
-	_, err = cmd.ExecuteC()
-	return out.String(), errOut.String(), err
+	return cmdtest.Run(t, NewCmdBench, tty, args...)
 }
 
 // keyValues parses key<TAB>value lines.
@@ -161,7 +133,7 @@ func TestForward(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(stderr, "benchmarking [") {
+	if !strings.Contains(stderr, "benchmarking [") || !strings.Contains(stderr, " runs/s, ETA ") {
 		t.Errorf("no progress bar on a terminal: %q", stderr)
 	}
 	var r forwardResult

@@ -1,14 +1,10 @@
 package config
 
 import (
-	"errors"
-	"io"
 	"reflect"
 	"testing"
 
-	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/cmdutil"
-	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/factory"
-	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/iostreams"
+	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/cmdtest"
 )
 
 func TestNewCmdInfer(t *testing.T) {
@@ -25,22 +21,9 @@ func TestNewCmdInfer(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ios, _, _, _ := iostreams.Test()
-			var got *InferOptions
-			cmd := NewCmdConfig(factory.New(ios, "test"), func(o *InferOptions) error { got = o; return nil })
-			cmd.SetArgs(tt.args)
-			cmd.SetOut(io.Discard)
-			cmd.SetErr(io.Discard)
-			_, err := cmd.ExecuteC()
-			if tt.wantErr != "" {
-				var fe *cmdutil.FlagError
-				if err == nil || err.Error() != tt.wantErr || !errors.As(err, &fe) {
-					t.Fatalf("error %v, want the usage error %q", err, tt.wantErr)
-				}
+			got := cmdtest.Parse(t, NewCmdConfig, tt.args, tt.wantErr, true)
+			if got == nil {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			got.IO = nil
 			if !reflect.DeepEqual(*got, tt.want) {

@@ -3,16 +3,14 @@ package conformance
 import (
 	"encoding/json"
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/cmdtest"
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/cmdutil"
-	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/factory"
-	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/iostreams"
 	_ "github.com/xt2onnx/xt2onnx/runtime/native" // registers "native"
 	_ "github.com/xt2onnx/xt2onnx/runtime/ort"    // registers "ort"
 )
@@ -36,22 +34,9 @@ func TestNewCmdConformance(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ios, _, _, _ := iostreams.Test()
-			var got *Options
-			cmd := NewCmdConformance(factory.New(ios, "test"), func(o *Options) error { got = o; return nil })
-			cmd.SetArgs(tt.args)
-			cmd.SetOut(io.Discard)
-			cmd.SetErr(io.Discard)
-			_, err := cmd.ExecuteC()
-			if tt.wantErr != "" {
-				var fe *cmdutil.FlagError
-				if err == nil || err.Error() != tt.wantErr || !errors.As(err, &fe) {
-					t.Fatalf("error = %v, want the usage error %q", err, tt.wantErr)
-				}
+			got := cmdtest.Parse(t, NewCmdConformance, tt.args, tt.wantErr, true)
+			if got == nil {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			got.IO, got.Ctx = nil, nil
 			if !reflect.DeepEqual(*got, tt.want) {
@@ -64,13 +49,7 @@ func TestNewCmdConformance(t *testing.T) {
 // run runs the command in-process off a terminal.
 func run(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
-	ios, _, out, errOut := iostreams.Test()
-	cmd := NewCmdConformance(factory.New(ios, "test"), nil)
-	cmd.SetArgs(args)
-	cmd.SetOut(io.Discard)
-	cmd.SetErr(io.Discard)
-	_, err = cmd.ExecuteC()
-	return out.String(), errOut.String(), err
+	return cmdtest.Run(t, NewCmdConformance, false, args...)
 }
 
 func TestConformanceRun(t *testing.T) {

@@ -18,6 +18,7 @@ import (
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/cmdutil"
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/factory"
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/iostreams"
+	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/modelsrc"
 	xtexport "github.com/xt2onnx/xt2onnx/export"
 	"github.com/xt2onnx/xt2onnx/graph"
 	"github.com/xt2onnx/xt2onnx/internal/triton"
@@ -57,7 +58,12 @@ type Options struct {
 	ValidateBackends []string
 	// ATol is the validation tolerance; 0 means verify's default.
 	ATol float64
-	JSON bool
+	// RTol adds a tolerance relative to the reference value.
+	RTol float64
+	// Device is --device, where --validate runs: "" (not given) or "cpu",
+	// or "cuda".
+	Device string
+	JSON   bool
 }
 
 var maskModes = map[string]builder.MaskMode{"auto": builder.MaskAuto, "on": builder.MaskOn, "off": builder.MaskOff}
@@ -66,7 +72,7 @@ var maskModes = map[string]builder.MaskMode{"auto": builder.MaskAuto, "on": buil
 // with the parsed options instead of exporting (for tests).
 func NewCmdExport(f *factory.Factory, runF func(*Options) error) *cobra.Command {
 	opts := &Options{IO: f.IOStreams}
-	var mask string
+	var mask, device string
 	cmd := &cobra.Command{
 		Use:   "export (--config FILE (--weights FILE | --random-weights) | --preset NAME) (-o OUT.onnx | --triton-repo DIR)",
 		Short: "build an x-transformers model and write it as an ONNX file",
@@ -127,6 +133,9 @@ object with --json.`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Ctx = cmd.Context()
+			if cmd.Flags().Changed("device") {
+				opts.Device = device
+			}
 			if err := opts.validate(cmd, mask); err != nil {
 				return err
 			}
@@ -155,6 +164,8 @@ object with --json.`,
 	fl.StringSliceVar(&opts.ValidateBackends, "validate-backend", []string{runtime.DefaultBackend}, cmdutil.EnumUsage("backends --validate runs with, comma-separated", runtime.Backends()))
 	_ = cmd.RegisterFlagCompletionFunc("validate-backend", cobra.FixedCompletions(runtime.Backends(), cobra.ShellCompDirectiveNoFileComp))
 	fl.Float64Var(&opts.ATol, "atol", 0, "--validate tolerance on the max abs diff (default: max(1e-5, 2× PyTorch's own float32 error))")
+	fl.Float64Var(&opts.RTol, "rtol", 0, "--validate tolerance relative to the reference value, added to --atol")
+	modelsrc.AddDeviceFlag(cmd, &device)
 	fl.BoolVar(&opts.JSON, "json", false, "print the summary as JSON")
 	_ = cmd.RegisterFlagCompletionFunc("preset", cobra.FixedCompletions(builder.Presets(), cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.MarkFlagFilename("config", "json")
@@ -192,8 +203,10 @@ func (o *Options) validate(cmd *cobra.Command, mask string) error {
 		return cmdutil.FlagErrorf("--triton-max-batch %d: must be at least 1", o.TritonMaxBatch)
 	case !slices.Contains(xtexport.Opsets(), o.Opset):
 		return cmdutil.FlagErrorf("--opset %d is not supported: want %s", o.Opset, cmdutil.OrList(xtexport.Opsets()))
-	case (changed("validate-backend") || changed("atol")) && o.Validate == "":
-		return cmdutil.FlagErrorf("--validate-backend and --atol apply to --validate only")
+	case (changed("validate-backend") || changed("atol") || changed("rtol") || changed("device")) && o.Validate == "":
+		return cmdutil.FlagErrorf("--validate-backend, --atol, --rtol and --device apply to --validate only")
+	case o.RTol < 0 || math.IsNaN(o.RTol) || math.IsInf(o.RTol, 0):
+		return cmdutil.FlagErrorf("--rtol %g: must be a finite number ≥ 0", o.RTol)
 	case o.ATol < 0 || math.IsNaN(o.ATol) || math.IsInf(o.ATol, 0):
 		return cmdutil.FlagErrorf("--atol %g: must be a positive number (or 0 for the default)", o.ATol)
 	}
@@ -205,6 +218,11 @@ func (o *Options) validate(cmd *cobra.Command, mask string) error {
 	for _, b := range o.ValidateBackends {
 		if o.Validate != "" && !slices.Contains(runtime.Backends(), b) {
 			return cmdutil.FlagErrorf("--validate-backend %q: want %s", b, cmdutil.OrList(runtime.Backends()))
+		}
+		if o.Device == "cuda" {
+			if err := modelsrc.CheckDevice("--validate-backend", b, o.Device); err != nil {
+				return err
+			}
 		}
 	}
 	if o.Preset != "" {
@@ -356,7 +374,7 @@ func exportRun(o *Options) (err error) {
 	if o.Validate != "" {
 		ios.StartProgress("validating %s against %s", s.Path, o.Validate)
 		check, err = xtverify.Check(o.ctx(), filepath.Base(s.Path), o.Validate, xtverify.ModelSource{Path: s.Path},
-			xtverify.Options{Backends: o.ValidateBackends, Tol: o.ATol, Generate: true})
+			xtverify.Options{Backends: o.ValidateBackends, Tol: o.ATol, Rtol: o.RTol, Generate: true, Runtime: modelsrc.SessionOptions("", o.Device, 0, 0)})
 		ios.StopProgress()
 		if err != nil {
 			return err

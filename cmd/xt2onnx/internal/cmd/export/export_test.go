@@ -2,8 +2,6 @@ package export
 
 import (
 	"encoding/json"
-	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -11,9 +9,8 @@ import (
 	"testing"
 
 	"github.com/xt2onnx/xt2onnx/builder"
+	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/cmdtest"
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/cmdutil"
-	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/factory"
-	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/iostreams"
 	xtexport "github.com/xt2onnx/xt2onnx/export"
 	_ "github.com/xt2onnx/xt2onnx/runtime/native" // --validate-backend accepts registered backends
 	_ "github.com/xt2onnx/xt2onnx/runtime/ort"
@@ -36,6 +33,17 @@ func TestNewCmdExport(t *testing.T) {
 			name: "validate with two backends and a tolerance",
 			args: []string{"--config", "c.json", "--weights", "w.safetensors", "-o", "m.onnx", "--validate", "ref", "--validate-backend", "ort,native", "--atol", "1e-4"},
 			want: Options{ConfigPath: "c.json", WeightsPath: "w.safetensors", Output: "m.onnx", Opset: 18, TritonMaxBatch: 8, Validate: "ref", ValidateBackends: []string{"ort", "native"}, ATol: 1e-4},
+		},
+		{
+			name: "validate with an rtol on the GPU",
+			args: []string{"--preset", "tiny", "-o", "m.onnx", "--validate", "ref", "--rtol", "1e-3", "--device", "cuda"},
+			want: Options{Preset: "tiny", RandomWeights: true, Output: "m.onnx", Opset: 18, TritonMaxBatch: 8, Validate: "ref", ValidateBackends: []string{"ort"}, RTol: 1e-3, Device: "cuda"},
+		},
+		{
+			name:    "validate on the GPU with native",
+			args:    []string{"--preset", "tiny", "-o", "m.onnx", "--validate", "ref", "--validate-backend", "native", "--device", "cuda"},
+			wantErr: "--device cuda needs --validate-backend ort (the native backend runs on the CPU only)",
+			flagErr: true,
 		},
 		{
 			name: "preset with seed, inline, opset 17, json",
@@ -154,25 +162,9 @@ func TestNewCmdExport(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ios, _, _, _ := iostreams.Test()
-			var got *Options
-			cmd := NewCmdExport(factory.New(ios, "test"), func(o *Options) error { got = o; return nil })
-			cmd.SetArgs(tt.args)
-			cmd.SetOut(io.Discard)
-			cmd.SetErr(io.Discard)
-			_, err := cmd.ExecuteC()
-			if tt.wantErr != "" {
-				if err == nil || err.Error() != tt.wantErr {
-					t.Fatalf("error = %v, want %q", err, tt.wantErr)
-				}
-				var fe *cmdutil.FlagError
-				if errors.As(err, &fe) != tt.flagErr {
-					t.Errorf("error is a FlagError: %v, want %v", !tt.flagErr, tt.flagErr)
-				}
+			got := cmdtest.Parse(t, NewCmdExport, tt.args, tt.wantErr, tt.flagErr)
+			if got == nil {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			got.IO, got.Ctx = nil, nil
 			if reflect.DeepEqual(got.ValidateBackends, []string{"ort"}) && tt.want.ValidateBackends == nil {
@@ -206,16 +198,12 @@ func TestExportTriton(t *testing.T) {
 		},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			ios, _, stdout, _ := iostreams.Test()
-			cmd := NewCmdExport(factory.New(ios, "test"), nil)
-			cmd.SetArgs(tt.args)
-			cmd.SetOut(io.Discard)
-			cmd.SetErr(io.Discard)
-			if _, err := cmd.ExecuteC(); err != nil {
+			stdout, _, err := cmdtest.Run(t, NewCmdExport, false, tt.args...)
+			if err != nil {
 				t.Fatal(err)
 			}
 			var got summary
-			if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
+			if err := json.Unmarshal([]byte(stdout), &got); err != nil {
 				t.Fatalf("%v: %s", err, stdout)
 			}
 			if got.Path != tt.want.Path || got.KVCache != tt.want.KVCache || got.TritonConfig != tt.want.TritonConfig || got.TritonModel != tt.want.TritonModel {

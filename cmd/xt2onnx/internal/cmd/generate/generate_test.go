@@ -2,8 +2,6 @@ package generate
 
 import (
 	"encoding/json"
-	"errors"
-	"io"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -11,9 +9,7 @@ import (
 	"testing"
 
 	"github.com/xt2onnx/xt2onnx/builder"
-	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/cmdutil"
-	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/factory"
-	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/iostreams"
+	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/cmdtest"
 	xtexport "github.com/xt2onnx/xt2onnx/export"
 	gen "github.com/xt2onnx/xt2onnx/runtime/generate"
 	_ "github.com/xt2onnx/xt2onnx/runtime/ort" // registers "ort", which --backend accepts
@@ -107,25 +103,9 @@ func TestNewCmdGenerate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ios, _, _, _ := iostreams.Test()
-			var got *Options
-			cmd := NewCmdGenerate(factory.New(ios, "test"), func(o *Options) error { got = o; return nil })
-			cmd.SetArgs(tt.args)
-			cmd.SetOut(io.Discard)
-			cmd.SetErr(io.Discard)
-			_, err := cmd.ExecuteC()
-			if tt.wantErr != "" {
-				if err == nil || err.Error() != tt.wantErr {
-					t.Fatalf("error = %v, want %q", err, tt.wantErr)
-				}
-				var fe *cmdutil.FlagError
-				if errors.As(err, &fe) != tt.flagErr {
-					t.Errorf("error is a FlagError: %v, want %v", !tt.flagErr, tt.flagErr)
-				}
+			got := cmdtest.Parse(t, NewCmdGenerate, tt.args, tt.wantErr, tt.flagErr)
+			if got == nil {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			got.IO, got.Ctx = nil, nil
 			if !reflect.DeepEqual(*got, tt.want) {
@@ -156,15 +136,7 @@ func tinyFile(t *testing.T) string {
 
 func run(t *testing.T, tty bool, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
-	ios, _, out, errOut := iostreams.Test()
-	ios.SetStdoutTTY(tty)
-	ios.SetStderrTTY(tty)
-	cmd := NewCmdGenerate(factory.New(ios, "test"), nil)
-	cmd.SetArgs(args)
-	cmd.SetOut(io.Discard)
-	cmd.SetErr(io.Discard)
-	_, err = cmd.ExecuteC()
-	return out.String(), errOut.String(), err
+	return cmdtest.Run(t, NewCmdGenerate, tty, args...)
 }
 
 var rateLine = regexp.MustCompile(`^generated 2 × 6 tokens in [0-9.]+s: [0-9.]+ tokens/s \(ort, (KV cache|no KV cache)\)\n$`)

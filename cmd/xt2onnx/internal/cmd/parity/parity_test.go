@@ -3,15 +3,14 @@ package parity
 import (
 	"encoding/json"
 	"errors"
-	modelinputs "github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/inputs"
-	"io"
 	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/cmdtest"
+	modelinputs "github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/inputs"
+
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/cmdutil"
-	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/factory"
-	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/iostreams"
 	_ "github.com/xt2onnx/xt2onnx/runtime/native" // registers "native"
 	_ "github.com/xt2onnx/xt2onnx/runtime/ort"    // registers "ort"
 )
@@ -45,22 +44,9 @@ func TestNewCmdParity(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ios, _, _, _ := iostreams.Test()
-			var got *Options
-			cmd := NewCmdParity(factory.New(ios, "test"), func(o *Options) error { got = o; return nil })
-			cmd.SetArgs(tt.args)
-			cmd.SetOut(io.Discard)
-			cmd.SetErr(io.Discard)
-			_, err := cmd.ExecuteC()
-			if tt.wantErr != "" {
-				var fe *cmdutil.FlagError
-				if err == nil || err.Error() != tt.wantErr || errors.As(err, &fe) != tt.flagErr {
-					t.Fatalf("error = %v, want %q (usage error %v)", err, tt.wantErr, tt.flagErr)
-				}
+			got := cmdtest.Parse(t, NewCmdParity, tt.args, tt.wantErr, tt.flagErr)
+			if got == nil {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			got.IO, got.Ctx = nil, nil
 			if !reflect.DeepEqual(*got, tt.want) {
@@ -72,14 +58,8 @@ func TestNewCmdParity(t *testing.T) {
 
 func run(t *testing.T, tty bool, args ...string) (string, error) {
 	t.Helper()
-	ios, _, out, _ := iostreams.Test()
-	ios.SetStdoutTTY(tty)
-	cmd := NewCmdParity(factory.New(ios, "test"), nil)
-	cmd.SetArgs(args)
-	cmd.SetOut(io.Discard)
-	cmd.SetErr(io.Discard)
-	_, err := cmd.ExecuteC()
-	return out.String(), err
+	out, _, err := cmdtest.Run(t, NewCmdParity, tty, args...)
+	return out, err
 }
 
 func TestParityRun(t *testing.T) {

@@ -1,16 +1,14 @@
 package run
 
 import (
-	"errors"
-	modelinputs "github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/inputs"
-	"io"
 	"math"
 	"reflect"
 	"testing"
 
+	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/cmdtest"
+	modelinputs "github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/inputs"
+
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/cmdutil"
-	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/factory"
-	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/iostreams"
 	"github.com/xt2onnx/xt2onnx/runtime"
 	_ "github.com/xt2onnx/xt2onnx/runtime/native" // registers "native", which --backend accepts
 	_ "github.com/xt2onnx/xt2onnx/runtime/ort"    // registers "ort"
@@ -144,25 +142,9 @@ func TestNewCmdRun(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ios, _, _, _ := iostreams.Test()
-			var got *Options
-			cmd := NewCmdRun(factory.New(ios, "test"), func(o *Options) error { got = o; return nil })
-			cmd.SetArgs(tt.args)
-			cmd.SetOut(io.Discard)
-			cmd.SetErr(io.Discard)
-			_, err := cmd.ExecuteC()
-			if tt.wantErr != "" {
-				if err == nil || err.Error() != tt.wantErr {
-					t.Fatalf("error = %v, want %q", err, tt.wantErr)
-				}
-				var fe *cmdutil.FlagError
-				if errors.As(err, &fe) != tt.flagErr {
-					t.Errorf("error is a FlagError: %v, want %v", !tt.flagErr, tt.flagErr)
-				}
+			got := cmdtest.Parse(t, NewCmdRun, tt.args, tt.wantErr, tt.flagErr)
+			if got == nil {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			got.IO, got.Ctx = nil, nil
 			if !reflect.DeepEqual(*got, tt.want) {

@@ -1,14 +1,11 @@
 package verify
 
 import (
-	"errors"
-	"io"
 	"reflect"
 	"testing"
 
+	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/cmdtest"
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/cmdutil"
-	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/factory"
-	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/iostreams"
 	xtexport "github.com/xt2onnx/xt2onnx/export"
 	_ "github.com/xt2onnx/xt2onnx/runtime/ort" // registers "ort", which --backend accepts
 )
@@ -59,25 +56,9 @@ func TestNewCmdVerify(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ios, _, _, _ := iostreams.Test()
-			var got *Options
-			cmd := NewCmdVerify(factory.New(ios, "test"), func(o *Options) error { got = o; return nil })
-			cmd.SetArgs(tt.args)
-			cmd.SetOut(io.Discard)
-			cmd.SetErr(io.Discard)
-			_, err := cmd.ExecuteC()
-			if tt.wantErr != "" {
-				if err == nil || err.Error() != tt.wantErr {
-					t.Fatalf("error = %v, want %q", err, tt.wantErr)
-				}
-				var fe *cmdutil.FlagError
-				if errors.As(err, &fe) != tt.flagErr {
-					t.Errorf("error is a FlagError: %v, want %v", !tt.flagErr, tt.flagErr)
-				}
+			got := cmdtest.Parse(t, NewCmdVerify, tt.args, tt.wantErr, tt.flagErr)
+			if got == nil {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			got.IO, got.Ctx = nil, nil
 			if !reflect.DeepEqual(*got, tt.want) {
