@@ -8,6 +8,16 @@
 // by the temperature, and draws the next token from the softmax with a seeded
 // PCG generator (math/rand/v2), so that one seed always gives one output.
 //
+// # What generates
+//
+// [New] refuses a model that AutoregressiveWrapper.generate does not fit,
+// and says which x-transformers wrapper does: a model without xt2onnx's
+// metadata (xt2onnx.config: the wrapper, its causality and window are
+// unknown, as in PyTorch's own exports), a non-causal TransformerWrapper
+// (NonAutoregressiveWrapper), a ContinuousTransformerWrapper
+// (ContinuousAutoregressiveWrapper), an XTransformer (XTransformer.generate),
+// and the wrappers no x-transformers code generates with.
+//
 // # Window
 //
 // Every step sees at most the last max_seq_len tokens ([Meta].MaxSeqLen), as

@@ -180,7 +180,7 @@ func TestCacheMatchesNoCacheSliding(t *testing.T) {
 			dir := filepath.Join(fixtures, name)
 			plain, _ := buildFixture(t, dir, false)
 			cached, _ := buildFixture(t, dir, true)
-			meta := generate.Meta{MaxSeqLen: 6, NumTokens: 64}
+			meta := generate.Meta{MaxSeqLen: 6, NumTokens: 64, Kind: builder.KindTransformerWrapper, Causal: true}
 			start := [][]int64{{3, 1, 4}, {1, 5, 9}}
 			var out [2][][]int64
 			for i, sess := range []runtime.Session{plain, cached} {
@@ -216,7 +216,7 @@ func TestReadMeta(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (generate.Meta{MaxSeqLen: 128, NumTokens: 256}); meta != want {
+	if want := (generate.Meta{MaxSeqLen: 128, NumTokens: 256, Kind: builder.KindTransformerWrapper, Causal: true}); meta != want {
 		t.Errorf("ReadMeta = %+v, want %+v", meta, want)
 	}
 	if got := generate.MetaFromConfig(cfg, false); got != meta {

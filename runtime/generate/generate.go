@@ -167,6 +167,9 @@ func New(sess runtime.Session, meta Meta) (*Generator, error) {
 	if meta.MaxSeqLen < 0 || meta.NumTokens < 0 {
 		return nil, fmt.Errorf("generate: Meta has a negative MaxSeqLen (%d) or NumTokens (%d)", meta.MaxSeqLen, meta.NumTokens)
 	}
+	if err := meta.checkAutoregressive(); err != nil {
+		return nil, err
+	}
 	g := &Generator{sess: sess, meta: meta}
 	outputs := map[string]runtime.ValueInfo{}
 	for _, o := range sess.Outputs() {
@@ -485,4 +488,26 @@ func padAfterEOS(out [][]int64, eos, pad int64) bool {
 		}
 	}
 	return true
+}
+
+// checkAutoregressive refuses models AutoregressiveWrapper.generate does not
+// fit, saying which wrapper does.
+func (m Meta) checkAutoregressive() error {
+	switch {
+	case m.Kind == "":
+		return errors.New("generate: the model carries no xt2onnx metadata (" + builder.MetaConfig + "), so its wrapper, causality and window are unknown: " +
+			"export it with xt2onnx export (PyTorch's own ONNX exports cannot generate here)")
+	case m.Kind == builder.KindTransformerWrapper && m.Causal:
+		return nil
+	case m.Kind == builder.KindTransformerWrapper:
+		return errors.New("generate: the model is a non-causal TransformerWrapper (an Encoder): each position sees later ones, so it cannot continue a sequence token by token; " +
+			"x-transformers' NonAutoregressiveWrapper (iterative demasking) is the wrapper that generates with it")
+	case m.Kind == builder.KindContinuousTransformerWrapper && m.Causal:
+		return errors.New("generate: the model is a ContinuousTransformerWrapper: it generates vectors, not tokens; x-transformers' ContinuousAutoregressiveWrapper is the wrapper that fits")
+	case m.Kind == builder.KindContinuousTransformerWrapper:
+		return errors.New("generate: the model is a non-causal ContinuousTransformerWrapper (an Encoder): no x-transformers wrapper generates with it")
+	case m.Kind == builder.KindXTransformer:
+		return errors.New("generate: the model is an XTransformer: it generates from a source sequence with XTransformer.generate (encoder once, then the decoder), not with AutoregressiveWrapper")
+	}
+	return fmt.Errorf("generate: the model is a %s: no x-transformers wrapper generates with it (autoregressive generation needs a causal TransformerWrapper, a Decoder)", m.Kind)
 }

@@ -8,7 +8,16 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/xt2onnx/xt2onnx/builder"
 )
+
+// lm returns m as the Meta of a causal TransformerWrapper, the models the
+// generator accepts.
+func lm(m Meta) Meta {
+	m.Kind, m.Causal = builder.KindTransformerWrapper, true
+	return m
+}
 
 // greedyReference continues each row greedily under fakeLM, on windows of
 // the last maxSeqLen tokens (0: all), straight from the definition.
@@ -59,7 +68,7 @@ func TestGreedyCacheAndWindow(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f := &fakeLM{vocab: 11, cache: tt.cache, mask: tt.mask}
-			g, err := New(f, Meta{MaxSeqLen: tt.maxSeqLen, NumTokens: 11})
+			g, err := New(f, lm(Meta{MaxSeqLen: tt.maxSeqLen, NumTokens: 11}))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -89,7 +98,7 @@ func TestGreedyCacheAndWindow(t *testing.T) {
 
 func TestSeedReproducible(t *testing.T) {
 	f := &fakeLM{vocab: 11, cache: true}
-	g, err := New(f, Meta{MaxSeqLen: 8})
+	g, err := New(f, lm(Meta{MaxSeqLen: 8}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +129,7 @@ func TestTopKStaysInTopK(t *testing.T) {
 	// vocab 10, thres 0.7: k = ceil(0.30000000000000004·10) = 4 as in Python.
 	logits := []float32{0.5, 3, -1, 2.5, 0, 2, 1.5, -2, 1, 2.2}
 	allowed := map[int64]bool{1: true, 3: true, 9: true, 5: true} // the 4 largest
-	g, err := New(fixedSession(logits), Meta{})
+	g, err := New(fixedSession(logits), lm(Meta{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +233,7 @@ func TestTopAFiltersSampling(t *testing.T) {
 	// max from row 0) can only draw token 0, and row 0 tokens 0 and 1,
 	// equally often.
 	s := rowSession([][]float32{{2, 1, 0, -1}, {1, 0, 0, 0}})
-	g, err := New(s, Meta{})
+	g, err := New(s, lm(Meta{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +256,7 @@ func TestTopAFiltersSampling(t *testing.T) {
 }
 
 func TestGreedyTies(t *testing.T) {
-	g, err := New(fixedSession([]float32{1, 3, 0, 3, 3}), Meta{})
+	g, err := New(fixedSession([]float32{1, 3, 0, 3, 3}), lm(Meta{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,7 +296,7 @@ func TestEOS(t *testing.T) {
 		{"zero steps", [][]int64{{1}}, 0, [][]int64{{}}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			g, err := New(succSession(8), Meta{NumTokens: 8})
+			g, err := New(succSession(8), lm(Meta{NumTokens: 8}))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -303,7 +312,7 @@ func TestEOS(t *testing.T) {
 }
 
 func TestGenerateErrors(t *testing.T) {
-	g, err := New(&fakeLM{vocab: 11}, Meta{NumTokens: 11})
+	g, err := New(&fakeLM{vocab: 11}, lm(Meta{NumTokens: 11}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -358,9 +367,38 @@ func TestNewErrors(t *testing.T) {
 		{"past without present", &ioSession{in: []string{"x", "past_key_0"}, out: []string{"logits"}}, `generate: KV-cache input "past_key_0" has no output "present_key_0" to feed it`},
 		{"no logits", &ioSession{in: []string{"x"}, out: []string{"embeddings", "other"}}, `generate: the model has no output "logits"`},
 	} {
-		_, err := New(tt.sess, Meta{})
+		_, err := New(tt.sess, lm(Meta{}))
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: error %v, want %q", tt.name, err, tt.want)
+		}
+	}
+}
+
+// TestNewRefusesWhatCannotGenerate checks that autoregressive generation
+// refuses a model without xt2onnx metadata and every wrapper other than a
+// causal TransformerWrapper, naming the wrapper that fits.
+func TestNewRefusesWhatCannotGenerate(t *testing.T) {
+	sess := &fakeLM{vocab: 11}
+	for _, tt := range []struct {
+		name string
+		meta Meta
+		want string // "": accepted
+	}{
+		{"decoder", Meta{Kind: builder.KindTransformerWrapper, Causal: true}, ""},
+		{"no metadata", Meta{MaxSeqLen: 8}, "carries no xt2onnx metadata (xt2onnx.config)"},
+		{"encoder", Meta{Kind: builder.KindTransformerWrapper}, "NonAutoregressiveWrapper"},
+		{"continuous decoder", Meta{Kind: builder.KindContinuousTransformerWrapper, Causal: true}, "ContinuousAutoregressiveWrapper"},
+		{"continuous encoder", Meta{Kind: builder.KindContinuousTransformerWrapper}, "no x-transformers wrapper generates with it"},
+		{"xtransformer", Meta{Kind: builder.KindXTransformer, Causal: true}, "XTransformer.generate"},
+		{"vit", Meta{Kind: builder.KindViTransformerWrapper}, "ViTransformerWrapper: no x-transformers wrapper"},
+		{"cross attender", Meta{Kind: builder.KindCrossAttender}, "CrossAttender: no x-transformers wrapper"},
+	} {
+		_, err := New(sess, tt.meta)
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("%s: %v", tt.name, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("%s: error %v, want one containing %q", tt.name, err, tt.want)
 		}
 	}
 }

@@ -22,11 +22,19 @@ type Meta struct {
 	// (metadata "xt2onnx.kv_cache" = "1"). The generator decides from the
 	// session's inputs; this field is for reports.
 	KVCache bool
+	// Kind is the wrapper the model was built from (metadata
+	// "xt2onnx.config"); empty when the model carries no xt2onnx metadata,
+	// and then New refuses it.
+	Kind builder.Kind
+	// Causal reports that the model's self-attention is causal (a Decoder,
+	// or causal=True): only such a model can generate autoregressively.
+	Causal bool
 }
 
 // ReadMeta reads the Meta of an ONNX file built by xt2onnx from its metadata
 // (builder.MetaMaxSeqLen, builder.MetaConfig, builder.MetaKVCache). A model
-// without these keys gets a zero Meta (no window limit), without error.
+// without these keys gets a zero Meta without error (New refuses it:
+// generation needs to know the wrapper and its window).
 func ReadMeta(path string) (Meta, error) {
 	m, err := onnximport.ReadFile(path)
 	if err != nil {
@@ -61,6 +69,7 @@ func metaOf(m *graph.Model, name string) (Meta, error) {
 		if err != nil {
 			return Meta{}, fmt.Errorf("generate: %s: metadata %s: %w", name, builder.MetaConfig, err)
 		}
+		meta.Kind, meta.Causal = kindOf(cfg)
 		if cfg.Wrapper != nil {
 			meta.NumTokens = cfg.Wrapper.NumTokens
 			if meta.MaxSeqLen == 0 {
@@ -71,11 +80,26 @@ func metaOf(m *graph.Model, name string) (Meta, error) {
 	return meta, nil
 }
 
+// kindOf returns the wrapper kind of cfg and whether its self-attention is
+// causal (for XTransformer: the decoder's).
+func kindOf(cfg *builder.Config) (builder.Kind, bool) {
+	switch {
+	case cfg == nil:
+		return "", false
+	case cfg.Layers != nil:
+		return cfg.Kind, cfg.Layers.Causal()
+	case cfg.XTransformer != nil:
+		return cfg.Kind, true
+	}
+	return cfg.Kind, false
+}
+
 // MetaFromConfig returns the Meta of a TransformerWrapper config, for a model
 // built in memory with builder.Build (kvCache: built with
 // builder.Options.KVCache).
 func MetaFromConfig(cfg *builder.Config, kvCache bool) Meta {
 	meta := Meta{KVCache: kvCache}
+	meta.Kind, meta.Causal = kindOf(cfg)
 	if cfg != nil && cfg.Wrapper != nil {
 		meta.MaxSeqLen, meta.NumTokens = cfg.Wrapper.MaxSeqLen, cfg.Wrapper.NumTokens
 	}

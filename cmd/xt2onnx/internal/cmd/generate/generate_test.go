@@ -131,10 +131,18 @@ func TestNewCmdGenerate(t *testing.T) {
 // cache.
 func tinyFile(t *testing.T) string {
 	t.Helper()
+	return presetFile(t, builder.LayersDecoder)
+}
+
+// presetFile exports the tiny preset's config with its layers made a
+// Decoder or an Encoder.
+func presetFile(t *testing.T, layers builder.LayersType) string {
+	t.Helper()
 	cfg, err := builder.Preset("tiny")
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.Layers.Type = layers
 	m, err := builder.Build(cfg, builder.RandomWeights{}, "", builder.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -247,6 +255,8 @@ func TestGenerateRun(t *testing.T) {
 	}{
 		{"token outside the vocabulary", []string{"--model", file, "--prompt-tokens", "300"}, "generate: prompt row 0, position 0: token 300 is outside the vocabulary [0, 256)"},
 		{"missing file", []string{"--model", filepath.Join(t.TempDir(), "none.onnx"), "--prompt-tokens", "1"}, "no such file or directory"},
+		{"non-causal encoder", []string{"--model", presetFile(t, builder.LayersEncoder), "--prompt-tokens", "1"}, "generate: the model is a non-causal TransformerWrapper (an Encoder)"},
+		{"graph without metadata", []string{"--model", "../../../../../fixtures/xtransformers-1.9.2/dec_basic/torch_ts.onnx", "--prompt-tokens", "1"}, "generate: the model carries no xt2onnx metadata"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, _, err := run(t, false, tt.args...)
