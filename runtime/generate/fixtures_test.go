@@ -227,3 +227,88 @@ func TestReadMeta(t *testing.T) {
 		t.Errorf("missing file: %v", err)
 	}
 }
+
+const corners = "../../fixtures/corners-1.9.2"
+
+// TestSlidingWindowFixtures generates 24 tokens past a window of 8 on the
+// slide_* corner fixtures (1.9.2's AutoregressiveWrapper.generate, which
+// re-runs the window at every step), with the KV cache, on both backends.
+// The relative-only one-layer models slide on the cache (every step after
+// the prompt runs one token); the others re-run the window; both give 1.9.2's
+// tokens. Forcing the cache to slide on the others (Meta.CacheSlides set by
+// hand) changes the tokens: the proof that their cache goes stale.
+func TestSlidingWindowFixtures(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		slides bool
+	}{
+		{"slide_alibi", true},
+		{"slide_relpos", true},
+		{"slide_dynpos", true},
+		{"slide_alibi_depth2", false}, // the second layer's keys saw positions that left the window
+		{"slide_rotary", false},       // 1.9.2 rotates the cached values by their window index
+		{"slide_abspos", false},       // the absolute position embedding is in every key
+	} {
+		for _, backend := range []string{"ort", "native"} {
+			t.Run(tt.name+"/"+backend, func(t *testing.T) {
+				dir := filepath.Join(corners, tt.name)
+				io, err := safetensors.Open(filepath.Join(dir, "io.safetensors"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer io.Close()
+				start, want := rows(t, io, "gen.start"), rows(t, io, "gen.out")
+				sess, model := buildFixture(t, dir, true, backend)
+				meta, err := generate.ParseMeta(model)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if meta.MaxSeqLen != 8 || len(start[0])+len(want[0]) <= 2*meta.MaxSeqLen {
+					t.Fatalf("fixture: max_seq_len %d, %d+%d tokens: want a window of 8 that slides", meta.MaxSeqLen, len(start[0]), len(want[0]))
+				}
+				if meta.CacheSlides != tt.slides {
+					t.Fatalf("Meta.CacheSlides = %v, want %v", meta.CacheSlides, tt.slides)
+				}
+				gen := func(meta generate.Meta) ([][]int64, int) {
+					g, err := generate.New(sess, meta)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if g.Slides() != meta.CacheSlides {
+						t.Fatalf("Slides() = %v, want %v", g.Slides(), meta.CacheSlides)
+					}
+					cached := 0
+					got, err := g.Generate(context.Background(), start, generate.Options{MaxNew: len(want[0]), Greedy: true, OnStep: func(s generate.Step) error {
+						if s.Cached {
+							cached++
+						}
+						return nil
+					}})
+					if err != nil {
+						t.Fatal(err)
+					}
+					return got, cached
+				}
+				got, cached := gen(meta)
+				if !reflect.DeepEqual(got, want) {
+					t.Errorf("greedy from %v:\n got %v\nwant %v (x-transformers 1.9.2)", start, got, want)
+				}
+				// Cached steps: all but the prompt's when sliding, else
+				// those until the window is full.
+				wantCached := meta.MaxSeqLen - len(start[0])
+				if tt.slides {
+					wantCached = len(want[0]) - 1
+				}
+				if cached != wantCached {
+					t.Errorf("%d steps ran on the cache, want %d", cached, wantCached)
+				}
+				if !tt.slides {
+					meta.CacheSlides = true
+					if forced, _ := gen(meta); reflect.DeepEqual(forced, want) {
+						t.Errorf("sliding the cache by force gave 1.9.2's tokens %v: the test no longer shows that the cache goes stale", forced)
+					}
+				}
+			})
+		}
+	}
+}

@@ -154,6 +154,9 @@ type Generator struct {
 	logits string
 	mask   bool      // the model takes a "mask" input (all true)
 	cache  []cacheIO // empty: no KV cache
+	// slides: the window slides on the cache (Meta.CacheSlides, and every
+	// cache input a [batch heads seq dim] key or value).
+	slides bool
 }
 
 // New returns a Generator over sess, a decoder-only TransformerWrapper
@@ -208,6 +211,12 @@ func New(sess runtime.Session, meta Meta) (*Generator, error) {
 	if g.mask && len(g.cache) > 0 {
 		return nil, errors.New("generate: the model takes both a mask and a KV cache; export it without the mask input")
 	}
+	g.slides = meta.CacheSlides && meta.MaxSeqLen > 1 && len(g.cache) > 0
+	for _, c := range g.cache {
+		if !strings.HasPrefix(c.past.Name, builder.PastKeyPrefix) && !strings.HasPrefix(c.past.Name, builder.PastValuePrefix) || len(c.past.Shape) != 4 {
+			g.slides = false
+		}
+	}
 	if o, ok := outputs[builder.OutputLogits]; ok {
 		g.logits = o.Name
 	} else if outs := sess.Outputs(); len(outs) == 1 {
@@ -224,6 +233,10 @@ func New(sess runtime.Session, meta Meta) (*Generator, error) {
 // HasCache reports whether the model has a KV cache, which Generate uses
 // unless Options.NoCache is set.
 func (g *Generator) HasCache() bool { return len(g.cache) > 0 }
+
+// Slides reports whether the window slides on the KV cache (dropping the
+// oldest position) rather than by re-running it; see Meta.CacheSlides.
+func (g *Generator) Slides() bool { return g.slides }
 
 // Meta returns the Meta the generator was made with.
 func (g *Generator) Meta() Meta { return g.meta }
@@ -271,9 +284,14 @@ func (g *Generator) Generate(ctx context.Context, start [][]int64, opts Options)
 		if g.meta.MaxSeqLen > 0 && n > g.meta.MaxSeqLen {
 			from = n - g.meta.MaxSeqLen
 		}
-		cached := useCache && from == 0 && past != nil
+		cached := useCache && past != nil && (from == 0 || g.slides)
 		var logits [][]float32
 		if cached {
+			if from > 0 {
+				if past, err = g.dropOldest(past, g.meta.MaxSeqLen-1); err != nil {
+					return nil, fmt.Errorf("generate: step %d: %w", step, err)
+				}
+			}
 			logits, past, err = g.run(ctx, out, n-1, batch, past, true)
 		} else {
 			logits, past, err = g.run(ctx, out, from, batch, nil, useCache && from == 0)
@@ -384,6 +402,36 @@ func (g *Generator) run(ctx context.Context, out [][]int64, from, batch int, pas
 		next[c.present] = t
 	}
 	return logits, next, nil
+}
+
+// dropOldest keeps the last keep positions (dim 2) of every cached key
+// and value.
+func (g *Generator) dropOldest(past map[string]*runtime.Tensor, keep int) (map[string]*runtime.Tensor, error) {
+	next := make(map[string]*runtime.Tensor, len(past))
+	for name, t := range past {
+		shape := t.Shape()
+		if len(shape) != 4 {
+			return nil, fmt.Errorf("cache %q has shape %s, want [batch heads seq dim]", name, runtime.FormatShape(shape))
+		}
+		if shape[2] <= int64(keep) {
+			next[name] = t
+			continue
+		}
+		data, err := t.Float32s()
+		if err != nil {
+			return nil, fmt.Errorf("cache %q: %w", name, err)
+		}
+		rows, seq, dim := int(shape[0]*shape[1]), int(shape[2]), int(shape[3])
+		kept := make([]float32, rows*keep*dim)
+		for r := range rows {
+			copy(kept[r*keep*dim:(r+1)*keep*dim], data[(r*seq+seq-keep)*dim:(r+1)*seq*dim])
+		}
+		shape[2] = int64(keep)
+		if next[name], err = runtime.NewFloat32(shape, kept); err != nil {
+			return nil, err
+		}
+	}
+	return next, nil
 }
 
 // EmptyCache returns the initial value of a past_* input: dim 0 is the

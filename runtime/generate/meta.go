@@ -29,6 +29,10 @@ type Meta struct {
 	// Causal reports that the model's self-attention is causal (a Decoder,
 	// or causal=True): only such a model can generate autoregressively.
 	Causal bool
+	// CacheSlides reports that the KV cache stays exact when the window
+	// slides (builder's Config.CacheSlides): generation then drops the
+	// oldest cached position instead of re-running the window.
+	CacheSlides bool
 }
 
 // ReadMeta reads the Meta of an ONNX file built by xt2onnx from its metadata
@@ -70,6 +74,7 @@ func metaOf(m *graph.Model, name string) (Meta, error) {
 			return Meta{}, fmt.Errorf("generate: %s: metadata %s: %w", name, builder.MetaConfig, err)
 		}
 		meta.Kind, meta.Causal = kindOf(cfg)
+		meta.CacheSlides = cfg.CacheSlides()
 		if cfg.Wrapper != nil {
 			meta.NumTokens = cfg.Wrapper.NumTokens
 			if meta.MaxSeqLen == 0 {
@@ -100,6 +105,7 @@ func kindOf(cfg *builder.Config) (builder.Kind, bool) {
 func MetaFromConfig(cfg *builder.Config, kvCache bool) Meta {
 	meta := Meta{KVCache: kvCache}
 	meta.Kind, meta.Causal = kindOf(cfg)
+	meta.CacheSlides = cfg.CacheSlides()
 	if cfg != nil && cfg.Wrapper != nil {
 		meta.MaxSeqLen, meta.NumTokens = cfg.Wrapper.MaxSeqLen, cfg.Wrapper.NumTokens
 	}
