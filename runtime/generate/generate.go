@@ -268,6 +268,10 @@ func (g *Generator) Generate(ctx context.Context, start [][]int64, opts Options)
 	rng := rand.New(rand.NewPCG(o.Seed, pcgStream))
 	useCache := len(g.cache) > 0 && !o.NoCache
 	var past map[string]*runtime.Tensor // the cache after the previous step, nil when it cannot be used
+	var bufs *stepBuffers                // reused output buffers of the cached steps
+	if ir, ok := g.sess.(runtime.IntoRunner); ok && useCache {
+		bufs = &stepBuffers{runner: ir, maxSeq: g.meta.MaxSeqLen}
+	}
 	next := make([]int64, batch)
 	stopped := func(step int) ([][]int64, error) {
 		for r := range out {
@@ -292,9 +296,9 @@ func (g *Generator) Generate(ctx context.Context, start [][]int64, opts Options)
 					return nil, fmt.Errorf("generate: step %d: %w", step, err)
 				}
 			}
-			logits, past, err = g.run(ctx, out, n-1, batch, past, true)
+			logits, past, err = g.run(ctx, out, n-1, batch, past, true, bufs)
 		} else {
-			logits, past, err = g.run(ctx, out, from, batch, nil, useCache && from == 0)
+			logits, past, err = g.run(ctx, out, from, batch, nil, useCache && from == 0, nil)
 		}
 		if err != nil {
 			if ctx.Err() != nil {
@@ -352,7 +356,11 @@ func (g *Generator) checkStart(start [][]int64) error {
 // holds; with past == nil and withCache the cache inputs get an empty cache
 // and the returned cache is the step's present_* outputs; otherwise no cache
 // is returned.
-func (g *Generator) run(ctx context.Context, out [][]int64, from, batch int, past map[string]*runtime.Tensor, withCache bool) ([][]float32, map[string]*runtime.Tensor, error) {
+//
+// With bufs (a session that writes outputs in place) a cached step writes
+// the logits and present_* outputs into reused buffers instead of having
+// the backend allocate and copy them.
+func (g *Generator) run(ctx context.Context, out [][]int64, from, batch int, past map[string]*runtime.Tensor, withCache bool, bufs *stepBuffers) ([][]float32, map[string]*runtime.Tensor, error) {
 	seq := len(out[0]) - from
 	ids := make([]int64, 0, batch*seq)
 	for _, row := range out {
@@ -382,8 +390,17 @@ func (g *Generator) run(ctx context.Context, out [][]int64, from, batch int, pas
 			return nil, nil, err
 		}
 	}
-	outs, err := g.sess.Run(ctx, inputs)
-	if err != nil {
+	var outs map[string]*runtime.Tensor
+	if bufs != nil && past != nil {
+		into, err := bufs.outputs(g, past, batch, seq)
+		if err != nil {
+			return nil, nil, err
+		}
+		outs, err = bufs.runner.RunInto(ctx, inputs, into)
+		if err != nil {
+			return nil, nil, err
+		}
+	} else if outs, err = g.sess.Run(ctx, inputs); err != nil {
 		return nil, nil, err
 	}
 	logits, err := lastLogits(outs[g.logits], g.logits, batch, seq)
@@ -402,6 +419,83 @@ func (g *Generator) run(ctx context.Context, out [][]int64, from, batch int, pas
 		next[c.present] = t
 	}
 	return logits, next, nil
+}
+
+// stepBuffers holds the output buffers of the cached steps: the logits,
+// and two buffers per present_* output used in turn, one holding the cache
+// the step reads (its past_*), the other the cache it writes.
+type stepBuffers struct {
+	runner runtime.IntoRunner
+	maxSeq int // the window (0: none), for the buffers' first capacity
+	logits []float32
+	vocab  int64
+	cache  map[string]*[2][]float32
+}
+
+// outputs returns the tensors a cached step on seq new tokens writes into.
+func (s *stepBuffers) outputs(g *Generator, past map[string]*runtime.Tensor, batch, seq int) (map[string]*runtime.Tensor, error) {
+	into := make(map[string]*runtime.Tensor, len(g.cache)+1)
+	if s.vocab == 0 {
+		// The vocabulary from the prompt's logits: past holds its cache.
+		for _, o := range g.sess.Outputs() {
+			if o.Name == g.logits && len(o.Shape) == 3 && o.Shape[2] > 0 {
+				s.vocab = o.Shape[2]
+			}
+		}
+		if s.vocab == 0 {
+			return nil, nil // unknown: let the backend allocate
+		}
+	}
+	n := batch * seq * int(s.vocab)
+	if cap(s.logits) < n {
+		s.logits = make([]float32, n)
+	}
+	t, err := runtime.NewFloat32([]int64{int64(batch), int64(seq), s.vocab}, s.logits[:n])
+	if err != nil {
+		return nil, err
+	}
+	into[g.logits] = t
+	if s.cache == nil {
+		s.cache = map[string]*[2][]float32{}
+	}
+	for _, c := range g.cache {
+		p := past[c.present]
+		shape := p.Shape()
+		if strings.HasPrefix(c.past.Name, builder.PastKeyPrefix) || strings.HasPrefix(c.past.Name, builder.PastValuePrefix) {
+			if len(shape) != 4 {
+				return nil, fmt.Errorf("cache %q has shape %s, want [batch heads seq dim]", c.present, runtime.FormatShape(shape))
+			}
+			shape[2] += int64(seq)
+		}
+		size, err := runtime.NumElementsOf(shape)
+		if err != nil {
+			return nil, err
+		}
+		pair := s.cache[c.present]
+		if pair == nil {
+			pair = new([2][]float32)
+			s.cache[c.present] = pair
+		}
+		// Write into the buffer the past does not live in.
+		held, _ := p.Data().([]float32)
+		i := 0
+		if len(held) > 0 && cap(pair[0]) > 0 && &held[:1][0] == &pair[0][:1][0] {
+			i = 1
+		}
+		if cap(pair[i]) < size {
+			grown := size
+			if len(shape) == 4 && s.maxSeq > 0 && shape[2] <= int64(s.maxSeq) {
+				grown = size / int(shape[2]) * s.maxSeq // room for the whole window
+			} else {
+				grown = 2 * size
+			}
+			pair[i] = make([]float32, grown)
+		}
+		if into[c.present], err = runtime.NewFloat32(shape, pair[i][:size]); err != nil {
+			return nil, err
+		}
+	}
+	return into, nil
 }
 
 // dropOldest keeps the last keep positions (dim 2) of every cached key
