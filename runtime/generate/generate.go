@@ -268,7 +268,7 @@ func (g *Generator) Generate(ctx context.Context, start [][]int64, opts Options)
 	rng := rand.New(rand.NewPCG(o.Seed, pcgStream))
 	useCache := len(g.cache) > 0 && !o.NoCache
 	var past map[string]*runtime.Tensor // the cache after the previous step, nil when it cannot be used
-	var bufs *stepBuffers                // reused output buffers of the cached steps
+	var bufs *stepBuffers               // reused output buffers of the cached steps
 	if ir, ok := g.sess.(runtime.IntoRunner); ok && useCache {
 		bufs = &stepBuffers{runner: ir, maxSeq: g.meta.MaxSeqLen}
 	}
