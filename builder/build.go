@@ -68,14 +68,46 @@ type Options struct {
 	// earlier positions (past_key_<i>, past_value_<i> for the i-th
 	// self-attention layer, and past_shift_<l> for token-shifting layer l)
 	// and returns them extended (present_*). One file serves the prompt
-	// (empty past) and every following step. TransformerWrapper decoders
-	// only.
+	// (empty past) and every following step. TransformerWrapper decoders,
+	// and the decoder part of an XTransformer.
 	KVCache bool
+	// Part exports one half of an XTransformer (see Part); the zero value
+	// exports the whole model, src and tgt in, logits out.
+	Part Part
 }
 
-// Metadata keys of KV-cache models.
+// Part names one half of an XTransformer exported as two models, so that
+// generation runs the encoder once per source and then only the decoder.
+type Part string
+
+// The parts of an XTransformer.
+const (
+	// PartWhole is the whole XTransformer in one graph.
+	PartWhole Part = ""
+	// PartEncoder takes src (and src_mask) and returns the encoder's
+	// embeddings ("context") and, for the i-th cross-attention layer of the
+	// decoder, its keys and values of the context (cross_key_<i>,
+	// cross_value_<i>, [batch, heads, src_seq, dim_head]): everything the
+	// decoder needs from the source, computed once.
+	PartEncoder Part = "encoder"
+	// PartDecoder takes the target tokens ("x"), the cross_key_<i> and
+	// cross_value_<i> the encoder part returns and src_mask, and returns
+	// the logits; with Options.KVCache also the self-attention cache.
+	PartDecoder Part = "decoder"
+)
+
+// Metadata keys of KV-cache models and of XTransformer parts.
 const (
 	MetaKVCache = "xt2onnx.kv_cache" // "1" when the model takes past_* inputs
+	MetaPart    = "xt2onnx.part"     // "encoder" or "decoder" for an XTransformer part
+)
+
+// Names of the cross-attention inputs of an XTransformer decoder part (and
+// outputs of its encoder part), numbered by cross-attention layer.
+const (
+	CrossKeyPrefix   = "cross_key_"
+	CrossValuePrefix = "cross_value_"
+	OutputContext    = "context"
 )
 
 // UnsupportedError lists the config options a build does not implement.
@@ -112,6 +144,23 @@ func Unsupported(cfg *Config, opts Options) []string {
 	if x := cfg.XTransformer; x != nil {
 		check("wrapper.enc_", x.EncoderConfig().Layers)
 		check("wrapper.dec_", x.DecoderConfig().Layers)
+	}
+	if opts.Part != PartWhole {
+		switch {
+		case cfg.Kind != KindXTransformer:
+			out = append(out, fmt.Sprintf("part %q of kind %s (only an XTransformer has an encoder and a decoder part)", opts.Part, cfg.Kind))
+		case opts.Part != PartEncoder && opts.Part != PartDecoder:
+			out = append(out, fmt.Sprintf("part %q (want %q or %q)", opts.Part, PartEncoder, PartDecoder))
+		case opts.Part == PartEncoder && opts.KVCache:
+			out = append(out, "KV cache for the encoder part (the decoder part has it)")
+		case cfg.XTransformer.DecoderConfig().Layers.Attn.MaxAttendPast != nil:
+			out = append(out, "an XTransformer part with dec_attn_max_attend_past (the cross-attention positions need the context itself; export the whole model)")
+		}
+	}
+	if opts.KVCache && cfg.Kind == KindXTransformer && opts.Part == PartDecoder {
+		// The decoder part's cache: checked as its TransformerWrapper.
+		dec := cfg.XTransformer.DecoderConfig()
+		cfg = dec
 	}
 	if opts.KVCache {
 		switch {
@@ -187,6 +236,9 @@ func Build(cfg *Config, w Weights, sourceName string, opts Options) (*graph.Mode
 	if opts.KVCache {
 		m.SetMetadata(MetaKVCache, "1")
 	}
+	if opts.Part != PartWhole {
+		m.SetMetadata(MetaPart, string(opts.Part))
+	}
 	m.SetMetadata(MetaXTransformers, cfg.XTVersion())
 	if n := cfg.maxSeqLen(); n > 0 {
 		m.SetMetadata(MetaMaxSeqLen, fmt.Sprint(n))
@@ -236,6 +288,10 @@ type modelBuilder struct {
 
 	// kv is set while building a KV-cache decoder.
 	kv *kvState
+	// crossKV holds the cross_key_<i>, cross_value_<i> inputs of an
+	// XTransformer decoder part, taken in order by its cross-attention
+	// layers; nil otherwise.
+	crossKV *crossInputs
 }
 
 // weight adds parameter name (PyTorch shape) as an initializer and returns

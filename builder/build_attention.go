@@ -167,24 +167,31 @@ func (mb *modelBuilder) attention(path string, l *AttentionLayers, site *attnSit
 	}
 
 	q := mb.linear(path+".to_q", x, dim, qDim, false)
-	k := mb.linear(path+".to_k", kvIn, dim, kDim, false)
-	v := k
-	if !a.SharedKV {
-		v = mb.linear(path+".to_v", kvIn, dim, vDim, false)
-	}
 	r := ""
 	if a.TensorProduct {
 		r = mb.linear(path+".to_r", x, dim, vDim, false)
 	}
 	q = ops.SplitHeads(b, path+".q", q, h)
-	if a.OneKVHead {
-		k = ops.Unsqueeze(b, path+".k", k, 1)
-		v = ops.Unsqueeze(b, path+".v", v, 1)
+	if r != "" && !a.OneKVHead {
+		r = ops.SplitHeads(b, path+".r", r, h)
+	}
+	var k, v string
+	if c := mb.crossKV; c != nil && !site.self {
+		// An XTransformer decoder part: the encoder part computed them.
+		k, v = c.keys[c.next], c.values[c.next]
+		c.next++
 	} else {
-		k = ops.SplitHeads(b, path+".k", k, h)
-		v = ops.SplitHeads(b, path+".v", v, h)
-		if r != "" {
-			r = ops.SplitHeads(b, path+".r", r, h)
+		k = mb.linear(path+".to_k", kvIn, dim, kDim, false)
+		v = k
+		if !a.SharedKV {
+			v = mb.linear(path+".to_v", kvIn, dim, vDim, false)
+		}
+		if a.OneKVHead {
+			k = ops.Unsqueeze(b, path+".k", k, 1)
+			v = ops.Unsqueeze(b, path+".v", v, 1)
+		} else {
+			k = ops.SplitHeads(b, path+".k", k, h)
+			v = ops.SplitHeads(b, path+".v", v, h)
 		}
 	}
 

@@ -60,7 +60,7 @@ func BenchmarkCachedStep(b *testing.B) {
 				// The prompt's cache, then the step on the last token, as
 				// Generate runs it; every iteration repeats that step.
 				prompt := [][]int64{row[:ctxLen]}
-				_, past, err := g.run(ctx, prompt, 0, 1, nil, true, nil)
+				_, past, err := g.run(ctx, prompt, 0, 1, nil, true, nil, nil)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -68,11 +68,11 @@ func BenchmarkCachedStep(b *testing.B) {
 				if ir, ok := sess.(runtime.IntoRunner); ok && variant != "ort-copy" {
 					bufs = &stepBuffers{runner: ir, maxSeq: g.meta.MaxSeqLen}
 				}
-				if _, _, err := g.run(ctx, out, ctxLen, 1, past, true, bufs); err != nil { // warm-up
+				if _, _, err := g.run(ctx, out, ctxLen, 1, past, true, bufs, nil); err != nil { // warm-up
 					b.Fatal(err)
 				}
 				for b.Loop() {
-					if _, _, err := g.run(ctx, out, ctxLen, 1, past, true, bufs); err != nil {
+					if _, _, err := g.run(ctx, out, ctxLen, 1, past, true, bufs, nil); err != nil {
 						b.Fatal(err)
 					}
 				}

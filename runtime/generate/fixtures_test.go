@@ -3,6 +3,7 @@ package generate_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -311,6 +312,90 @@ func TestSlidingWindowFixtures(t *testing.T) {
 					}
 				}
 			})
+		}
+	}
+}
+
+// buildPart builds an XTransformer fixture's encoder or decoder part and
+// opens it.
+func buildPart(t *testing.T, dir string, part builder.Part, kvCache bool, backend string) (runtime.Session, []byte) {
+	t.Helper()
+	cfg, err := builder.LoadConfig(filepath.Join(dir, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wpath := filepath.Join(dir, "model.safetensors")
+	w, err := builder.OpenWeights(wpath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	m, err := builder.Build(cfg, w, wpath, builder.Options{Part: part, KVCache: kvCache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	model, err := export.Marshal(m, export.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, err := runtime.OpenBytes(model, runtime.Options{Backend: backend, IntraOpThreads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sess.Close() })
+	return sess, model
+}
+
+// TestSeq2SeqFixtures checks greedy generation from the XTransformer
+// fixtures' gen.src (with gen.src_mask) and gen.start against 1.9.2's
+// XTransformer.generate (gen.out), with the encoder part run once and the
+// decoder part with and without its KV cache, on both backends.
+func TestSeq2SeqFixtures(t *testing.T) {
+	for _, dir := range []string{filepath.Join(fixtures, "enc_dec"), filepath.Join(corners, "xtransformer_wrapper_opts")} {
+		for _, backend := range []string{"ort", "native"} {
+			for _, kv := range []bool{false, true} {
+				t.Run(fmt.Sprintf("%s/%s/kv=%v", filepath.Base(dir), backend, kv), func(t *testing.T) {
+					io, err := safetensors.Open(filepath.Join(dir, "io.safetensors"))
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer io.Close()
+					src, start, want := rows(t, io, "gen.src"), rows(t, io, "gen.start"), rows(t, io, "gen.out")
+					maskBits, err := io.Bools("gen.src_mask")
+					if err != nil {
+						t.Fatal(err)
+					}
+					mask := make([][]bool, len(src))
+					for r := range mask {
+						for j := range src[r] {
+							mask[r] = append(mask[r], maskBits[r*len(src[r])+j])
+						}
+					}
+					enc, _ := buildPart(t, dir, builder.PartEncoder, false, backend)
+					dec, model := buildPart(t, dir, builder.PartDecoder, kv, backend)
+					meta, err := generate.ParseMeta(model)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if meta.Kind != builder.KindXTransformer || meta.Part != builder.PartDecoder || meta.KVCache != kv {
+						t.Errorf("decoder meta %+v", meta)
+					}
+					s, err := generate.NewSeq2Seq(enc, dec, meta)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if s.Decoder().HasCache() != kv {
+						t.Errorf("HasCache() = %v, want %v", s.Decoder().HasCache(), kv)
+					}
+					got, err := s.Generate(context.Background(), src, mask, start, generate.Options{MaxNew: len(want[0]), Greedy: true})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !reflect.DeepEqual(got, want) {
+						t.Errorf("greedy from %v:\n got %v\nwant %v (x-transformers 1.9.2)", start, got, want)
+					}
+				})
+			}
 		}
 	}
 }

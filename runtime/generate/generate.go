@@ -154,6 +154,9 @@ type Generator struct {
 	logits string
 	mask   bool      // the model takes a "mask" input (all true)
 	cache  []cacheIO // empty: no KV cache
+	// fixed names the inputs every step takes unchanged (an XTransformer
+	// decoder part's cross-attention keys and values and source mask).
+	fixed []string
 	// slides: the window slides on the cache (Meta.CacheSlides, and every
 	// cache input a [batch heads seq dim] key or value).
 	slides bool
@@ -167,11 +170,17 @@ func New(sess runtime.Session, meta Meta) (*Generator, error) {
 	if sess == nil {
 		return nil, errors.New("generate: nil session")
 	}
-	if meta.MaxSeqLen < 0 || meta.NumTokens < 0 {
-		return nil, fmt.Errorf("generate: Meta has a negative MaxSeqLen (%d) or NumTokens (%d)", meta.MaxSeqLen, meta.NumTokens)
-	}
 	if err := meta.checkAutoregressive(); err != nil {
 		return nil, err
+	}
+	return newGenerator(sess, meta, false)
+}
+
+// newGenerator is New without the wrapper check; seq2seq accepts the
+// inputs an XTransformer decoder part takes from its encoder part.
+func newGenerator(sess runtime.Session, meta Meta, seq2seq bool) (*Generator, error) {
+	if meta.MaxSeqLen < 0 || meta.NumTokens < 0 {
+		return nil, fmt.Errorf("generate: Meta has a negative MaxSeqLen (%d) or NumTokens (%d)", meta.MaxSeqLen, meta.NumTokens)
 	}
 	g := &Generator{sess: sess, meta: meta}
 	outputs := map[string]runtime.ValueInfo{}
@@ -189,6 +198,8 @@ func New(sess runtime.Session, meta Meta) (*Generator, error) {
 			haveX = true
 		case in.Name == builder.InputMask && in.DType == runtime.Bool && len(in.Shape) == 2:
 			g.mask = true
+		case seq2seq && (strings.HasPrefix(in.Name, builder.CrossKeyPrefix) || strings.HasPrefix(in.Name, builder.CrossValuePrefix) || in.Name == builder.InputSourceMask):
+			g.fixed = append(g.fixed, in.Name)
 		case strings.HasPrefix(in.Name, "past_"):
 			present := "present_" + strings.TrimPrefix(in.Name, "past_")
 			if _, ok := outputs[present]; !ok {
@@ -249,6 +260,17 @@ func (g *Generator) Meta() Meta { return g.meta }
 // tokens generated so far together with an error wrapping the context's
 // cause.
 func (g *Generator) Generate(ctx context.Context, start [][]int64, opts Options) ([][]int64, error) {
+	return g.generate(ctx, start, opts, nil)
+}
+
+// generate is Generate with the fixed inputs (Generator.fixed) of every
+// step.
+func (g *Generator) generate(ctx context.Context, start [][]int64, opts Options, fixed map[string]*runtime.Tensor) ([][]int64, error) {
+	for _, name := range g.fixed {
+		if fixed[name] == nil {
+			return nil, fmt.Errorf("generate: the model takes %q, which only an XTransformer's encoder part gives: use Seq2Seq", name)
+		}
+	}
 	o, err := opts.resolve()
 	if err != nil {
 		return nil, err
@@ -296,9 +318,9 @@ func (g *Generator) Generate(ctx context.Context, start [][]int64, opts Options)
 					return nil, fmt.Errorf("generate: step %d: %w", step, err)
 				}
 			}
-			logits, past, err = g.run(ctx, out, n-1, batch, past, true, bufs)
+			logits, past, err = g.run(ctx, out, n-1, batch, past, true, bufs, fixed)
 		} else {
-			logits, past, err = g.run(ctx, out, from, batch, nil, useCache && from == 0, nil)
+			logits, past, err = g.run(ctx, out, from, batch, nil, useCache && from == 0, nil, fixed)
 		}
 		if err != nil {
 			if ctx.Err() != nil {
@@ -360,7 +382,7 @@ func (g *Generator) checkStart(start [][]int64) error {
 // With bufs (a session that writes outputs in place) a cached step writes
 // the logits and present_* outputs into reused buffers instead of having
 // the backend allocate and copy them.
-func (g *Generator) run(ctx context.Context, out [][]int64, from, batch int, past map[string]*runtime.Tensor, withCache bool, bufs *stepBuffers) ([][]float32, map[string]*runtime.Tensor, error) {
+func (g *Generator) run(ctx context.Context, out [][]int64, from, batch int, past map[string]*runtime.Tensor, withCache bool, bufs *stepBuffers, fixed map[string]*runtime.Tensor) ([][]float32, map[string]*runtime.Tensor, error) {
 	seq := len(out[0]) - from
 	ids := make([]int64, 0, batch*seq)
 	for _, row := range out {
@@ -372,6 +394,9 @@ func (g *Generator) run(ctx context.Context, out [][]int64, from, batch int, pas
 		return nil, nil, err
 	}
 	inputs := map[string]*runtime.Tensor{builder.InputTokens: x}
+	for _, name := range g.fixed {
+		inputs[name] = fixed[name]
+	}
 	if g.mask {
 		keep := make([]bool, len(ids))
 		for i := range keep {
@@ -649,7 +674,8 @@ func (m Meta) checkAutoregressive() error {
 	case m.Kind == builder.KindContinuousTransformerWrapper:
 		return errors.New("generate: the model is a non-causal ContinuousTransformerWrapper (an Encoder): no x-transformers wrapper generates with it")
 	case m.Kind == builder.KindXTransformer:
-		return errors.New("generate: the model is an XTransformer: it generates from a source sequence with XTransformer.generate (encoder once, then the decoder), not with AutoregressiveWrapper")
+		return errors.New("generate: the model is an XTransformer: it generates from a source sequence as XTransformer.generate does (encoder once, then the decoder): " +
+			"export its two parts (xt2onnx export --part encoder and --part decoder --kv-cache) and use Seq2Seq")
 	}
 	return fmt.Errorf("generate: the model is a %s: no x-transformers wrapper generates with it (autoregressive generation needs a causal TransformerWrapper, a Decoder)", m.Kind)
 }

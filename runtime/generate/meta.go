@@ -33,6 +33,13 @@ type Meta struct {
 	// slides (builder's Config.CacheSlides): generation then drops the
 	// oldest cached position instead of re-running the window.
 	CacheSlides bool
+	// Part is an XTransformer part's "encoder" or "decoder" (metadata
+	// "xt2onnx.part"); empty for a whole model.
+	Part builder.Part
+	// SrcNumTokens and SrcMaxSeqLen are an XTransformer encoder's
+	// vocabulary and longest source (0: unknown); NumTokens and MaxSeqLen
+	// are then its decoder's.
+	SrcNumTokens, SrcMaxSeqLen int
 }
 
 // ReadMeta reads the Meta of an ONNX file built by xt2onnx from its metadata
@@ -68,6 +75,9 @@ func metaOf(m *graph.Model, name string) (Meta, error) {
 	if s, ok := m.MetadataValue(builder.MetaKVCache); ok {
 		meta.KVCache = s == "1"
 	}
+	if s, ok := m.MetadataValue(builder.MetaPart); ok {
+		meta.Part = builder.Part(s)
+	}
 	if s, ok := m.MetadataValue(builder.MetaConfig); ok {
 		cfg, err := builder.ParseConfig([]byte(s))
 		if err != nil {
@@ -75,6 +85,7 @@ func metaOf(m *graph.Model, name string) (Meta, error) {
 		}
 		meta.Kind, meta.Causal = kindOf(cfg)
 		meta.CacheSlides = cfg.CacheSlides()
+		xtSides(&meta, cfg)
 		if cfg.Wrapper != nil {
 			meta.NumTokens = cfg.Wrapper.NumTokens
 			if meta.MaxSeqLen == 0 {
@@ -83,6 +94,18 @@ func metaOf(m *graph.Model, name string) (Meta, error) {
 		}
 	}
 	return meta, nil
+}
+
+// xtSides fills an XTransformer's vocabularies and windows: the decoder's
+// in NumTokens and MaxSeqLen (generation's window), the encoder's in
+// SrcNumTokens and SrcMaxSeqLen.
+func xtSides(meta *Meta, cfg *builder.Config) {
+	if cfg == nil || cfg.XTransformer == nil {
+		return
+	}
+	x := cfg.XTransformer
+	meta.NumTokens, meta.MaxSeqLen = x.Dec.NumTokens, x.Dec.MaxSeqLen
+	meta.SrcNumTokens, meta.SrcMaxSeqLen = x.Enc.NumTokens, x.Enc.MaxSeqLen
 }
 
 // kindOf returns the wrapper kind of cfg and whether its self-attention is
@@ -106,6 +129,7 @@ func MetaFromConfig(cfg *builder.Config, kvCache bool) Meta {
 	meta := Meta{KVCache: kvCache}
 	meta.Kind, meta.Causal = kindOf(cfg)
 	meta.CacheSlides = cfg.CacheSlides()
+	xtSides(&meta, cfg)
 	if cfg != nil && cfg.Wrapper != nil {
 		meta.MaxSeqLen, meta.NumTokens = cfg.Wrapper.MaxSeqLen, cfg.Wrapper.NumTokens
 	}
