@@ -245,6 +245,55 @@ func (c *checker) steps(main string, plain []runtime.ValueInfo, cache []cacheInp
 	return d, nil
 }
 
+// checkSeq2Seq exports an XTransformer fixture as its encoder and decoder
+// parts (the decoder with its KV cache when kv is set) and compares greedy
+// generation from gen.src, gen.src_mask and gen.start with gen.out
+// (XTransformer.generate of x-transformers), with every backend.
+func checkSeq2Seq(ctx context.Context, dir string, ref *Reference, opts Options, kv bool, r *Result) error {
+	encBytes, err := modelPart(dir, opts, false, builder.PartEncoder)
+	if err != nil {
+		return fmt.Errorf("encoder part: %w", err)
+	}
+	decBytes, err := modelPart(dir, opts, kv, builder.PartDecoder)
+	if err != nil {
+		return fmt.Errorf("decoder part: %w", err)
+	}
+	meta, err := generate.ParseMeta(decBytes)
+	if err != nil {
+		return err
+	}
+	check := "generate"
+	if kv {
+		check = "generate kv-cache"
+	}
+	tol, rule := tolerance(opts, ref)
+	for _, backend := range backends(opts) {
+		ro := opts.Runtime
+		ro.Backend = backend
+		enc, err := ModelSource{Bytes: encBytes}.open(ro)
+		if err != nil {
+			return err
+		}
+		dec, err := ModelSource{Bytes: decBytes}.open(ro)
+		if err != nil {
+			enc.Close()
+			return err
+		}
+		c := &checker{ctx: ctx, ref: ref, sess: dec, backend: backend, tol: tol, rule: rule}
+		d := c.compareTokens(check, func(steps int) ([][]int64, error) {
+			s, err := generate.NewSeq2Seq(enc, dec, meta)
+			if err != nil {
+				return nil, err
+			}
+			return s.Generate(ctx, ref.GenSrc, ref.GenSrcMask, ref.GenStart, generate.Options{MaxNew: steps, Greedy: true})
+		})
+		enc.Close()
+		dec.Close()
+		r.Outputs = append(r.Outputs, d)
+	}
+	return nil
+}
+
 // generation runs greedy generation from gen.start and compares every
 // token with gen.out. At the first differing token of a row whose float64
 // margin (gen.margin) is within twice the tolerance, float32 may rightly
@@ -260,12 +309,21 @@ func (c *checker) generation(meta generate.Meta, check string) (OutputDiff, stri
 	if err != nil {
 		return d, check + ": not checked: " + strings.TrimPrefix(err.Error(), "generate: ")
 	}
+	return c.compareTokens(check, func(steps int) ([][]int64, error) {
+		return g.Generate(c.ctx, c.ref.GenStart, generate.Options{MaxNew: steps, Greedy: true})
+	}), ""
+}
+
+// compareTokens runs gen for the reference's number of steps and compares
+// its tokens with gen.out (see generation).
+func (c *checker) compareTokens(check string, gen func(steps int) ([][]int64, error)) OutputDiff {
+	d := OutputDiff{Name: "tokens", Check: check, Backend: c.backend, Tol: c.tol, TolRule: c.rule, TorchF32MaxAbsDiff: c.ref.TorchF32MaxAbsDiff}
 	steps := len(c.ref.GenOut[0])
 	d.Shape = []int64{int64(len(c.ref.GenOut)), int64(steps)}
-	got, err := g.Generate(c.ctx, c.ref.GenStart, generate.Options{MaxNew: steps, Greedy: true})
+	got, err := gen(steps)
 	if err != nil {
 		d.Note = err.Error()
-		return d, ""
+		return d
 	}
 	tie := 2 * c.tol
 	for r, want := range c.ref.GenOut {
@@ -289,9 +347,9 @@ func (c *checker) generation(meta generate.Meta, check string) (OutputDiff, stri
 				margin = fmt.Sprintf(" (float64 margin %.3g, not a tie)", c.ref.GenMargin[r][s])
 			}
 			d.Note = fmt.Sprintf("row %d step %d: got token %d, x-transformers generated %d%s; got %v, want %v", r, s, got[r][s], tok, margin, got[r], want)
-			return d, ""
+			return d
 		}
 	}
 	d.Pass = true
-	return d, ""
+	return d
 }

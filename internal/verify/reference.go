@@ -36,6 +36,10 @@ type Reference struct {
 	// GenMargin its per-step float64 margins; nil when absent.
 	GenStart, GenOut [][]int64
 	GenMargin        [][]float64
+	// GenSrc and GenSrcMask are an XTransformer generation's source and
+	// its mask (true: keep); nil for decoder-only references.
+	GenSrc     [][]int64
+	GenSrcMask [][]bool
 }
 
 // OpenReference opens the reference at path: an io.safetensors file or the
@@ -82,6 +86,22 @@ func (r *Reference) load() error {
 		}
 		if len(r.GenOut) != len(r.GenStart) {
 			return fmt.Errorf("reference %s: gen.out has %d rows, gen.start %d", r.Path, len(r.GenOut), len(r.GenStart))
+		}
+		if _, ok := r.f.Info("gen.src"); ok {
+			if r.GenSrc, err = r.intRows("gen.src"); err != nil {
+				return err
+			}
+			bits, err := r.f.Bools("gen.src_mask")
+			if err != nil {
+				return fmt.Errorf("reference %s: gen.src_mask: %w", r.Path, err)
+			}
+			if len(r.GenSrc) != len(r.GenStart) || len(bits) != len(r.GenSrc)*len(r.GenSrc[0]) {
+				return fmt.Errorf("reference %s: gen.src and gen.src_mask must have one row per gen.start row, of one length", r.Path)
+			}
+			n := len(r.GenSrc[0])
+			for i := range r.GenSrc {
+				r.GenSrcMask = append(r.GenSrcMask, bits[i*n:(i+1)*n])
+			}
 		}
 		if _, ok := r.f.Info("gen.margin"); ok {
 			v, err := r.f.Float64s("gen.margin")

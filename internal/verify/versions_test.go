@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -245,5 +246,33 @@ func TestGenerationTies(t *testing.T) {
 				t.Errorf("%+v", d)
 			}
 		})
+	}
+}
+
+// TestXTransformerGeneration checks that verify --generate --kv-cache on
+// an XTransformer fixture compares XTransformer.generate's tokens with
+// the encoder and decoder parts, with and without the decoder's cache, on
+// both backends.
+func TestXTransformerGeneration(t *testing.T) {
+	for _, dir := range []string{"../../fixtures/xtransformers-1.9.2/enc_dec", filepath.Join(corners, "xtransformer_wrapper_opts")} {
+		r, err := Fixture(context.Background(), dir, Options{Generate: true, KVCache: true, Backends: []string{"ort", "native"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !r.Pass {
+			t.Fatal(r.Line())
+		}
+		got := map[string]int{}
+		for _, d := range r.Outputs {
+			if strings.HasPrefix(d.Check, "generate") {
+				if d.Tokens != 16 || d.Mismatched != 0 {
+					t.Errorf("%s: %s on %s: %d of %d tokens differ", filepath.Base(dir), d.Check, d.Backend, d.Mismatched, d.Tokens)
+				}
+				got[d.Check]++
+			}
+		}
+		if want := map[string]int{"generate": 2, "generate kv-cache": 2}; !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: generation rows %v, want %v", filepath.Base(dir), got, want)
+		}
 	}
 }

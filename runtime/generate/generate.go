@@ -675,7 +675,7 @@ func (m Meta) checkAutoregressive() error {
 		return errors.New("generate: the model is a non-causal ContinuousTransformerWrapper (an Encoder): no x-transformers wrapper generates with it")
 	case m.Kind == builder.KindXTransformer:
 		return errors.New("generate: the model is an XTransformer: it generates from a source sequence as XTransformer.generate does (encoder once, then the decoder): " +
-			"export its two parts (xt2onnx export --part encoder and --part decoder --kv-cache) and use Seq2Seq")
+			"export its two parts (xt2onnx export --part encoder, and --part decoder --kv-cache) and generate with both (Seq2Seq; xt2onnx generate --encoder ENC --model DEC --src-tokens …)")
 	}
 	return fmt.Errorf("generate: the model is a %s: no x-transformers wrapper generates with it (autoregressive generation needs a causal TransformerWrapper, a Decoder)", m.Kind)
 }

@@ -266,3 +266,76 @@ func TestGenerateRun(t *testing.T) {
 		})
 	}
 }
+
+// xtParts exports the enc_dec fixture's encoder part and its decoder part
+// (with the KV cache).
+func xtParts(t *testing.T) (enc, dec string) {
+	t.Helper()
+	dir := "../../../../../fixtures/xtransformers-1.9.2/enc_dec"
+	cfg, err := builder.LoadConfig(filepath.Join(dir, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := builder.OpenWeights(filepath.Join(dir, "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	tmp := t.TempDir()
+	for _, p := range []struct {
+		part builder.Part
+		path *string
+	}{{builder.PartEncoder, &enc}, {builder.PartDecoder, &dec}} {
+		m, err := builder.Build(cfg, w, "", builder.Options{Part: p.part, KVCache: p.part == builder.PartDecoder})
+		if err != nil {
+			t.Fatal(err)
+		}
+		*p.path = filepath.Join(tmp, string(p.part)+".onnx")
+		if err := xtexport.WriteFile(*p.path, m, xtexport.Options{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return enc, dec
+}
+
+// TestGenerateSeq2Seq runs an XTransformer from its two parts, with and
+// without the decoder's cache (same greedy tokens), and checks the flag
+// errors.
+func TestGenerateSeq2Seq(t *testing.T) {
+	enc, dec := xtParts(t)
+	var first string
+	for _, extra := range [][]string{nil, {"--no-cache"}} {
+		args := append([]string{"--encoder", enc, "--model", dec, "--batch-src", "1,2,3,4,5;6,7,8,9,10", "--batch-prompts", "1;2", "--max-new", "8", "--greedy"}, extra...)
+		stdout, _, err := run(t, false, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows := strings.Split(strings.TrimSpace(stdout), "\n")
+		if len(rows) != 2 || len(strings.Fields(rows[0])) != 8 || len(strings.Fields(rows[1])) != 8 {
+			t.Fatalf("%v: stdout %q, want 2 rows of 8 tokens", extra, stdout)
+		}
+		if first == "" {
+			first = stdout
+		} else if stdout != first {
+			t.Errorf("--no-cache gave %q, the cache %q", stdout, first)
+		}
+	}
+	for _, tt := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"source without encoder", []string{"--model", dec, "--src-tokens", "1", "--prompt-tokens", "1"}, "--src-tokens and --batch-src need --encoder"},
+		{"encoder without source", []string{"--encoder", enc, "--model", dec, "--prompt-tokens", "1"}, "--encoder needs the source"},
+		{"rows differ", []string{"--encoder", enc, "--model", dec, "--batch-src", "1;2", "--prompt-tokens", "1"}, "2 source rows for 1 prompt rows"},
+		{"decoder part alone", []string{"--model", dec, "--prompt-tokens", "1"}, "generate: the model is an XTransformer"},
+		{"parts swapped", []string{"--encoder", dec, "--model", enc, "--src-tokens", "1", "--prompt-tokens", "1"}, `the decoder model is an XTransformer's "encoder" part`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := run(t, false, tt.args...)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
