@@ -68,8 +68,9 @@ type Options struct {
 	// earlier positions (past_key_<i>, past_value_<i> for the i-th
 	// self-attention layer, and past_shift_<l> for token-shifting layer l)
 	// and returns them extended (present_*). One file serves the prompt
-	// (empty past) and every following step. TransformerWrapper decoders,
-	// and the decoder part of an XTransformer.
+	// (empty past) and every following step. TransformerWrapper and
+	// ContinuousTransformerWrapper decoders, and the decoder part of an
+	// XTransformer.
 	KVCache bool
 	// Part exports one half of an XTransformer (see Part); the zero value
 	// exports the whole model, src and tgt in, logits out.
@@ -164,8 +165,10 @@ func Unsupported(cfg *Config, opts Options) []string {
 	}
 	if opts.KVCache {
 		switch {
-		case cfg.Kind != KindTransformerWrapper:
-			out = append(out, fmt.Sprintf("KV cache for kind %s (TransformerWrapper decoders only; generate encoder-decoder models without the cache)", cfg.Kind))
+		case cfg.Kind == KindXTransformer:
+			out = append(out, "KV cache for a whole XTransformer (export its decoder part with the cache: Options.Part = PartDecoder)")
+		case cfg.Kind != KindTransformerWrapper && cfg.Kind != KindContinuousTransformerWrapper:
+			out = append(out, fmt.Sprintf("KV cache for kind %s (TransformerWrapper and ContinuousTransformerWrapper decoders, and XTransformer decoder parts)", cfg.Kind))
 		case cfg.Layers != nil && !cfg.Layers.Causal():
 			out = append(out, "KV cache for a non-causal (Encoder) model")
 		case cfg.Layers != nil && cfg.Layers.NumAttnLayers() == 0:

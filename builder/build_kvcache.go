@@ -129,7 +129,7 @@ func (mb *modelBuilder) cacheKV(path, k, v string, kvHeads, dh, vdh int64) (stri
 // Under those conditions the last position's logits, the only ones
 // generation reads, are the same computation either way.
 func (c *Config) CacheSlides() bool {
-	if c == nil || c.Kind != KindTransformerWrapper || c.Layers == nil || !c.Layers.Causal() {
+	if c == nil || (c.Kind != KindTransformerWrapper && c.Kind != KindContinuousTransformerWrapper) || c.Layers == nil || !c.Layers.Causal() {
 		return false
 	}
 	l := c.Layers

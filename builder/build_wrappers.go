@@ -54,8 +54,11 @@ func (mb *modelBuilder) model() (*graph.Graph, error) {
 	case KindContinuousTransformerWrapper:
 		c := cfg.Continuous
 		x := mb.input(InputTokens, graph.Float, graph.Sym("batch"), graph.Sym("seq"), graph.Fixed(int64(derefOr(c.DimIn, cfg.Dim()))))
+		if mb.opts.KVCache {
+			mb.kv = mb.cacheInputs(cfg)
+		}
 		mask := ""
-		if mb.wantMask(InputMask, true) {
+		if mb.kv == nil && mb.wantMask(InputMask, true) {
 			mask = mb.input(InputMask, graph.Bool, graph.Sym("batch"), graph.Sym("seq"))
 		}
 		out := mb.continuousWrapper(x, mask)
@@ -64,6 +67,9 @@ func (mb *modelBuilder) model() (*graph.Graph, error) {
 			name = OutputEmbeddings
 		}
 		mb.output(name, out, graph.Sym("batch"), graph.Sym("seq"), graph.Fixed(mb.lastDim(cfg, mb.opts.ReturnEmbeddings)))
+		if mb.kv != nil {
+			mb.cacheOutputs()
+		}
 	case KindViTransformerWrapper:
 		v := cfg.ViT
 		img := mb.input(InputImage, graph.Float, graph.Sym("batch"), graph.Fixed(int64(v.Channels)), graph.Fixed(int64(v.ImageSize)), graph.Fixed(int64(v.ImageSize)))
@@ -412,7 +418,11 @@ func (mb *modelBuilder) continuousWrapper(x, mask string) string {
 	if c.DimIn != nil {
 		x = mb.linear("project_in", x, int64(*c.DimIn), dim, true)
 	}
-	if pos := mb.posEmb("", cfg.PosEmb(), x, dim, c.MaxSeqLen, false, ""); pos != "" {
+	offset := ""
+	if mb.kv != nil {
+		offset = mb.kv.pastTokens
+	}
+	if pos := mb.posEmb("", cfg.PosEmb(), x, dim, c.MaxSeqLen, false, offset); pos != "" {
 		x = mb.b.Op("Add", "embed", []string{x, pos})
 	}
 	if c.PostEmbNorm {

@@ -166,7 +166,10 @@ func TestKVCacheRejects(t *testing.T) {
 		{"xpos", "dec_rotary_xpos", "rotary_xpos", builder.Options{KVCache: true}},
 		{"encoder", "enc_rmsnorm_glu", "non-causal", builder.Options{KVCache: true, Mask: builder.MaskOff}},
 		{"mask", "dec_basic", "mask input", builder.Options{KVCache: true, Mask: builder.MaskOn}},
-		{"xtransformer", "enc_dec", "TransformerWrapper decoders only", builder.Options{KVCache: true}},
+		{"xtransformer", "enc_dec", "KV cache for a whole XTransformer (export its decoder part with the cache", builder.Options{KVCache: true}},
+		{"xtransformer encoder part", "enc_dec", "KV cache for the encoder part", builder.Options{KVCache: true, Part: builder.PartEncoder}},
+		{"part of a decoder", "dec_basic", `part "decoder" of kind TransformerWrapper`, builder.Options{Part: builder.PartDecoder}},
+		{"vit", "vit", "KV cache for kind ViTransformerWrapper", builder.Options{KVCache: true}},
 		// found by the oracle: cross-attention queries sit at the end of the
 		// context, counted over the whole sequence
 		{"cross max_attend_past", `{"kind": "TransformerWrapper", "wrapper": {"num_tokens": 64, "max_seq_len": 13},

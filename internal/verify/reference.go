@@ -40,6 +40,12 @@ type Reference struct {
 	// its mask (true: keep); nil for decoder-only references.
 	GenSrc     [][]int64
 	GenSrcMask [][]bool
+	// GenVecStart ([b, t, dim_in]), GenVecOut ([b, steps, dim_out],
+	// PyTorch's float32) and GenVecOut64 (float64) are a
+	// ContinuousAutoregressiveWrapper generation; nil for token references.
+	GenVecStart              []float32
+	GenVecOut, GenVecOut64   []float64
+	GenVecShape, GenOutShape []int64
 }
 
 // OpenReference opens the reference at path: an io.safetensors file or the
@@ -76,6 +82,9 @@ func (r *Reference) load() error {
 		for i := range r.Want {
 			r.TorchF32MaxAbsDiff = max(r.TorchF32MaxAbsDiff, math.Abs(f32[i]-r.Want[i]))
 		}
+	}
+	if info, ok := r.f.Info("gen.start"); ok && len(info.Shape) == 3 {
+		return r.loadVectors(info.Shape)
 	}
 	if _, ok := r.f.Info("gen.start"); ok {
 		if r.GenStart, err = r.intRows("gen.start"); err != nil {
@@ -117,6 +126,27 @@ func (r *Reference) load() error {
 			}
 		}
 	}
+	return nil
+}
+
+// loadVectors reads a continuous generation: gen.start [b, t, dim_in],
+// gen.out and gen.out_f64 [b, steps, dim_out].
+func (r *Reference) loadVectors(start []int64) error {
+	var err error
+	if r.GenVecStart, err = r.f.Float32s("gen.start"); err != nil {
+		return fmt.Errorf("reference %s: %w", r.Path, err)
+	}
+	info, ok := r.f.Info("gen.out_f64")
+	if !ok || len(info.Shape) != 3 || info.Shape[0] != start[0] {
+		return fmt.Errorf("reference %s: a 3-D gen.start needs gen.out_f64 [%d steps dim_out] (ContinuousAutoregressiveWrapper.generate in float64)", r.Path, start[0])
+	}
+	if r.GenVecOut64, err = r.f.Float64s("gen.out_f64"); err != nil {
+		return fmt.Errorf("reference %s: %w", r.Path, err)
+	}
+	if r.GenVecOut, err = r.f.Float64s("gen.out"); err != nil || len(r.GenVecOut) != len(r.GenVecOut64) {
+		return fmt.Errorf("reference %s: gen.out must be PyTorch's float32 generation, shaped as gen.out_f64 (%v)", r.Path, err)
+	}
+	r.GenVecShape, r.GenOutShape = start, info.Shape
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -393,6 +394,75 @@ func TestSeq2SeqFixtures(t *testing.T) {
 					}
 					if !reflect.DeepEqual(got, want) {
 						t.Errorf("greedy from %v:\n got %v\nwant %v (x-transformers 1.9.2)", start, got, want)
+					}
+				})
+			}
+		}
+	}
+}
+
+// TestContinuousFixtures checks ContinuousAutoregressiveWrapper
+// generation (8 vectors from gen.start) against 1.9.2's float64 result
+// gen.out_f64 on the continuous decoder corners (continuous_dec_slide's
+// window of 6 slides), with and without the KV cache, on both backends,
+// within max(1e-5, 2× PyTorch's own float32 error on the same generation).
+func TestContinuousFixtures(t *testing.T) {
+	for _, name := range []string{"continuous_dec", "continuous_dec_slide"} {
+		for _, backend := range []string{"ort", "native"} {
+			for _, kv := range []bool{false, true} {
+				t.Run(fmt.Sprintf("%s/%s/kv=%v", name, backend, kv), func(t *testing.T) {
+					dir := filepath.Join(corners, name)
+					io, err := safetensors.Open(filepath.Join(dir, "io.safetensors"))
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer io.Close()
+					info, _ := io.Info("gen.start")
+					outInfo, _ := io.Info("gen.out_f64")
+					startFlat, err := io.Float32s("gen.start")
+					if err != nil {
+						t.Fatal(err)
+					}
+					want, err := io.Float64s("gen.out_f64")
+					if err != nil {
+						t.Fatal(err)
+					}
+					torch32, err := io.Float64s("gen.out")
+					if err != nil {
+						t.Fatal(err)
+					}
+					b, n, w := int(info.Shape[0]), int(info.Shape[1]), int(info.Shape[2])
+					start := make([][][]float32, b)
+					for r := range start {
+						for j := range n {
+							start[r] = append(start[r], startFlat[(r*n+j)*w:(r*n+j+1)*w])
+						}
+					}
+					sess, model := buildFixture(t, dir, kv, backend)
+					meta, err := generate.ParseMeta(model)
+					if err != nil {
+						t.Fatal(err)
+					}
+					c, err := generate.NewContinuous(sess, meta)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if c.HasCache() != kv {
+						t.Errorf("HasCache() = %v, want %v", c.HasCache(), kv)
+					}
+					steps := int(outInfo.Shape[1])
+					got, err := c.Generate(context.Background(), start, steps, false)
+					if err != nil {
+						t.Fatal(err)
+					}
+					var diff, torchErr float64
+					for i := range want {
+						r, rest := i/(steps*w), i%(steps*w)
+						diff = max(diff, math.Abs(float64(got[r][rest/w][rest%w])-want[i]))
+						torchErr = max(torchErr, math.Abs(torch32[i]-want[i]))
+					}
+					if tol := max(1e-5, 2*torchErr); diff > tol || math.IsNaN(diff) {
+						t.Errorf("max abs diff from 1.9.2's float64 generation %.3g > tol %.3g (PyTorch's float32 error %.3g)", diff, tol, torchErr)
 					}
 				})
 			}

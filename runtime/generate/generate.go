@@ -314,7 +314,7 @@ func (g *Generator) generate(ctx context.Context, start [][]int64, opts Options,
 		var logits [][]float32
 		if cached {
 			if from > 0 {
-				if past, err = g.dropOldest(past, g.meta.MaxSeqLen-1); err != nil {
+				if past, err = dropOldest(past, g.meta.MaxSeqLen-1); err != nil {
 					return nil, fmt.Errorf("generate: step %d: %w", step, err)
 				}
 			}
@@ -525,7 +525,7 @@ func (s *stepBuffers) outputs(g *Generator, past map[string]*runtime.Tensor, bat
 
 // dropOldest keeps the last keep positions (dim 2) of every cached key
 // and value.
-func (g *Generator) dropOldest(past map[string]*runtime.Tensor, keep int) (map[string]*runtime.Tensor, error) {
+func dropOldest(past map[string]*runtime.Tensor, keep int) (map[string]*runtime.Tensor, error) {
 	next := make(map[string]*runtime.Tensor, len(past))
 	for name, t := range past {
 		shape := t.Shape()
@@ -670,7 +670,7 @@ func (m Meta) checkAutoregressive() error {
 		return errors.New("generate: the model is a non-causal TransformerWrapper (an Encoder): each position sees later ones, so it cannot continue a sequence token by token; " +
 			"x-transformers' NonAutoregressiveWrapper (iterative demasking) is the wrapper that generates with it")
 	case m.Kind == builder.KindContinuousTransformerWrapper && m.Causal:
-		return errors.New("generate: the model is a ContinuousTransformerWrapper: it generates vectors, not tokens; x-transformers' ContinuousAutoregressiveWrapper is the wrapper that fits")
+		return errors.New("generate: the model is a ContinuousTransformerWrapper: it generates vectors, not tokens; x-transformers' ContinuousAutoregressiveWrapper is the wrapper that fits (NewContinuous)")
 	case m.Kind == builder.KindContinuousTransformerWrapper:
 		return errors.New("generate: the model is a non-causal ContinuousTransformerWrapper (an Encoder): no x-transformers wrapper generates with it")
 	case m.Kind == builder.KindXTransformer:
