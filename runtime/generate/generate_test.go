@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"math/rand/v2"
 	"reflect"
 	"slices"
 	"strings"
@@ -400,5 +401,59 @@ func TestNewRefusesWhatCannotGenerate(t *testing.T) {
 		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
 			t.Errorf("%s: error %v, want one containing %q", tt.name, err, tt.want)
 		}
+	}
+}
+
+// TestGumbelMaxDistribution checks the statistics of the
+// NonAutoregressiveWrapper sampler (PyTorch's RNG cannot be reproduced, so
+// sampled sequences are compared by distribution): over 200000 draws each
+// token's frequency is within 5 standard errors of softmax(logits/T), and
+// a filtered (-Inf) token is never drawn.
+func TestGumbelMaxDistribution(t *testing.T) {
+	logits := []float64{0, 1, 2, math.Inf(-1), 0.5}
+	for _, temp := range []float64{0.5, 1, 2} {
+		rng := rand.New(rand.NewPCG(1, 2))
+		const n = 200000
+		counts := make([]int, len(logits))
+		for range n {
+			counts[gumbelMax(logits, temp, rng)]++
+		}
+		scaled := make([]float64, len(logits))
+		for i, l := range logits {
+			scaled[i] = l / temp
+		}
+		p := softmax(scaled)
+		for i, c := range counts {
+			se := math.Sqrt(p[i] * (1 - p[i]) / n)
+			if f := float64(c) / n; math.Abs(f-p[i]) > 5*se+1e-12 {
+				t.Errorf("T=%g token %d: frequency %.4f, want %.4f ± %.4f", temp, i, f, p[i], 5*se)
+			}
+		}
+		if counts[3] != 0 {
+			t.Errorf("T=%g: the filtered token was drawn %d times", temp, counts[3])
+		}
+	}
+}
+
+// TestMaskCounts checks the demasking schedule against the counts 1.9.2
+// computes (printed by PyTorch 2.x): (schedule(linspace(0, 1,
+// steps+1)[1:]) * seq_len).long(), in float32.
+func TestMaskCounts(t *testing.T) {
+	for _, tt := range []struct {
+		schedule   string
+		steps, len int
+		want       []int
+	}{
+		{ScheduleLinear, 6, 12, []int{10, 7, 6, 4, 2, 0}}, // 7: float32 (1 - 1/3) · 12 is just under 8, as in PyTorch
+		{ScheduleCosine, 6, 12, []int{11, 10, 8, 6, 3, 0}},
+		{ScheduleLinear, 18, 256, []int{241, 227, 213, 199, 184, 170, 156, 142, 128, 113, 99, 85, 71, 56, 42, 28, 14, 0}},
+	} {
+		got, err := maskCounts(tt.schedule, tt.steps, tt.len)
+		if err != nil || !slices.Equal(got, tt.want) {
+			t.Errorf("%s %d×%d: %v %v, want %v", tt.schedule, tt.steps, tt.len, got, err, tt.want)
+		}
+	}
+	if _, err := maskCounts("square", 4, 8); err == nil {
+		t.Error("unknown schedule: no error")
 	}
 }

@@ -12,6 +12,15 @@ ContinuousTransformerWrapper decoders: gen.start (float32 [b, 4, dim_in]),
 gen.out (float32) and gen.out_f64 (float64 [b, 8, dim_out]) from
 ContinuousAutoregressiveWrapper(model).generate(start, 8), in float32 and
 float64.
+
+Non-causal TransformerWrappers (encoders): gen.nar_<variant> (int64 [2,
+max_seq_len]) = NonAutoregressiveWrapper(model, mask_id=num_tokens - 1,
+steps=6, schedule=..., can_mask_prev_unmasked=...).generate(batch_size=2,
+start_temperature=0) on the float64 model, for the variants linear,
+cosine and cosine_remask (can_mask_prev_unmasked=True). At temperature 0
+1.9.2 still adds Gumbel noise scaled by 1e-3 (PyTorch's RNG, which Go cannot
+reproduce); the script checks that the result equals the noise-free argmax,
+so that the reference is the deterministic zero-temperature limit.
 """
 import json
 import os
@@ -59,6 +68,23 @@ def add(d):
             out32 = ContinuousAutoregressiveWrapper(model.float()).generate(start, 8)
             out64 = ContinuousAutoregressiveWrapper(model.double()).generate(start.double(), 8)
             new = {"gen.start": start, "gen.out": out32.float(), "gen.out_f64": out64.double()}
+        elif cfg["kind"] == "TransformerWrapper" and cfg["attn_layers"]["type"] == "Encoder":
+            import x_transformers.nonautoregressive_wrapper as nar
+            vocab = cfg["wrapper"]["num_tokens"]
+            m64 = model.double()
+            for name, schedule, remask in (("linear", "linear", False), ("cosine", "cosine", False), ("cosine_remask", "cosine", True)):
+                w = nar.NonAutoregressiveWrapper(m64, mask_id=vocab - 1, steps=6, schedule=schedule, can_mask_prev_unmasked=remask)
+                torch.manual_seed(seed)
+                noisy = w.generate(batch_size=2, start_temperature=0.)
+                real = nar.gumbel_noise
+                nar.gumbel_noise = lambda t: torch.zeros_like(t)
+                try:
+                    clean = w.generate(batch_size=2, start_temperature=0.)
+                finally:
+                    nar.gumbel_noise = real
+                if not torch.equal(noisy, clean):
+                    sys.exit(f"{d}: {name}: 1.9.2's noise at temperature 0 changed the result; pick another seed")
+                new["gen.nar_" + name] = clean
         else:
             sys.exit(f"{d}: kind {cfg['kind']}: nothing to add")
     for k in new:
