@@ -99,8 +99,9 @@ const (
 
 // Metadata keys of KV-cache models and of XTransformer parts.
 const (
-	MetaKVCache = "xt2onnx.kv_cache" // "1" when the model takes past_* inputs
-	MetaPart    = "xt2onnx.part"     // "encoder" or "decoder" for an XTransformer part
+	MetaKVCache     = "xt2onnx.kv_cache"     // "1" when the model takes past_* inputs
+	MetaCacheSlides = "xt2onnx.cache_slides" // "1" when the cache may slide (Config.CacheSlides)
+	MetaPart        = "xt2onnx.part"         // "encoder" or "decoder" for an XTransformer part
 )
 
 // Names of the cross-attention inputs of an XTransformer decoder part (and
@@ -238,6 +239,9 @@ func Build(cfg *Config, w Weights, sourceName string, opts Options) (*graph.Mode
 	m.SetMetadata(MetaConfig, string(cfgJSON))
 	if opts.KVCache {
 		m.SetMetadata(MetaKVCache, "1")
+		if cfg.CacheSlides() {
+			m.SetMetadata(MetaCacheSlides, "1")
+		}
 	}
 	if opts.Part != PartWhole {
 		m.SetMetadata(MetaPart, string(opts.Part))

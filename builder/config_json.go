@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/xt2onnx/xt2onnx/internal/textdist"
 )
 
 // The JSON form of a Config (fixtures/xtransformers-1.9.2/*/config.json):
@@ -904,8 +906,10 @@ func unknownValueMessage(what, value string, valid []string) string {
 
 // suggestKey returns the valid name nearest to name: the same name with or
 // without an attn_/ff_ prefix, else the one at the smallest edit distance
-// (first in table order on a tie) if that is at most max(2, len(name)/3);
-// "" if none is close.
+// (textdist.Nearest: first in table order on a tie, at most
+// max(2, len(name)/3) away), else one with the same words plus or minus
+// some (textdist.NearestWords: "rotary_emb" → "rotary_pos_emb"); "" if none
+// is close.
 func suggestKey(name string, valid []string) string {
 	for _, p := range []string{"attn_", "ff_"} {
 		if slices.Contains(valid, p+name) {
@@ -915,40 +919,10 @@ func suggestKey(name string, valid []string) string {
 			return rest
 		}
 	}
-	best, bestDist := "", max(2, len(name)/3)+1
-	for _, v := range valid {
-		if d := configEditDistance(strings.ToLower(name), v); d < bestDist {
-			best, bestDist = v, d
-		}
+	if s := textdist.Nearest(name, valid); s != "" {
+		return s
 	}
-	return best
-}
-
-// configEditDistance is the Levenshtein distance between a and b in bytes, with
-// a swap of two adjacent bytes counting as one edit (optimal string
-// alignment), so "attn_qk_nrom" is 1 away from "attn_qk_norm".
-func configEditDistance(a, b string) int {
-	d := make([][]int, len(a)+1)
-	for i := range d {
-		d[i] = make([]int, len(b)+1)
-		d[i][0] = i
-	}
-	for j := range d[0] {
-		d[0][j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
-			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
-				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
-			}
-		}
-	}
-	return d[len(a)][len(b)]
+	return textdist.NearestWords(name, valid, "_")
 }
 
 // ---- ordered JSON ----

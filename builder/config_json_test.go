@@ -346,12 +346,4 @@ func TestSuggestName(t *testing.T) {
 			t.Errorf("suggestKey(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
-	for _, tt := range []struct {
-		a, b string
-		want int
-	}{{"kitten", "sitting", 3}, {"attn_qk_nrom", "attn_qk_norm", 1}, {"", "abc", 3}, {"ab", "ab", 0}, {"ca", "abc", 3}} {
-		if d := configEditDistance(tt.a, tt.b); d != tt.want {
-			t.Errorf("configEditDistance(%q, %q) = %d, want %d", tt.a, tt.b, d, tt.want)
-		}
-	}
 }

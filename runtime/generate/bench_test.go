@@ -32,6 +32,10 @@ func BenchmarkCachedStep(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	meta, err := MetaOf(m)
+	if err != nil {
+		b.Fatal(err)
+	}
 	// "ort" binds the outputs to reused buffers (RunInto), as Generate
 	// does; "ort-copy" has ONNX Runtime allocate them and copies them out,
 	// as before.
@@ -47,7 +51,7 @@ func BenchmarkCachedStep(b *testing.B) {
 					b.Fatal(err)
 				}
 				defer sess.Close()
-				g, err := New(sess, MetaFromConfig(cfg, true))
+				g, err := New(sess, meta)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -97,8 +101,12 @@ func BenchmarkSeq2Seq(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	open := func(b *testing.B, opts builder.Options) runtime.Session {
+	open := func(b *testing.B, opts builder.Options) (runtime.Session, Meta) {
 		m, err := builder.Build(cfg, builder.RandomWeights{Seed: 1}, "random", opts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		meta, err := MetaOf(m)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -111,7 +119,7 @@ func BenchmarkSeq2Seq(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.Cleanup(func() { s.Close() })
-		return s
+		return s, meta
 	}
 	src := [][]int64{make([]int64, 128)}
 	for i := range src[0] {
@@ -121,7 +129,7 @@ func BenchmarkSeq2Seq(b *testing.B) {
 	const newTokens = 16
 	ctx := context.Background()
 	b.Run("whole", func(b *testing.B) {
-		s := open(b, builder.Options{})
+		s, _ := open(b, builder.Options{})
 		x, _ := runtime.NewInt64([]int64{1, 128}, src[0])
 		keep := make([]bool, 128)
 		for i := range keep {
@@ -153,10 +161,8 @@ func BenchmarkSeq2Seq(b *testing.B) {
 			name = "parts-cached"
 		}
 		b.Run(name, func(b *testing.B) {
-			enc := open(b, builder.Options{Part: builder.PartEncoder})
-			dec := open(b, builder.Options{Part: builder.PartDecoder, KVCache: kv})
-			meta := MetaFromConfig(cfg, kv)
-			meta.Part = builder.PartDecoder
+			enc, _ := open(b, builder.Options{Part: builder.PartEncoder})
+			dec, meta := open(b, builder.Options{Part: builder.PartDecoder, KVCache: kv})
 			s, err := NewSeq2Seq(enc, dec, meta)
 			if err != nil {
 				b.Fatal(err)

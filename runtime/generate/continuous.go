@@ -7,7 +7,6 @@ import (
 	"math"
 	"strings"
 
-	"github.com/xt2onnx/xt2onnx/builder"
 	"github.com/xt2onnx/xt2onnx/runtime"
 )
 
@@ -36,8 +35,8 @@ func NewContinuous(sess runtime.Session, meta Meta) (*Continuous, error) {
 	case sess == nil:
 		return nil, errors.New("generate: nil session")
 	case meta.Kind == "":
-		return nil, errors.New("generate: the model carries no xt2onnx metadata (" + builder.MetaConfig + "): export it with xt2onnx export")
-	case meta.Kind != builder.KindContinuousTransformerWrapper:
+		return nil, errors.New("generate: the model carries no xt2onnx metadata (" + runtime.MetaConfig + "): export it with xt2onnx export")
+	case meta.Kind != KindContinuousTransformerWrapper:
 		return nil, fmt.Errorf("generate: the model is a %s; ContinuousAutoregressiveWrapper generates with a ContinuousTransformerWrapper", meta.Kind)
 	case !meta.Causal:
 		return nil, errors.New("generate: the model is a non-causal ContinuousTransformerWrapper (an Encoder): no x-transformers wrapper generates with it")
@@ -49,7 +48,7 @@ func NewContinuous(sess runtime.Session, meta Meta) (*Continuous, error) {
 	}
 	for _, in := range sess.Inputs() {
 		switch {
-		case in.Name == builder.InputTokens:
+		case in.Name == inputTokens:
 			if in.DType != runtime.Float32 || len(in.Shape) != 3 || in.Shape[2] < 1 {
 				return nil, fmt.Errorf("generate: input %s: want float32 vectors [batch seq dim_in]", in)
 			}
@@ -60,18 +59,18 @@ func NewContinuous(sess runtime.Session, meta Meta) (*Continuous, error) {
 				return nil, fmt.Errorf("generate: KV-cache input %q has no output %q to feed it", in.Name, present)
 			}
 			c.cache = append(c.cache, cacheIO{past: in, present: present})
-		case in.Name == builder.InputMask:
+		case in.Name == inputMask:
 			// all true, filled by run
 		default:
 			return nil, fmt.Errorf("generate: the model takes %s, which generation cannot fill", in)
 		}
 	}
 	if c.width == 0 {
-		return nil, fmt.Errorf("generate: the model has no input %q (float32 [batch seq dim_in])", builder.InputTokens)
+		return nil, fmt.Errorf("generate: the model has no input %q (float32 [batch seq dim_in])", inputTokens)
 	}
-	o, ok := outputs[builder.OutputOut]
+	o, ok := outputs[outputOut]
 	if !ok {
-		return nil, fmt.Errorf("generate: the model has no output %q (export without --return-embeddings)", builder.OutputOut)
+		return nil, fmt.Errorf("generate: the model has no output %q (export without --return-embeddings)", outputOut)
 	}
 	if o.DType != runtime.Float32 || len(o.Shape) != 3 || o.Shape[2] != int64(c.width) {
 		return nil, fmt.Errorf("generate: output %s: ContinuousAutoregressiveWrapper appends each output to the input, so it must be float32 [batch seq %d] (dim_out = dim_in)", o, c.width)
@@ -79,7 +78,7 @@ func NewContinuous(sess runtime.Session, meta Meta) (*Continuous, error) {
 	c.out = o.Name
 	c.slides = meta.CacheSlides && meta.MaxSeqLen > 1 && len(c.cache) > 0
 	for _, ci := range c.cache {
-		if !strings.HasPrefix(ci.past.Name, builder.PastKeyPrefix) && !strings.HasPrefix(ci.past.Name, builder.PastValuePrefix) {
+		if !strings.HasPrefix(ci.past.Name, pastKeyPrefix) && !strings.HasPrefix(ci.past.Name, pastValuePrefix) {
 			c.slides = false
 		}
 	}
@@ -172,9 +171,9 @@ func (c *Continuous) run(ctx context.Context, out [][][]float32, from int, past 
 	if err != nil {
 		return nil, nil, err
 	}
-	inputs := map[string]*runtime.Tensor{builder.InputTokens: x}
+	inputs := map[string]*runtime.Tensor{inputTokens: x}
 	for _, in := range c.sess.Inputs() {
-		if in.Name == builder.InputMask {
+		if in.Name == inputMask {
 			keep := make([]bool, batch*seq)
 			for i := range keep {
 				keep[i] = true

@@ -8,10 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/xt2onnx/xt2onnx/builder"
 	"github.com/xt2onnx/xt2onnx/export"
+	"github.com/xt2onnx/xt2onnx/graph"
 	"github.com/xt2onnx/xt2onnx/internal/safetensors"
 	"github.com/xt2onnx/xt2onnx/runtime"
 	"github.com/xt2onnx/xt2onnx/runtime/generate"
@@ -184,7 +186,7 @@ func TestCacheMatchesNoCacheSliding(t *testing.T) {
 			dir := filepath.Join(fixtures, name)
 			plain, _ := buildFixture(t, dir, false)
 			cached, _ := buildFixture(t, dir, true)
-			meta := generate.Meta{MaxSeqLen: 6, NumTokens: 64, Kind: builder.KindTransformerWrapper, Causal: true}
+			meta := generate.Meta{MaxSeqLen: 6, NumTokens: 64, Kind: generate.KindTransformerWrapper, Causal: true}
 			start := [][]int64{{3, 1, 4}, {1, 5, 9}}
 			var out [2][][]int64
 			for i, sess := range []runtime.Session{plain, cached} {
@@ -220,11 +222,31 @@ func TestReadMeta(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (generate.Meta{MaxSeqLen: 128, NumTokens: 256, Kind: builder.KindTransformerWrapper, Causal: true}); meta != want {
+	if want := (generate.Meta{MaxSeqLen: 128, NumTokens: 256, Kind: generate.KindTransformerWrapper, Causal: true}); meta != want {
 		t.Errorf("ReadMeta = %+v, want %+v", meta, want)
 	}
-	if got := generate.MetaFromConfig(cfg, false); got != meta {
-		t.Errorf("MetaFromConfig = %+v, want %+v", got, meta)
+	if got, err := generate.MetaOf(m); err != nil || got != meta {
+		t.Errorf("MetaOf = %+v, %v; want %+v", got, err, meta)
+	}
+	kv, err := builder.Build(cfg, builder.RandomWeights{}, "", builder.Options{KVCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := generate.MetaOf(kv); err != nil || got != (generate.Meta{MaxSeqLen: 128, NumTokens: 256, KVCache: true, Kind: generate.KindTransformerWrapper, Causal: true}) {
+		t.Errorf("MetaOf(KV-cache model) = %+v, %v", got, err)
+	}
+	for _, tc := range []struct{ key, value, want string }{
+		{runtime.MetaMaxSeqLen, "-3", "is not a sequence length"},
+		{runtime.MetaConfig, "{", "unexpected end of JSON input"},
+		{runtime.MetaConfig, `{"wrapper":{"num_tokens":-1}}`, "must not be negative"},
+		{runtime.MetaConfig, `{"wrapper":{"num_tokens":8}}`, `has no "kind"`},
+		{runtime.MetaPart, "middle", `want "encoder" or "decoder"`},
+	} {
+		bad := &graph.Model{}
+		bad.SetMetadata(tc.key, tc.value)
+		if _, err := generate.MetaOf(bad); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("MetaOf(%s = %s): error %v, want one containing %q", tc.key, tc.value, err, tc.want)
+		}
 	}
 	_, err = generate.ReadMeta(filepath.Join(t.TempDir(), "missing.onnx"))
 	if !errors.Is(err, os.ErrNotExist) {
@@ -378,7 +400,7 @@ func TestSeq2SeqFixtures(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					if meta.Kind != builder.KindXTransformer || meta.Part != builder.PartDecoder || meta.KVCache != kv {
+					if meta.Kind != generate.KindXTransformer || meta.Part != generate.PartDecoder || meta.KVCache != kv {
 						t.Errorf("decoder meta %+v", meta)
 					}
 					s, err := generate.NewSeq2Seq(enc, dec, meta)

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/xt2onnx/xt2onnx/builder"
 	"github.com/xt2onnx/xt2onnx/runtime"
 )
 
@@ -191,14 +190,14 @@ func newGenerator(sess runtime.Session, meta Meta, seq2seq bool) (*Generator, er
 	var unknown []string
 	for _, in := range sess.Inputs() {
 		switch {
-		case in.Name == builder.InputTokens:
+		case in.Name == inputTokens:
 			if in.DType != runtime.Int64 || len(in.Shape) != 2 {
 				return nil, fmt.Errorf("generate: input %s: want int64 token ids [batch seq]: generation needs a TransformerWrapper model", in)
 			}
 			haveX = true
-		case in.Name == builder.InputMask && in.DType == runtime.Bool && len(in.Shape) == 2:
+		case in.Name == inputMask && in.DType == runtime.Bool && len(in.Shape) == 2:
 			g.mask = true
-		case seq2seq && (strings.HasPrefix(in.Name, builder.CrossKeyPrefix) || strings.HasPrefix(in.Name, builder.CrossValuePrefix) || in.Name == builder.InputSourceMask):
+		case seq2seq && (strings.HasPrefix(in.Name, crossKeyPrefix) || strings.HasPrefix(in.Name, crossValuePrefix) || in.Name == inputSourceMask):
 			g.fixed = append(g.fixed, in.Name)
 		case strings.HasPrefix(in.Name, "past_"):
 			present := "present_" + strings.TrimPrefix(in.Name, "past_")
@@ -214,7 +213,7 @@ func newGenerator(sess runtime.Session, meta Meta, seq2seq bool) (*Generator, er
 		}
 	}
 	if !haveX {
-		return nil, fmt.Errorf("generate: the model has no input %q (int64 [batch seq]); generation needs a decoder-only TransformerWrapper model", builder.InputTokens)
+		return nil, fmt.Errorf("generate: the model has no input %q (int64 [batch seq]); generation needs a decoder-only TransformerWrapper model", inputTokens)
 	}
 	if len(unknown) > 0 {
 		return nil, fmt.Errorf("generate: the model takes inputs generation cannot fill (%s); generation needs a decoder-only TransformerWrapper model (inputs x, mask or the KV cache)", strings.Join(unknown, ", "))
@@ -224,16 +223,16 @@ func newGenerator(sess runtime.Session, meta Meta, seq2seq bool) (*Generator, er
 	}
 	g.slides = meta.CacheSlides && meta.MaxSeqLen > 1 && len(g.cache) > 0
 	for _, c := range g.cache {
-		if !strings.HasPrefix(c.past.Name, builder.PastKeyPrefix) && !strings.HasPrefix(c.past.Name, builder.PastValuePrefix) || len(c.past.Shape) != 4 {
+		if !strings.HasPrefix(c.past.Name, pastKeyPrefix) && !strings.HasPrefix(c.past.Name, pastValuePrefix) || len(c.past.Shape) != 4 {
 			g.slides = false
 		}
 	}
-	if o, ok := outputs[builder.OutputLogits]; ok {
+	if o, ok := outputs[outputLogits]; ok {
 		g.logits = o.Name
 	} else if outs := sess.Outputs(); len(outs) == 1 {
 		g.logits = outs[0].Name
 	} else {
-		return nil, fmt.Errorf("generate: the model has no output %q: generation needs the logits (export without --return-embeddings)", builder.OutputLogits)
+		return nil, fmt.Errorf("generate: the model has no output %q: generation needs the logits (export without --return-embeddings)", outputLogits)
 	}
 	if o := outputs[g.logits]; o.DType != runtime.Float32 || (o.Shape != nil && len(o.Shape) != 3) {
 		return nil, fmt.Errorf("generate: output %s: want float32 logits [batch seq vocab]", o)
@@ -393,7 +392,7 @@ func (g *Generator) run(ctx context.Context, out [][]int64, from, batch int, pas
 	if err != nil {
 		return nil, nil, err
 	}
-	inputs := map[string]*runtime.Tensor{builder.InputTokens: x}
+	inputs := map[string]*runtime.Tensor{inputTokens: x}
 	for _, name := range g.fixed {
 		inputs[name] = fixed[name]
 	}
@@ -402,7 +401,7 @@ func (g *Generator) run(ctx context.Context, out [][]int64, from, batch int, pas
 		for i := range keep {
 			keep[i] = true
 		}
-		if inputs[builder.InputMask], err = runtime.NewBool(shape, keep); err != nil {
+		if inputs[inputMask], err = runtime.NewBool(shape, keep); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -486,7 +485,7 @@ func (s *stepBuffers) outputs(g *Generator, past map[string]*runtime.Tensor, bat
 	for _, c := range g.cache {
 		p := past[c.present]
 		shape := p.Shape()
-		if strings.HasPrefix(c.past.Name, builder.PastKeyPrefix) || strings.HasPrefix(c.past.Name, builder.PastValuePrefix) {
+		if strings.HasPrefix(c.past.Name, pastKeyPrefix) || strings.HasPrefix(c.past.Name, pastValuePrefix) {
 			if len(shape) != 4 {
 				return nil, fmt.Errorf("cache %q has shape %s, want [batch heads seq dim]", c.present, runtime.FormatShape(shape))
 			}
@@ -662,20 +661,20 @@ func padAfterEOS(out [][]int64, eos, pad int64) bool {
 func (m Meta) checkAutoregressive() error {
 	switch {
 	case m.Kind == "":
-		return errors.New("generate: the model carries no xt2onnx metadata (" + builder.MetaConfig + "), so its wrapper, causality and window are unknown: " +
+		return errors.New("generate: the model carries no xt2onnx metadata (" + runtime.MetaConfig + "), so its wrapper, causality and window are unknown: " +
 			"export it with xt2onnx export (PyTorch's own ONNX exports cannot generate here)")
-	case m.Kind == builder.KindTransformerWrapper && m.Causal:
+	case m.Kind == KindTransformerWrapper && m.Causal:
 		return nil
-	case m.Kind == builder.KindTransformerWrapper:
+	case m.Kind == KindTransformerWrapper:
 		return errors.New("generate: the model is a non-causal TransformerWrapper (an Encoder): each position sees later ones, so it cannot continue a sequence token by token; " +
 			"x-transformers' NonAutoregressiveWrapper (iterative demasking) is the wrapper that generates with it")
-	case m.Kind == builder.KindContinuousTransformerWrapper && m.Causal:
+	case m.Kind == KindContinuousTransformerWrapper && m.Causal:
 		return errors.New("generate: the model is a ContinuousTransformerWrapper: it generates vectors, not tokens; x-transformers' ContinuousAutoregressiveWrapper is the wrapper that fits (NewContinuous)")
-	case m.Kind == builder.KindContinuousTransformerWrapper:
+	case m.Kind == KindContinuousTransformerWrapper:
 		return errors.New("generate: the model is a non-causal ContinuousTransformerWrapper (an Encoder): no x-transformers wrapper generates with it")
-	case m.Kind == builder.KindXTransformer:
+	case m.Kind == KindXTransformer:
 		return errors.New("generate: the model is an XTransformer: it generates from a source sequence as XTransformer.generate does (encoder once, then the decoder): " +
-			"export its two parts (xt2onnx export --part encoder, and --part decoder --kv-cache) and generate with both (Seq2Seq; xt2onnx generate --encoder ENC --model DEC --src-tokens …)")
+			"export its two parts (xt2onnx export --part encoder, and --part decoder --kv-cache) and generate with both (Seq2Seq; xt2onnx generate DEC.onnx --encoder ENC.onnx --src-tokens …)")
 	}
 	return fmt.Errorf("generate: the model is a %s: no x-transformers wrapper generates with it (autoregressive generation needs a causal TransformerWrapper, a Decoder)", m.Kind)
 }

@@ -9,14 +9,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/xt2onnx/xt2onnx/builder"
 )
 
 // lm returns m as the Meta of a causal TransformerWrapper, the models the
 // generator accepts.
 func lm(m Meta) Meta {
-	m.Kind, m.Causal = builder.KindTransformerWrapper, true
+	m.Kind, m.Causal = KindTransformerWrapper, true
 	return m
 }
 
@@ -385,14 +383,14 @@ func TestNewRefusesWhatCannotGenerate(t *testing.T) {
 		meta Meta
 		want string // "": accepted
 	}{
-		{"decoder", Meta{Kind: builder.KindTransformerWrapper, Causal: true}, ""},
+		{"decoder", Meta{Kind: KindTransformerWrapper, Causal: true}, ""},
 		{"no metadata", Meta{MaxSeqLen: 8}, "carries no xt2onnx metadata (xt2onnx.config)"},
-		{"encoder", Meta{Kind: builder.KindTransformerWrapper}, "NonAutoregressiveWrapper"},
-		{"continuous decoder", Meta{Kind: builder.KindContinuousTransformerWrapper, Causal: true}, "ContinuousAutoregressiveWrapper"},
-		{"continuous encoder", Meta{Kind: builder.KindContinuousTransformerWrapper}, "no x-transformers wrapper generates with it"},
-		{"xtransformer", Meta{Kind: builder.KindXTransformer, Causal: true}, "XTransformer.generate"},
-		{"vit", Meta{Kind: builder.KindViTransformerWrapper}, "ViTransformerWrapper: no x-transformers wrapper"},
-		{"cross attender", Meta{Kind: builder.KindCrossAttender}, "CrossAttender: no x-transformers wrapper"},
+		{"encoder", Meta{Kind: KindTransformerWrapper}, "NonAutoregressiveWrapper"},
+		{"continuous decoder", Meta{Kind: KindContinuousTransformerWrapper, Causal: true}, "ContinuousAutoregressiveWrapper"},
+		{"continuous encoder", Meta{Kind: KindContinuousTransformerWrapper}, "no x-transformers wrapper generates with it"},
+		{"xtransformer", Meta{Kind: KindXTransformer, Causal: true}, "XTransformer.generate"},
+		{"vit", Meta{Kind: "ViTransformerWrapper"}, "ViTransformerWrapper: no x-transformers wrapper"},
+		{"cross attender", Meta{Kind: "CrossAttender"}, "CrossAttender: no x-transformers wrapper"},
 	} {
 		_, err := New(sess, tt.meta)
 		switch {

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"sort"
 
-	"github.com/xt2onnx/xt2onnx/builder"
 	"github.com/xt2onnx/xt2onnx/runtime"
 )
 
@@ -77,8 +76,8 @@ func NewNonAutoregressive(sess runtime.Session, meta Meta) (*NonAutoregressive, 
 	case sess == nil:
 		return nil, errors.New("generate: nil session")
 	case meta.Kind == "":
-		return nil, errors.New("generate: the model carries no xt2onnx metadata (" + builder.MetaConfig + "): export it with xt2onnx export")
-	case meta.Kind != builder.KindTransformerWrapper:
+		return nil, errors.New("generate: the model carries no xt2onnx metadata (" + runtime.MetaConfig + "): export it with xt2onnx export")
+	case meta.Kind != KindTransformerWrapper:
 		return nil, fmt.Errorf("generate: the model is a %s; NonAutoregressiveWrapper generates with a TransformerWrapper", meta.Kind)
 	case meta.Causal:
 		return nil, errors.New("generate: the model is causal (a Decoder): NonAutoregressiveWrapper demasks with a non-causal encoder; a decoder generates with New (AutoregressiveWrapper)")
@@ -88,20 +87,20 @@ func NewNonAutoregressive(sess runtime.Session, meta Meta) (*NonAutoregressive, 
 	n := &NonAutoregressive{sess: sess, meta: meta}
 	for _, in := range sess.Inputs() {
 		switch {
-		case in.Name == builder.InputTokens && in.DType == runtime.Int64 && len(in.Shape) == 2:
-		case in.Name == builder.InputMask && in.DType == runtime.Bool:
+		case in.Name == inputTokens && in.DType == runtime.Int64 && len(in.Shape) == 2:
+		case in.Name == inputMask && in.DType == runtime.Bool:
 			n.mask = true
 		default:
 			return nil, fmt.Errorf("generate: the model takes %s, which generation cannot fill (want x int64 [batch seq], optionally mask)", in)
 		}
 	}
 	for _, o := range sess.Outputs() {
-		if o.Name == builder.OutputLogits {
+		if o.Name == outputLogits {
 			n.logits = o.Name
 		}
 	}
 	if n.logits == "" {
-		return nil, fmt.Errorf("generate: the model has no output %q (export without --return-embeddings)", builder.OutputLogits)
+		return nil, fmt.Errorf("generate: the model has no output %q (export without --return-embeddings)", outputLogits)
 	}
 	return n, nil
 }
@@ -178,13 +177,13 @@ func (n *NonAutoregressive) Generate(ctx context.Context, o NAROptions) ([][]int
 		if err != nil {
 			return nil, err
 		}
-		in := map[string]*runtime.Tensor{builder.InputTokens: x}
+		in := map[string]*runtime.Tensor{inputTokens: x}
 		if n.mask {
 			keep := make([]bool, len(seq))
 			for j := range keep {
 				keep[j] = true
 			}
-			if in[builder.InputMask], err = runtime.NewBool(shape, keep); err != nil {
+			if in[inputMask], err = runtime.NewBool(shape, keep); err != nil {
 				return nil, err
 			}
 		}

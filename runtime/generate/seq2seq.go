@@ -6,12 +6,11 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/xt2onnx/xt2onnx/builder"
 	"github.com/xt2onnx/xt2onnx/runtime"
 )
 
 // Seq2Seq generates with an XTransformer exported as its two parts
-// (builder.PartEncoder and builder.PartDecoder), as 1.9.2's
+// (PartEncoder and PartDecoder), as 1.9.2's
 // XTransformer.generate does: the encoder runs once on the source, and its
 // part also computes every decoder cross-attention layer's keys and values
 // of the encodings; the decoder then continues the start tokens like
@@ -29,13 +28,13 @@ func NewSeq2Seq(enc, dec runtime.Session, meta Meta) (*Seq2Seq, error) {
 	if enc == nil || dec == nil {
 		return nil, errors.New("generate: Seq2Seq needs an encoder and a decoder session")
 	}
-	if meta.Kind != builder.KindXTransformer {
+	if meta.Kind != KindXTransformer {
 		if meta.Kind == "" {
 			return nil, errors.New("generate: the decoder carries no xt2onnx metadata: export it with xt2onnx export --part decoder")
 		}
 		return nil, fmt.Errorf("generate: the decoder is a %s, not an XTransformer part (decoder-only models generate with New)", meta.Kind)
 	}
-	if meta.Part != builder.PartDecoder {
+	if meta.Part != PartDecoder {
 		return nil, fmt.Errorf("generate: the decoder model is an XTransformer's %q part, want the decoder part (xt2onnx export --part decoder)", partName(meta.Part))
 	}
 	g, err := newGenerator(dec, meta, true)
@@ -46,31 +45,31 @@ func NewSeq2Seq(enc, dec runtime.Session, meta Meta) (*Seq2Seq, error) {
 	var haveSrc bool
 	for _, in := range enc.Inputs() {
 		switch in.Name {
-		case builder.InputSource:
+		case inputSource:
 			haveSrc = true
-		case builder.InputSourceMask:
+		case inputSourceMask:
 			s.encMask = true
 		default:
 			return nil, fmt.Errorf("generate: the encoder takes %s: want an XTransformer encoder part (inputs src, src_mask)", in)
 		}
 	}
 	if !haveSrc {
-		return nil, fmt.Errorf("generate: the encoder has no input %q: want an XTransformer encoder part (xt2onnx export --part encoder)", builder.InputSource)
+		return nil, fmt.Errorf("generate: the encoder has no input %q: want an XTransformer encoder part (xt2onnx export --part encoder)", inputSource)
 	}
 	outs := map[string]bool{}
 	for _, o := range enc.Outputs() {
 		outs[o.Name] = true
 	}
 	for _, name := range g.fixed {
-		if name != builder.InputSourceMask && !outs[name] {
+		if name != inputSourceMask && !outs[name] {
 			return nil, fmt.Errorf("generate: the decoder takes %q, which the encoder does not return: export both parts from one config", name)
 		}
 	}
 	return s, nil
 }
 
-func partName(p builder.Part) string {
-	if p == builder.PartWhole {
+func partName(p string) string {
+	if p == "" {
 		return "whole"
 	}
 	return string(p)
@@ -137,9 +136,9 @@ func (s *Seq2Seq) Encode(ctx context.Context, src [][]int64, srcMask [][]bool) (
 	if err != nil {
 		return nil, err
 	}
-	in := map[string]*runtime.Tensor{builder.InputSource: x}
+	in := map[string]*runtime.Tensor{inputSource: x}
 	if s.encMask {
-		in[builder.InputSourceMask] = mask
+		in[inputSourceMask] = mask
 	} else if slices.Contains(keep, false) {
 		return nil, errors.New("generate: the encoder part takes no src_mask, so it cannot mask the source: export it with the mask")
 	}
@@ -149,7 +148,7 @@ func (s *Seq2Seq) Encode(ctx context.Context, src [][]int64, srcMask [][]bool) (
 	}
 	fixed := map[string]*runtime.Tensor{}
 	for _, name := range s.dec.fixed {
-		if name == builder.InputSourceMask {
+		if name == inputSourceMask {
 			fixed[name] = mask
 			continue
 		}

@@ -54,14 +54,31 @@ func Float16From(f float64) Float16 {
 	return Float16(sign | uint16(e+15)<<10 | (uint16(m) - 1024))
 }
 
-// BFloat16From rounds f to the nearest bfloat16 (ties to even).
+// BFloat16From rounds f to the nearest bfloat16 (ties to even), once:
+// straight from the float64, never through float32 (which would round twice
+// and turn 1 + 2^-8 + 2^-40 into 1 instead of 1.0078125). Values from
+// halfway between the largest finite bfloat16 and 2^128 up become ±Inf;
+// NaN stays NaN with the sign and top payload bits of float32(f).
 func BFloat16From(f float64) BFloat16 {
-	b := math.Float32bits(float32(f))
 	if math.IsNaN(f) {
-		return BFloat16(uint16(b>>16) | 0x40)
+		return BFloat16(uint16(math.Float32bits(float32(f))>>16) | 0x40)
 	}
-	b += 0x7fff + (b>>16)&1
-	return BFloat16(b >> 16)
+	sign := uint16(math.Float64bits(f)>>48) & 0x8000
+	a := math.Abs(f)
+	switch {
+	case a >= 0x1.ffp127: // halfway between 0x1.fep127 (odd) and 2^128: Inf
+		return BFloat16(sign | 0x7f80)
+	case a < 0x1p-126: // subnormal: units of 2^-133 (128 units is the smallest normal)
+		return BFloat16(sign | uint16(math.RoundToEven(a*0x1p133)))
+	}
+	frac, exp := math.Frexp(a) // a = frac * 2^exp, frac in [0.5, 1)
+	m := math.RoundToEven(frac * 256)
+	e := exp - 1
+	if m == 256 {
+		m = 128
+		e++
+	}
+	return BFloat16(sign | uint16(e+127)<<7 | (uint16(m) - 128))
 }
 
 // The tensor element types of the ONNX types that gorgonia's tensor

@@ -87,7 +87,7 @@ positions, which "xt2onnx generate" uses to run one token per step.
 --part encoder|decoder exports one half of an XTransformer: the encoder part
 returns the encodings and every decoder cross-attention layer's keys and
 values of them, the decoder part takes those (with --kv-cache also its own
-cache); "xt2onnx generate --encoder ENC --model DEC --src-tokens …" runs
+cache); "xt2onnx generate DEC.onnx --encoder ENC.onnx --src-tokens …" runs
 the encoder once per source.
 
 --validate REF then runs the written file on a reference's inputs (REF is an
@@ -154,7 +154,7 @@ object with --json.`,
 	fl.StringVar(&opts.Preset, "preset", "", "built-in decoder config `NAME`: "+strings.Join(builder.Presets(), ", "))
 	fl.Uint64Var(&opts.Seed, "seed", 0, "seed of the random weights (--preset, --random-weights)")
 	fl.StringVarP(&opts.Output, "output", "o", "", "ONNX `FILE` to write")
-	fl.Int64Var(&opts.Opset, "opset", xtexport.DefaultOpset, "ONNX opset: "+cmdutil.OrList(xtexport.Opsets()))
+	cmdutil.AddOpsetFlag(cmd, &opts.Opset, xtexport.DefaultOpset, xtexport.Opsets(), "ONNX opset")
 	fl.BoolVar(&opts.Inline, "inline", false, "inline model-local functions (for runtimes without function support)")
 	cmdutil.StringEnumFlag(fl, &mask, "mask", "", "auto", []string{"auto", "on", "off"}, "key-padding mask input (auto: when the config's inputs name one, or for encoders)")
 	fl.BoolVar(&opts.ReturnEmbeddings, "return-embeddings", false, "output the final-norm embeddings instead of the logits (return_embeddings=True)")
@@ -164,7 +164,8 @@ object with --json.`,
 	fl.StringVar(&opts.Name, "name", "", "Triton model `NAME` (default: the stem of -o)")
 	fl.IntVar(&opts.TritonMaxBatch, "triton-max-batch", triton.DefaultMaxBatchSize, "max_batch_size of the Triton config")
 	fl.StringVar(&opts.Validate, "validate", "", "check the written file against a reference `REF` (io.safetensors or its folder)")
-	fl.StringSliceVar(&opts.ValidateBackends, "validate-backend", []string{runtime.DefaultBackend}, "backends --validate runs with ("+strings.Join(runtime.Backends(), ", ")+")")
+	fl.StringSliceVar(&opts.ValidateBackends, "validate-backend", []string{runtime.DefaultBackend}, cmdutil.EnumUsage("backends --validate runs with, comma-separated", runtime.Backends()))
+	_ = cmd.RegisterFlagCompletionFunc("validate-backend", cobra.FixedCompletions(runtime.Backends(), cobra.ShellCompDirectiveNoFileComp))
 	fl.Float64Var(&opts.ATol, "atol", 0, "--validate tolerance on the max abs diff (default: max(1e-5, 2× PyTorch's own float32 error))")
 	fl.BoolVar(&opts.JSON, "json", false, "print the summary as JSON")
 	_ = cmd.RegisterFlagCompletionFunc("preset", cobra.FixedCompletions(builder.Presets(), cobra.ShellCompDirectiveNoFileComp))
@@ -207,6 +208,11 @@ func (o *Options) validate(cmd *cobra.Command, mask string) error {
 		return cmdutil.FlagErrorf("--validate-backend and --atol apply to --validate only")
 	case o.ATol < 0 || math.IsNaN(o.ATol) || math.IsInf(o.ATol, 0):
 		return cmdutil.FlagErrorf("--atol %g: must be a positive number (or 0 for the default)", o.ATol)
+	}
+	if o.Output != "" {
+		if err := cmdutil.CheckOutputFile("-o", o.Output, "model.onnx"); err != nil {
+			return err
+		}
 	}
 	for _, b := range o.ValidateBackends {
 		if o.Validate != "" && !slices.Contains(runtime.Backends(), b) {

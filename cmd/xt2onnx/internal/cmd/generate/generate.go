@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/xt2onnx/xt2onnx/builder"
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/cmdutil"
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/factory"
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/iostreams"
@@ -25,7 +24,7 @@ type Options struct {
 
 	MaxTensorBytes int64 // the global --max-tensor-bytes (0: the default)
 
-	ModelPath string // --model
+	ModelPath string // MODEL.onnx or --model
 	Preset    string // --preset: built in memory with the KV cache
 	// EncoderPath is an XTransformer's encoder part (--encoder); ModelPath
 	// is then its decoder part and Source the source rows.
@@ -34,6 +33,7 @@ type Options struct {
 	Prompts     [][]int64
 	Gen         gen.Options // MaxNew, filter, temperature, eos, seed, NoCache
 	Backend     string
+	Device      string // --device: cpu or cuda
 	Threads     int
 	JSON        bool
 }
@@ -42,6 +42,7 @@ type Options struct {
 // called with the parsed options instead of generating (for tests).
 func NewCmdGenerate(f *factory.Factory, runF func(*Options) error) *cobra.Command {
 	opts := &Options{IO: f.IOStreams}
+	var model modelsrc.ModelFlags
 	var (
 		prompt, batch     string
 		srcTokens, srcRow string
@@ -55,12 +56,13 @@ func NewCmdGenerate(f *factory.Factory, runF func(*Options) error) *cobra.Comman
 		noCache, jsonFlag bool
 	)
 	cmd := &cobra.Command{
-		Use:   "generate (--model MODEL.onnx | --preset NAME) (--prompt-tokens IDS | --batch-prompts ROWS) [flags]",
+		Use:   "generate (MODEL.onnx | --preset NAME) (--prompt-tokens IDS | --batch-prompts ROWS) [flags]",
 		Short: "sample tokens from a decoder model",
 		Long: `Continue token prompts with a decoder-only TransformerWrapper model, sampling
 as x-transformers 1.9.2's AutoregressiveWrapper.generate does.
 
-The model is an ONNX file exported by xt2onnx (--model) or a built-in preset
+The model is an ONNX file exported by xt2onnx (the first argument, or
+--model) or a built-in preset
 built in memory with random weights and the KV cache (--preset; the weights
 are those of "xt2onnx export --preset NAME"). Each step runs on the last
 max_seq_len tokens. A model exported with --kv-cache runs the prompt once and
@@ -76,7 +78,7 @@ becomes --pad.
 
 An XTransformer generates from a source as 1.9.2's XTransformer.generate
 does: export its two parts (xt2onnx export --part encoder, and --part decoder
-with --kv-cache), pass the decoder as --model and the encoder as --encoder,
+with --kv-cache), give the decoder as the model and the encoder as --encoder,
 the source as --src-tokens (or --batch-src, one row per prompt row) and the
 decoder's start tokens as --prompt-tokens. The encoder runs once; each step
 runs the decoder only.
@@ -85,21 +87,24 @@ Each row's new tokens go to stdout, space-separated, one line per prompt row;
 with --json one object (tokens, prompt, timing). The number of tokens
 generated per second (all rows together) goes to stderr, and a progress bar
 too on a terminal.`,
-		Example: `  xt2onnx generate --model model.onnx --prompt-tokens 1,2,3 --max-new 32 --greedy
+		Example: `  xt2onnx generate model.onnx --prompt-tokens 1,2,3 --max-new 32 --greedy
 
   # Two rows, nucleus sampling, reproducible
-  xt2onnx generate --model model.onnx --batch-prompts "1,2;3,4" --top-p 0.9 --seed 7
+  xt2onnx generate model.onnx --batch-prompts "1,2;3,4" --top-p 0.9 --seed 7
 
   # No file needed: the tiny preset with random weights and a KV cache
   xt2onnx generate --preset tiny --prompt-tokens 5 --max-new 64 --temperature 0.7 --json
 
   # An XTransformer: encoder once, then the cached decoder
-  xt2onnx generate --encoder enc.onnx --model dec.onnx --src-tokens 5,6,7,8 --prompt-tokens 1 --greedy
+  xt2onnx generate dec.onnx --encoder enc.onnx --src-tokens 5,6,7,8 --prompt-tokens 1 --greedy
 
   # Stop at token 2, pad with 0
-  xt2onnx generate --model model.onnx --prompt-tokens 1 --eos 2 --pad 0`,
-		Args: cmdutil.NoArgs,
+  xt2onnx generate model.onnx --prompt-tokens 1 --eos 2 --pad 0`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := model.Resolve(args); err != nil {
+				return err
+			}
+			opts.ModelPath, opts.Preset = model.Path, model.Preset
 			opts.MaxTensorBytes = f.MaxTensorBytes
 			fl := cmd.Flags()
 			changed := fl.Changed
@@ -110,18 +115,14 @@ too on a terminal.`,
 				}
 			}
 			switch {
-			case opts.ModelPath == "" && opts.Preset == "":
-				return cmdutil.FlagErrorf("no model given: use --model MODEL.onnx, or --preset %s for a built-in model", strings.Join(builder.Presets(), "|"))
 			case opts.EncoderPath != "" && opts.ModelPath == "":
-				return cmdutil.FlagErrorf("--encoder needs --model: the XTransformer's decoder part (xt2onnx export --part decoder)")
+				return cmdutil.FlagErrorf("--encoder needs the model file: the XTransformer's decoder part (xt2onnx export --part decoder)")
 			case opts.EncoderPath != "" && srcTokens == "" && srcRow == "":
 				return cmdutil.FlagErrorf("--encoder needs the source: --src-tokens 1,2,3 or --batch-src \"1,2;3,4\"")
 			case opts.EncoderPath == "" && (srcTokens != "" || srcRow != ""):
 				return cmdutil.FlagErrorf("--src-tokens and --batch-src need --encoder: the XTransformer's encoder part (xt2onnx export --part encoder)")
 			case srcTokens != "" && srcRow != "":
 				return cmdutil.FlagErrorf("--src-tokens and --batch-src cannot be used together: put every row in --batch-src")
-			case opts.ModelPath != "" && opts.Preset != "":
-				return cmdutil.FlagErrorf("--model and --preset cannot be used together: choose a file or a built-in model")
 			case prompt == "" && batch == "":
 				return cmdutil.FlagErrorf(`no prompt given: use --prompt-tokens 1,2,3 or --batch-prompts "1,2;3,4"`)
 			case prompt != "" && batch != "":
@@ -144,15 +145,8 @@ too on a terminal.`,
 				return cmdutil.FlagErrorf("--top-p %g: must be between 0 and 1", topP)
 			case topA && !(minPRat > 0):
 				return cmdutil.FlagErrorf("--min-p-ratio %g: must be positive", minPRat)
-			case opts.Threads < 0:
-				return cmdutil.FlagErrorf("--threads %d: must be 0 (the backend's default) or more", opts.Threads)
 			}
-			if opts.Preset != "" {
-				if err := modelsrc.CheckPreset(opts.Preset); err != nil {
-					return err
-				}
-			}
-			if err := modelsrc.CheckBackend(opts.Backend); err != nil {
+			if err := modelsrc.CheckRuntime(opts.Backend, opts.Device, opts.Threads); err != nil {
 				return err
 			}
 			if prompt != "" {
@@ -204,9 +198,8 @@ too on a terminal.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&opts.ModelPath, "model", "", "ONNX `FILE` exported by xt2onnx (a decoder-only TransformerWrapper)")
-	fl.StringVar(&opts.Preset, "preset", "", modelsrc.PresetUsage("built in memory with random weights and the KV cache"))
-	fl.StringVar(&opts.EncoderPath, "encoder", "", "XTransformer: the encoder part `FILE` (xt2onnx export --part encoder); --model is then the decoder part")
+	model.Add(cmd, "built in memory with random weights and the KV cache")
+	fl.StringVar(&opts.EncoderPath, "encoder", "", "XTransformer: the encoder part `FILE` (xt2onnx export --part encoder); the model is then the decoder part")
 	fl.StringVar(&srcTokens, "src-tokens", "", "XTransformer: source token `IDS`, comma-separated")
 	fl.StringVar(&srcRow, "batch-src", "", "XTransformer: several source `ROWS` of one length, rows separated by ';'")
 	fl.StringVar(&prompt, "prompt-tokens", "", "prompt token `IDS`, comma-separated: 1,2,3")
@@ -223,14 +216,10 @@ too on a terminal.`,
 	fl.Int64Var(&pad, "pad", 0, "`TOKEN` written after each row's first --eos")
 	fl.Uint64Var(&seed, "seed", 0, "seed of the sampling")
 	fl.BoolVar(&noCache, "no-cache", false, "run the whole window every step even when the model has a KV cache")
-	fl.StringVar(&opts.Backend, "backend", runtime.DefaultBackend, "runtime backend: ort or native")
+	modelsrc.AddBackendFlag(cmd, &opts.Backend)
+	modelsrc.AddDeviceFlag(cmd, &opts.Device)
 	fl.IntVar(&opts.Threads, "threads", 0, "intra-op threads (0: the backend's default)")
 	fl.BoolVar(&jsonFlag, "json", false, "print one JSON object: tokens, prompt and timing")
-	_ = cmd.RegisterFlagCompletionFunc("preset", cobra.FixedCompletions(builder.Presets(), cobra.ShellCompDirectiveNoFileComp))
-	_ = cmd.RegisterFlagCompletionFunc("backend", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-		return runtime.Backends(), cobra.ShellCompDirectiveNoFileComp
-	})
-	_ = cmd.MarkFlagFilename("model", "onnx")
 	return cmd
 }
 
@@ -299,7 +288,7 @@ func generateRun(o *Options) error {
 	}
 	var sess runtime.Session
 	if err == nil {
-		sess, err = m.Open(runtime.Options{Backend: o.Backend, IntraOpThreads: o.Threads, MaxTensorBytes: o.MaxTensorBytes})
+		sess, err = m.Open(modelsrc.SessionOptions(o.Backend, o.Device, o.Threads, o.MaxTensorBytes))
 	}
 	ios.StopProgress()
 	if err != nil {
