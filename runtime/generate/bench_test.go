@@ -36,9 +36,9 @@ func BenchmarkCachedStep(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	// "ort" binds the outputs to reused buffers (RunInto), as Generate
-	// does; "ort-copy" has ONNX Runtime allocate them and copies them out,
-	// as before.
+	// "ort" and "native" write the outputs into reused buffers (RunInto),
+	// as Generate does; "ort-copy" has ONNX Runtime allocate them and
+	// copies them out, as before.
 	for _, variant := range []string{"ort", "ort-copy", "native"} {
 		backend := variant
 		if variant == "ort-copy" {
