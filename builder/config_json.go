@@ -397,9 +397,10 @@ func decodeConfig(root any) (*Config, []Problem) {
 		add("", `expected a JSON object with "kind", "wrapper" and "attn_layers", got `+describeJSON(root))
 		return nil, probs
 	}
+	kindName, _ := obj.vals["kind"].(string)
 	for _, k := range obj.keys {
 		if !slices.Contains(topLevelKeys, k) {
-			add("", unknownKeyMessage(k, topLevelKeys, nil))
+			add("", unknownKeyMessage(k, topLevelKeys, func(key string) string { return flatKeyHint(Kind(kindName), key) }))
 		}
 	}
 	for _, k := range obj.dups {
@@ -488,6 +489,54 @@ func decodeConfig(root any) (*Config, []Problem) {
 		c.OutputShape = shape
 	}
 	return c, probs
+}
+
+// flatKeyHint says where a keyword argument given at the top level of a
+// config belongs, as in a flat PyTorch-style config
+// ({"num_tokens": 256, "dim": 512, …}): under "wrapper" for the wrapper's
+// own arguments (all of them for an XTransformer), under "attn_layers" for
+// the attention layers'. kind is the config's kind; an unknown or missing
+// one is taken as TransformerWrapper, the common case. "" when key is
+// neither.
+func flatKeyHint(kind Kind, key string) string {
+	layerKeys := fieldKeys(DefaultAttentionLayers().kwFields())
+	var wrapperKeys []string
+	switch kind {
+	case KindContinuousTransformerWrapper:
+		wrapperKeys = fieldKeys(DefaultContinuousWrapper().kwFields())
+	case KindViTransformerWrapper:
+		wrapperKeys = fieldKeys(DefaultViTWrapper().kwFields())
+	case KindXTransformer:
+		if slices.Contains(fieldKeys(DefaultXTransformer().kwFields()), key) {
+			return fmt.Sprintf(`it belongs in "wrapper" (an XTransformer keyword argument: {"wrapper": {%q: …}})`, key)
+		}
+		if slices.Contains(layerKeys, key) {
+			return fmt.Sprintf(`XTransformer takes the attention-layer options under "wrapper" with a prefix: "enc_%s" and/or "dec_%s"`, key, key)
+		}
+		return ""
+	case KindCrossAttender:
+	default:
+		kind = KindTransformerWrapper
+		wrapperKeys = fieldKeys(DefaultTransformerWrapper().kwFields())
+	}
+	switch {
+	case slices.Contains(wrapperKeys, key):
+		return fmt.Sprintf(`it belongs in "wrapper" (a %s keyword argument: {"wrapper": {%q: …}})`, kind, key)
+	case slices.Contains(layerKeys, key):
+		return fmt.Sprintf(`it belongs in "attn_layers" (a keyword argument of the attention layers: {"attn_layers": {%q: …}})`, key)
+	}
+	// A misspelt keyword argument: name the section with the suggestion,
+	// unless the key is nearer a top-level key (then that is suggested).
+	if suggestKey(key, topLevelKeys) != "" {
+		return ""
+	}
+	if s := suggestKey(key, layerKeys); s != "" {
+		return fmt.Sprintf(`did you mean %q, under "attn_layers"?`, s)
+	}
+	if s := suggestKey(key, wrapperKeys); s != "" {
+		return fmt.Sprintf(`did you mean %q, under "wrapper"?`, s)
+	}
+	return ""
 }
 
 // unsupportedVersionMessage explains an x_transformers_version xt2onnx does

@@ -79,15 +79,17 @@ func Ranked(name string, candidates []string, k int) []string {
 // words added or left out, when the one's words appear in the other's in
 // order ("rotary_emb" and "rotary_pos_emb", "use_abs_pos" and
 // "use_abs_pos_emb"); words are separated by sep and compared ignoring case.
-// Of several, it takes the one with the fewest differing words (the first in
-// order on a tie); with none, "". A single-word name matches nothing: one
-// shared word is no evidence.
+// Of several, it takes the one with the fewest differing words, then the
+// one that keeps name's first and last words at its ends ("rotary_emb" is
+// nearer "rotary_pos_emb" than "rotary_emb_dim"), then the first in order;
+// with none, "". A single-word name matches nothing: one shared word is no
+// evidence.
 func NearestWords(name string, candidates []string, sep string) string {
 	words := strings.Split(strings.ToLower(name), sep)
 	if len(words) < 2 {
 		return ""
 	}
-	best, bestExtra := "", -1
+	best, bestScore := "", -1
 	for _, c := range candidates {
 		cw := strings.Split(strings.ToLower(c), sep)
 		short, long := words, cw
@@ -97,8 +99,16 @@ func NearestWords(name string, candidates []string, sep string) string {
 		if len(short) < 2 || len(short) == len(long) || !subsequence(short, long) {
 			continue
 		}
-		if extra := len(long) - len(short); bestExtra < 0 || extra < bestExtra {
-			best, bestExtra = c, extra
+		// Two points a differing word, one for each end that moved.
+		score := 2 * (len(long) - len(short))
+		if short[0] != long[0] {
+			score++
+		}
+		if short[len(short)-1] != long[len(long)-1] {
+			score++
+		}
+		if bestScore < 0 || score < bestScore {
+			best, bestScore = c, score
 		}
 	}
 	return best

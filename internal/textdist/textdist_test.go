@@ -100,7 +100,7 @@ func TestRanked(t *testing.T) {
 func TestNearestWords(t *testing.T) {
 	keys := []string{"rotary_pos_emb", "rotary_emb_dim", "use_abs_pos_emb", "rel_pos_bias", "heads"}
 	for _, tc := range []struct{ name, want string }{
-		{"rotary_emb", "rotary_pos_emb"}, // both one word apart: the first wins
+		{"rotary_emb", "rotary_pos_emb"}, // one word apart as rotary_emb_dim, but its ends kept
 		{"abs_pos_emb", "use_abs_pos_emb"},
 		{"use_rel_pos_bias", "rel_pos_bias"},
 		{"Rotary_Pos", "rotary_pos_emb"},
@@ -112,5 +112,8 @@ func TestNearestWords(t *testing.T) {
 		if got := NearestWords(tc.name, keys, "_"); got != tc.want {
 			t.Errorf("NearestWords(%q) = %q, want %q", tc.name, got, tc.want)
 		}
+	}
+	if got := NearestWords("rotary_emb", []string{"rotary_emb_dim", "rotary_pos_emb"}, "_"); got != "rotary_pos_emb" {
+		t.Errorf("NearestWords(rotary_emb) with rotary_emb_dim first = %q, want rotary_pos_emb", got)
 	}
 }
