@@ -1,5 +1,8 @@
-// Package generate samples token sequences from exported x-transformers
-// decoders, as x-transformers 1.9.2's AutoregressiveWrapper.generate does.
+// Package generate generates with exported x-transformers models as 1.9.2's
+// wrappers do: [Generator] (AutoregressiveWrapper.generate, decoders),
+// [Seq2Seq] (XTransformer.generate, from the encoder and decoder parts),
+// [Continuous] (ContinuousAutoregressiveWrapper.generate) and
+// [NonAutoregressive] (NonAutoregressiveWrapper.generate, encoders).
 //
 // A [Generator] wraps a [runtime.Session] of either backend opened on a
 // decoder-only TransformerWrapper model built by xt2onnx (input "x", output
@@ -9,7 +12,7 @@
 // PCG generator (math/rand/v2), so that one seed always gives one output.
 // [ReadMeta] (a file), [ParseMeta] (bytes) and [MetaOf] (a *graph.Model in
 // memory) read the [Meta] generation needs from the model's xt2onnx
-// metadata. The package links neither the builder nor Gorgonia: a program
+// metadata (wrapper, causality, window, vocabulary, cache, part). The package links neither the builder nor Gorgonia: a program
 // that only samples pays for the runtime and its backend alone.
 //
 // # What generates
@@ -18,9 +21,11 @@
 // and says which x-transformers wrapper does: a model without xt2onnx's
 // metadata (xt2onnx.config: the wrapper, its causality and window are
 // unknown, as in PyTorch's own exports), a non-causal TransformerWrapper
-// (NonAutoregressiveWrapper), a ContinuousTransformerWrapper
-// (ContinuousAutoregressiveWrapper), an XTransformer (XTransformer.generate),
-// and the wrappers no x-transformers code generates with.
+// (NonAutoregressiveWrapper: [NewNonAutoregressive]), a
+// ContinuousTransformerWrapper (ContinuousAutoregressiveWrapper:
+// [NewContinuous]), a whole XTransformer (XTransformer.generate: its parts
+// with [NewSeq2Seq]), and the wrappers no x-transformers code generates
+// with.
 //
 // # Window
 //
