@@ -155,8 +155,6 @@ func Unsupported(cfg *Config, opts Options) []string {
 			out = append(out, fmt.Sprintf("part %q (want %q or %q)", opts.Part, PartEncoder, PartDecoder))
 		case opts.Part == PartEncoder && opts.KVCache:
 			out = append(out, "KV cache for the encoder part (the decoder part has it)")
-		case cfg.XTransformer.DecoderConfig().Layers.Attn.MaxAttendPast != nil:
-			out = append(out, "an XTransformer part with dec_attn_max_attend_past (the cross-attention positions need the context itself; export the whole model)")
 		}
 	}
 	if opts.KVCache && cfg.Kind == KindXTransformer && opts.Part == PartDecoder {

@@ -100,7 +100,16 @@ func (mb *modelBuilder) crossSite(prefix string, l *AttentionLayers, x, mask str
 	var qpos, kpos string
 	if l.Attn.MaxAttendPast != nil {
 		n := mb.scalarLen(p+".n", x)
-		j := mb.scalarLen(p+".context_len", ctx.context)
+		var j string
+		if mb.crossKV != nil {
+			// An XTransformer decoder part: the context length is the
+			// cross keys' axis 2.
+			j = b.Op("Squeeze", p+".context_len", []string{
+				b.Op("Shape", p+".context_len_1d", []string{ctx.context}, graph.AInt("start", 2), graph.AInt("end", 3)),
+				b.Ints1D("const.zero_1d", 0)})
+		} else {
+			j = mb.scalarLen(p+".context_len", ctx.context)
+		}
 		if mem > 0 {
 			j = b.Op("Add", p+".j", []string{j, b.ConstInt64("const.mem_kv", nil, mem)})
 		}

@@ -189,7 +189,7 @@ func (mb *modelBuilder) xtransformerPart() {
 	mb.crossKV = cross
 	ctx := layerContext{contextMask: mask}
 	if len(crossPaths) > 0 {
-		ctx.context = cross.keys[0] // stands for the context in the layers' bookkeeping
+		ctx.context = cross.keys[0] // the context's length is its axis 2 (crossSite)
 	}
 	out := mb.transformerWrapper("decoder.net.", dcfg, tgt, "", ctx, false)
 	mb.output(OutputLogits, out, graph.Sym("batch"), graph.Sym("seq"), graph.Fixed(int64(dcfg.OutputDim())))
