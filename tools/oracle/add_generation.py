@@ -1,6 +1,7 @@
-"""add_generation.py FIXTURE_DIR...: add 1.9.2 generation references to
-existing fixture folders, keeping every tensor already in io.safetensors
-byte for byte.
+"""add_generation.py FIXTURE_DIR...: add generation references to existing
+fixture folders with the x-transformers on the path (1.9.2 in the oracle
+venv; 1.9.1 with PYTHONPATH=$venv/x-transformers-1.9.1), keeping every
+tensor already in io.safetensors byte for byte.
 
 XTransformer: gen.src (int64 [b, n], the forward input src), gen.src_mask
 (uint8 [b, n], its src_mask; all ones without one), gen.start (int64
