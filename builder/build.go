@@ -68,14 +68,48 @@ type Options struct {
 	// earlier positions (past_key_<i>, past_value_<i> for the i-th
 	// self-attention layer, and past_shift_<l> for token-shifting layer l)
 	// and returns them extended (present_*). One file serves the prompt
-	// (empty past) and every following step. TransformerWrapper decoders
-	// only.
+	// (empty past) and every following step. TransformerWrapper and
+	// ContinuousTransformerWrapper decoders, and the decoder part of an
+	// XTransformer.
 	KVCache bool
+	// Part exports one half of an XTransformer (see Part); the zero value
+	// exports the whole model, src and tgt in, logits out.
+	Part Part
 }
 
-// Metadata keys of KV-cache models.
+// Part names one half of an XTransformer exported as two models, so that
+// generation runs the encoder once per source and then only the decoder.
+type Part string
+
+// The parts of an XTransformer.
 const (
-	MetaKVCache = "xt2onnx.kv_cache" // "1" when the model takes past_* inputs
+	// PartWhole is the whole XTransformer in one graph.
+	PartWhole Part = ""
+	// PartEncoder takes src (and src_mask) and returns the encoder's
+	// embeddings ("context") and, for the i-th cross-attention layer of the
+	// decoder, its keys and values of the context (cross_key_<i>,
+	// cross_value_<i>, [batch, heads, src_seq, dim_head]): everything the
+	// decoder needs from the source, computed once.
+	PartEncoder Part = "encoder"
+	// PartDecoder takes the target tokens ("x"), the cross_key_<i> and
+	// cross_value_<i> the encoder part returns and src_mask, and returns
+	// the logits; with Options.KVCache also the self-attention cache.
+	PartDecoder Part = "decoder"
+)
+
+// Metadata keys of KV-cache models and of XTransformer parts.
+const (
+	MetaKVCache     = "xt2onnx.kv_cache"     // "1" when the model takes past_* inputs
+	MetaCacheSlides = "xt2onnx.cache_slides" // "1" when the cache may slide (Config.CacheSlides)
+	MetaPart        = "xt2onnx.part"         // "encoder" or "decoder" for an XTransformer part
+)
+
+// Names of the cross-attention inputs of an XTransformer decoder part (and
+// outputs of its encoder part), numbered by cross-attention layer.
+const (
+	CrossKeyPrefix   = "cross_key_"
+	CrossValuePrefix = "cross_value_"
+	OutputContext    = "context"
 )
 
 // UnsupportedError lists the config options a build does not implement.
@@ -113,10 +147,27 @@ func Unsupported(cfg *Config, opts Options) []string {
 		check("wrapper.enc_", x.EncoderConfig().Layers)
 		check("wrapper.dec_", x.DecoderConfig().Layers)
 	}
+	if opts.Part != PartWhole {
+		switch {
+		case cfg.Kind != KindXTransformer:
+			out = append(out, fmt.Sprintf("part %q of kind %s (only an XTransformer has an encoder and a decoder part)", opts.Part, cfg.Kind))
+		case opts.Part != PartEncoder && opts.Part != PartDecoder:
+			out = append(out, fmt.Sprintf("part %q (want %q or %q)", opts.Part, PartEncoder, PartDecoder))
+		case opts.Part == PartEncoder && opts.KVCache:
+			out = append(out, "KV cache for the encoder part (the decoder part has it)")
+		}
+	}
+	if opts.KVCache && cfg.Kind == KindXTransformer && opts.Part == PartDecoder {
+		// The decoder part's cache: checked as its TransformerWrapper.
+		dec := cfg.XTransformer.DecoderConfig()
+		cfg = dec
+	}
 	if opts.KVCache {
 		switch {
-		case cfg.Kind != KindTransformerWrapper:
-			out = append(out, fmt.Sprintf("KV cache for kind %s (TransformerWrapper decoders only; generate encoder-decoder models without the cache)", cfg.Kind))
+		case cfg.Kind == KindXTransformer:
+			out = append(out, "KV cache for a whole XTransformer (export its decoder part with the cache: Options.Part = PartDecoder)")
+		case cfg.Kind != KindTransformerWrapper && cfg.Kind != KindContinuousTransformerWrapper:
+			out = append(out, fmt.Sprintf("KV cache for kind %s (TransformerWrapper and ContinuousTransformerWrapper decoders, and XTransformer decoder parts)", cfg.Kind))
 		case cfg.Layers != nil && !cfg.Layers.Causal():
 			out = append(out, "KV cache for a non-causal (Encoder) model")
 		case cfg.Layers != nil && cfg.Layers.NumAttnLayers() == 0:
@@ -186,6 +237,12 @@ func Build(cfg *Config, w Weights, sourceName string, opts Options) (*graph.Mode
 	m.SetMetadata(MetaConfig, string(cfgJSON))
 	if opts.KVCache {
 		m.SetMetadata(MetaKVCache, "1")
+		if cfg.CacheSlides() {
+			m.SetMetadata(MetaCacheSlides, "1")
+		}
+	}
+	if opts.Part != PartWhole {
+		m.SetMetadata(MetaPart, string(opts.Part))
 	}
 	m.SetMetadata(MetaXTransformers, cfg.XTVersion())
 	if n := cfg.maxSeqLen(); n > 0 {
@@ -236,6 +293,10 @@ type modelBuilder struct {
 
 	// kv is set while building a KV-cache decoder.
 	kv *kvState
+	// crossKV holds the cross_key_<i>, cross_value_<i> inputs of an
+	// XTransformer decoder part, taken in order by its cross-attention
+	// layers; nil otherwise.
+	crossKV *crossInputs
 }
 
 // weight adds parameter name (PyTorch shape) as an initializer and returns

@@ -100,7 +100,16 @@ func (mb *modelBuilder) crossSite(prefix string, l *AttentionLayers, x, mask str
 	var qpos, kpos string
 	if l.Attn.MaxAttendPast != nil {
 		n := mb.scalarLen(p+".n", x)
-		j := mb.scalarLen(p+".context_len", ctx.context)
+		var j string
+		if mb.crossKV != nil {
+			// An XTransformer decoder part: the context length is the
+			// cross keys' axis 2.
+			j = b.Op("Squeeze", p+".context_len", []string{
+				b.Op("Shape", p+".context_len_1d", []string{ctx.context}, graph.AInt("start", 2), graph.AInt("end", 3)),
+				b.Ints1D("const.zero_1d", 0)})
+		} else {
+			j = mb.scalarLen(p+".context_len", ctx.context)
+		}
 		if mem > 0 {
 			j = b.Op("Add", p+".j", []string{j, b.ConstInt64("const.mem_kv", nil, mem)})
 		}
@@ -167,24 +176,31 @@ func (mb *modelBuilder) attention(path string, l *AttentionLayers, site *attnSit
 	}
 
 	q := mb.linear(path+".to_q", x, dim, qDim, false)
-	k := mb.linear(path+".to_k", kvIn, dim, kDim, false)
-	v := k
-	if !a.SharedKV {
-		v = mb.linear(path+".to_v", kvIn, dim, vDim, false)
-	}
 	r := ""
 	if a.TensorProduct {
 		r = mb.linear(path+".to_r", x, dim, vDim, false)
 	}
 	q = ops.SplitHeads(b, path+".q", q, h)
-	if a.OneKVHead {
-		k = ops.Unsqueeze(b, path+".k", k, 1)
-		v = ops.Unsqueeze(b, path+".v", v, 1)
+	if r != "" && !a.OneKVHead {
+		r = ops.SplitHeads(b, path+".r", r, h)
+	}
+	var k, v string
+	if c := mb.crossKV; c != nil && !site.self {
+		// An XTransformer decoder part: the encoder part computed them.
+		k, v = c.keys[c.next], c.values[c.next]
+		c.next++
 	} else {
-		k = ops.SplitHeads(b, path+".k", k, h)
-		v = ops.SplitHeads(b, path+".v", v, h)
-		if r != "" {
-			r = ops.SplitHeads(b, path+".r", r, h)
+		k = mb.linear(path+".to_k", kvIn, dim, kDim, false)
+		v = k
+		if !a.SharedKV {
+			v = mb.linear(path+".to_v", kvIn, dim, vDim, false)
+		}
+		if a.OneKVHead {
+			k = ops.Unsqueeze(b, path+".k", k, 1)
+			v = ops.Unsqueeze(b, path+".v", v, 1)
+		} else {
+			k = ops.SplitHeads(b, path+".k", k, h)
+			v = ops.SplitHeads(b, path+".v", v, h)
 		}
 	}
 

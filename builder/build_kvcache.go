@@ -98,3 +98,48 @@ func (mb *modelBuilder) cacheKV(path, k, v string, kvHeads, dh, vdh int64) (stri
 		presentValue{fmt.Sprint(PresentValuePrefix, i), v, []graph.Dim{graph.Sym("batch"), graph.Fixed(kvHeads), seq, graph.Fixed(vdh)}})
 	return k, v
 }
+
+// CacheSlides reports whether a KV-cache decoder of cfg can slide its
+// window by dropping the oldest cached position, with the tokens of 1.9.2's
+// generate, which re-runs the last max_seq_len tokens at every step.
+//
+// Once the window slides, 1.9.2 computes every position of the window anew,
+// each seeing only the window's positions up to itself. A cached entry is
+// still right only when it does not depend on where the window starts:
+//
+//   - Layers after the first self-attention layer see the first layer's
+//     output, which for position p mixes every window position before p; the
+//     window start changes that mix, so their cache is stale (true for every
+//     position scheme). Only a model with one self-attention layer
+//     qualifies.
+//   - The first layer's keys and values are then a function of the token
+//     alone, unless an absolute position embedding (absolute or scaled
+//     sinusoidal) is added to it, or rotary embeddings rotate it by its
+//     index in the window: 1.9.2 rotates the values too, and a value's
+//     rotation, unlike the query-key product, is not relative, so a value
+//     cached at index p would need index p-1 after one slide; or token
+//     shifting mixes in the previous position (zeros at the window start in
+//     1.9.2, the dropped token in the cache), or memory tokens
+//     (num_memory_tokens) occupy the cache's first positions.
+//   - What the new query adds to the scores depends only on its distance to
+//     each key: ALiBi (learned or not), T5's bucketed relative bias and the
+//     dynamic position bias are functions of i - j, and so is
+//     max_attend_past; num_mem_kv is excluded only for want of a reference.
+//
+// Under those conditions the last position's logits, the only ones
+// generation reads, are the same computation either way.
+func (c *Config) CacheSlides() bool {
+	if c == nil || (c.Kind != KindTransformerWrapper && c.Kind != KindContinuousTransformerWrapper) || c.Layers == nil || !c.Layers.Causal() {
+		return false
+	}
+	l := c.Layers
+	if c.PosEmb() != PosEmbNone || l.UsesRotary() || c.NumMemoryTokens() > 0 || l.NumAttnLayers() != 1 || l.Attn.NumMemKV > 0 {
+		return false
+	}
+	for i := range l.LayerTypes() {
+		if len(l.TokenShifts(i)) > 0 {
+			return false
+		}
+	}
+	return true
+}

@@ -54,8 +54,11 @@ func (mb *modelBuilder) model() (*graph.Graph, error) {
 	case KindContinuousTransformerWrapper:
 		c := cfg.Continuous
 		x := mb.input(InputTokens, graph.Float, graph.Sym("batch"), graph.Sym("seq"), graph.Fixed(int64(derefOr(c.DimIn, cfg.Dim()))))
+		if mb.opts.KVCache {
+			mb.kv = mb.cacheInputs(cfg)
+		}
 		mask := ""
-		if mb.wantMask(InputMask, true) {
+		if mb.kv == nil && mb.wantMask(InputMask, true) {
 			mask = mb.input(InputMask, graph.Bool, graph.Sym("batch"), graph.Sym("seq"))
 		}
 		out := mb.continuousWrapper(x, mask)
@@ -64,12 +67,19 @@ func (mb *modelBuilder) model() (*graph.Graph, error) {
 			name = OutputEmbeddings
 		}
 		mb.output(name, out, graph.Sym("batch"), graph.Sym("seq"), graph.Fixed(mb.lastDim(cfg, mb.opts.ReturnEmbeddings)))
+		if mb.kv != nil {
+			mb.cacheOutputs()
+		}
 	case KindViTransformerWrapper:
 		v := cfg.ViT
 		img := mb.input(InputImage, graph.Float, graph.Sym("batch"), graph.Fixed(int64(v.Channels)), graph.Fixed(int64(v.ImageSize)), graph.Fixed(int64(v.ImageSize)))
 		out := mb.vit(img)
 		mb.output(OutputLogits, out, graph.Sym("batch"), graph.Fixed(int64(cfg.OutputDim())))
 	case KindXTransformer:
+		if mb.opts.Part != PartWhole {
+			mb.xtransformerPart()
+			break
+		}
 		src := mb.input(InputSource, graph.Int64, graph.Sym("batch"), graph.Sym("src_seq"))
 		tgt := mb.input(InputTarget, graph.Int64, graph.Sym("batch"), graph.Sym("tgt_seq"))
 		mask := ""
@@ -106,6 +116,115 @@ func (mb *modelBuilder) model() (*graph.Graph, error) {
 		Initializers: mb.b.Initializers(),
 		Nodes:        mb.b.Nodes(),
 	}, nil
+}
+
+// crossInputs are the cross-attention keys and values an XTransformer
+// decoder part takes instead of the context.
+type crossInputs struct {
+	keys, values []string
+	next         int
+}
+
+// decoderCrossLayers returns the module paths of the decoder's
+// cross-attention blocks (the Attention modules), in order.
+func decoderCrossLayers(dec *AttentionLayers) []string {
+	var paths []string
+	for i, t := range dec.LayerTypes() {
+		if t != LayerCrossAttention {
+			continue
+		}
+		block := fmt.Sprintf("decoder.net.attn_layers.layers.%d.1", i)
+		if len(dec.TokenShifts(i)) > 0 {
+			block += ".fn"
+		}
+		paths = append(paths, block)
+	}
+	return paths
+}
+
+// xtransformerPart emits the encoder or the decoder part of an
+// XTransformer (Options.Part).
+func (mb *modelBuilder) xtransformerPart() {
+	cfg := mb.cfg
+	x := cfg.XTransformer
+	dcfg := x.DecoderConfig()
+	dl := dcfg.Layers
+	dim, h := int64(dl.Dim), int64(dl.Heads)
+	dh, vdh := int64(dl.DimHead()), int64(dl.ValueDimHead())
+	kvHeads := h
+	if dl.Attn.OneKVHead {
+		kvHeads = 1
+	}
+	mask := ""
+	withMask := mb.opts.Mask != MaskOff
+	crossPaths := decoderCrossLayers(dl)
+	if mb.opts.Part == PartEncoder {
+		src := mb.input(InputSource, graph.Int64, graph.Sym("batch"), graph.Sym("src_seq"))
+		if withMask {
+			mask = mb.input(InputSourceMask, graph.Bool, graph.Sym("batch"), graph.Sym("src_seq"))
+		}
+		enc := mb.transformerWrapper("encoder.", x.EncoderConfig(), src, mask, layerContext{}, true)
+		mb.output(OutputContext, enc, graph.Sym("batch"), graph.Sym("src_seq"), graph.Fixed(dim))
+		for i, path := range crossPaths {
+			k, v := mb.crossKeysValues(path, dl, enc)
+			mb.output(fmt.Sprint(CrossKeyPrefix, i), k, graph.Sym("batch"), graph.Fixed(kvHeads), graph.Sym("src_seq"), graph.Fixed(dh))
+			mb.output(fmt.Sprint(CrossValuePrefix, i), v, graph.Sym("batch"), graph.Fixed(kvHeads), graph.Sym("src_seq"), graph.Fixed(vdh))
+		}
+		// The rest of the decoder lives in the decoder part.
+		mb.unusedPrefix("decoder.")
+		return
+	}
+	tgt := mb.input(InputTokens, graph.Int64, graph.Sym("batch"), graph.Sym("seq"))
+	if mb.opts.KVCache {
+		mb.kv = mb.cacheInputs(dcfg)
+	}
+	cross := &crossInputs{}
+	for i := range crossPaths {
+		cross.keys = append(cross.keys, mb.input(fmt.Sprint(CrossKeyPrefix, i), graph.Float, graph.Sym("batch"), graph.Fixed(kvHeads), graph.Sym("src_seq"), graph.Fixed(dh)))
+		cross.values = append(cross.values, mb.input(fmt.Sprint(CrossValuePrefix, i), graph.Float, graph.Sym("batch"), graph.Fixed(kvHeads), graph.Sym("src_seq"), graph.Fixed(vdh)))
+	}
+	if withMask {
+		mask = mb.input(InputSourceMask, graph.Bool, graph.Sym("batch"), graph.Sym("src_seq"))
+	}
+	mb.crossKV = cross
+	ctx := layerContext{contextMask: mask}
+	if len(crossPaths) > 0 {
+		ctx.context = cross.keys[0] // the context's length is its axis 2 (crossSite)
+	}
+	out := mb.transformerWrapper("decoder.net.", dcfg, tgt, "", ctx, false)
+	mb.output(OutputLogits, out, graph.Sym("batch"), graph.Sym("seq"), graph.Fixed(int64(dcfg.OutputDim())))
+	if mb.kv != nil {
+		mb.cacheOutputs()
+	}
+	mb.unusedPrefix("encoder.")
+	for _, path := range crossPaths {
+		// Applied to the context by the encoder part.
+		mb.unused(path+".to_k.weight", int64(kvHeads*dh), dim)
+		if !dl.Attn.SharedKV {
+			mb.unused(path+".to_v.weight", int64(kvHeads*vdh), dim)
+		}
+	}
+}
+
+// crossKeysValues emits the keys and values a cross-attention layer at path takes
+// from the context: [batch, kv heads, context_seq, dim_head], before any
+// qk-norm (which the attention applies).
+func (mb *modelBuilder) crossKeysValues(path string, l *AttentionLayers, context string) (string, string) {
+	b, a := mb.b, &l.Attn
+	dim, h := int64(l.Dim), int64(l.Heads)
+	kDim, vDim := h*int64(l.DimHead()), h*int64(l.ValueDimHead())
+	if a.OneKVHead {
+		kDim, vDim = int64(l.DimHead()), int64(l.ValueDimHead())
+	}
+	k := mb.linear(path+".to_k", context, dim, kDim, false)
+	v := k
+	if !a.SharedKV {
+		v = mb.linear(path+".to_v", context, dim, vDim, false)
+	}
+	if a.OneKVHead {
+		return ops.Unsqueeze(b, path+".k", k, 1), ops.Unsqueeze(b, path+".v", v, 1)
+	}
+	return ops.SplitHeads(b, path+".k", k, h), ops.SplitHeads(b, path+".v", v, h)
 }
 
 // contextInputs declares the cross-attention inputs "context" and
@@ -299,7 +418,11 @@ func (mb *modelBuilder) continuousWrapper(x, mask string) string {
 	if c.DimIn != nil {
 		x = mb.linear("project_in", x, int64(*c.DimIn), dim, true)
 	}
-	if pos := mb.posEmb("", cfg.PosEmb(), x, dim, c.MaxSeqLen, false, ""); pos != "" {
+	offset := ""
+	if mb.kv != nil {
+		offset = mb.kv.pastTokens
+	}
+	if pos := mb.posEmb("", cfg.PosEmb(), x, dim, c.MaxSeqLen, false, offset); pos != "" {
 		x = mb.b.Op("Add", "embed", []string{x, pos})
 	}
 	if c.PostEmbNorm {

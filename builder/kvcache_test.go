@@ -166,7 +166,10 @@ func TestKVCacheRejects(t *testing.T) {
 		{"xpos", "dec_rotary_xpos", "rotary_xpos", builder.Options{KVCache: true}},
 		{"encoder", "enc_rmsnorm_glu", "non-causal", builder.Options{KVCache: true, Mask: builder.MaskOff}},
 		{"mask", "dec_basic", "mask input", builder.Options{KVCache: true, Mask: builder.MaskOn}},
-		{"xtransformer", "enc_dec", "TransformerWrapper decoders only", builder.Options{KVCache: true}},
+		{"xtransformer", "enc_dec", "KV cache for a whole XTransformer (export its decoder part with the cache", builder.Options{KVCache: true}},
+		{"xtransformer encoder part", "enc_dec", "KV cache for the encoder part", builder.Options{KVCache: true, Part: builder.PartEncoder}},
+		{"part of a decoder", "dec_basic", `part "decoder" of kind TransformerWrapper`, builder.Options{Part: builder.PartDecoder}},
+		{"vit", "vit", "KV cache for kind ViTransformerWrapper", builder.Options{KVCache: true}},
 		// found by the oracle: cross-attention queries sit at the end of the
 		// context, counted over the whole sequence
 		{"cross max_attend_past", `{"kind": "TransformerWrapper", "wrapper": {"num_tokens": 64, "max_seq_len": 13},
@@ -191,5 +194,43 @@ func TestKVCacheRejects(t *testing.T) {
 				t.Fatalf("got %v, want an UnsupportedError mentioning %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestCacheSlides checks which decoders may slide the window on the KV
+// cache: one self-attention layer with relative positions only.
+func TestCacheSlides(t *testing.T) {
+	base := func(edit func(c *builder.Config)) *builder.Config {
+		c, err := builder.ParseConfig([]byte(`{"kind": "TransformerWrapper", "wrapper": {"num_tokens": 16, "max_seq_len": 8, "use_abs_pos_emb": false},
+			"attn_layers": {"type": "Decoder", "dim": 16, "depth": 1, "heads": 2, "alibi_pos_bias": true}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if edit != nil {
+			edit(c)
+		}
+		return c
+	}
+	for _, tt := range []struct {
+		name string
+		cfg  *builder.Config
+		want bool
+	}{
+		{"alibi, one layer", base(nil), true},
+		{"t5 bias", base(func(c *builder.Config) { c.Layers.AlibiPosBias, c.Layers.RelPosBias = false, true }), true},
+		{"dynamic bias", base(func(c *builder.Config) { c.Layers.AlibiPosBias, c.Layers.DynamicPosBias = false, true }), true},
+		{"no position information", base(func(c *builder.Config) { c.Layers.AlibiPosBias = false }), true},
+		{"two layers", base(func(c *builder.Config) { c.Layers.Depth = 2 }), false},
+		{"absolute positions", base(func(c *builder.Config) { c.Wrapper.UseAbsPosEmb = true }), false},
+		{"rotary", base(func(c *builder.Config) { c.Layers.AlibiPosBias, c.Layers.RotaryPosEmb = false, true }), false},
+		{"token shift", base(func(c *builder.Config) { c.Layers.ShiftTokens = builder.IntOrTuple{Int: 1} }), false},
+		{"memory tokens", base(func(c *builder.Config) { n := 2; c.Wrapper.NumMemoryTokens = &n }), false},
+		{"memory keys", base(func(c *builder.Config) { c.Layers.Attn.NumMemKV = 2 }), false},
+		{"encoder", base(func(c *builder.Config) { c.Layers.Type = builder.LayersEncoder }), false},
+		{"nil", nil, false},
+	} {
+		if got := tt.cfg.CacheSlides(); got != tt.want {
+			t.Errorf("%s: CacheSlides() = %v, want %v", tt.name, got, tt.want)
+		}
 	}
 }

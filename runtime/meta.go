@@ -13,6 +13,12 @@ const (
 	MetaMaxSeqLen = "xt2onnx.max_seq_len"
 	// MetaKVCache is "1" when the model takes past_* inputs (a KV cache).
 	MetaKVCache = "xt2onnx.kv_cache"
+	// MetaCacheSlides is "1" when the KV cache stays exact as the window
+	// slides (builder's Config.CacheSlides), so generation may drop the
+	// oldest cached position instead of re-running the window.
+	MetaCacheSlides = "xt2onnx.cache_slides"
+	// MetaPart is "encoder" or "decoder" for one part of an XTransformer.
+	MetaPart = "xt2onnx.part"
 )
 
 // TokenRanges returns the vocabulary size of each token-id input of a model

@@ -93,6 +93,18 @@ type Session interface {
 	Close() error
 }
 
+// IntoRunner is implemented by sessions that can write outputs into
+// tensors the caller allocated, so that a loop that runs a model again and
+// again (generation with a KV cache) reuses its buffers and the backend
+// copies nothing out: the "ort" backend binds them to ONNX Runtime.
+type IntoRunner interface {
+	// RunInto is Run, except that every output named in into is written
+	// into that tensor, which must have the output's dtype and exactly the
+	// shape this run gives it, and must not share memory with an input.
+	// The returned map holds every output, the into tensors included.
+	RunInto(ctx context.Context, inputs, into map[string]*Tensor) (map[string]*Tensor, error)
+}
+
 // ErrClosed is wrapped by the error Run returns after Close.
 var ErrClosed = errors.New("runtime: session is closed")
 

@@ -133,8 +133,13 @@ func TestVerifyGenerateAndCache(t *testing.T) {
 		t.Errorf("xpos: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	// no generation in the reference: a note
-	r = xt2onnx(t, "verify", "--fixture", filepath.Join(fixtures, "enc_dec"), "--generate")
+	r = xt2onnx(t, "verify", "--fixture", filepath.Join(fixtures, "enc_relpos_mask"), "--generate")
 	if r.code != 0 || !strings.Contains(r.stderr, "note: generate: not checked: the reference has no gen.start/gen.out") {
+		t.Errorf("enc_relpos_mask: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// an XTransformer generates from its encoder and decoder parts
+	r = xt2onnx(t, "verify", "--fixture", filepath.Join(fixtures, "enc_dec"), "--generate", "--kv-cache")
+	if r.code != 0 || !strings.Contains(r.stdout, "generate tokens=16/16 shape=[2 8] ok") || !strings.Contains(r.stdout, "generate_kv-cache tokens=16/16 shape=[2 8] ok") {
 		t.Errorf("enc_dec: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }

@@ -2,6 +2,7 @@ package verify
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -120,7 +121,14 @@ func (c *checker) run(label string, gen bool, meta generate.Meta, r *Result) err
 			r.Outputs = append(r.Outputs, d)
 		}
 	}
-	if gen {
+	if gen && c.ref.GenVecStart != nil {
+		d, note := c.continuousGeneration(meta, label+"continuous generate")
+		if note != "" {
+			r.Notes = append(r.Notes, note)
+		} else {
+			r.Outputs = append(r.Outputs, d)
+		}
+	} else if gen {
 		d, note := c.generation(meta, "generate"+strings.TrimSuffix(" "+label, " "))
 		if note != "" {
 			r.Notes = append(r.Notes, note)
@@ -192,10 +200,14 @@ func (d *OutputDiff) diff(got []float32, want []float64) {
 func (c *checker) steps(main string, plain []runtime.ValueInfo, cache []cacheInput, full map[string]*runtime.Tensor, check string) (OutputDiff, error) {
 	x := full[builder.InputTokens]
 	d := OutputDiff{Name: main, Check: check, Backend: c.backend, TorchF32MaxAbsDiff: c.ref.TorchF32MaxAbsDiff, Tol: c.tol, Rtol: c.rtol, TolRule: c.rule, Shape: c.ref.WantShape}
-	if x == nil || x.DType() != runtime.Int64 || len(c.ref.WantShape) != 3 {
-		return d, fmt.Errorf("KV-cache model: want int64 tokens %q and [batch seq vocab] outputs", builder.InputTokens)
+	if x == nil || (x.DType() != runtime.Int64 && x.DType() != runtime.Float32) || len(c.ref.WantShape) != 3 {
+		return d, fmt.Errorf("KV-cache model: want int64 tokens or float32 vectors %q and [batch seq dim] outputs", builder.InputTokens)
 	}
-	ids, _ := x.Int64s()
+	xs := x.Shape()
+	width := 1 // elements of x per position
+	if len(xs) == 3 {
+		width = int(xs[2])
+	}
 	b, n, vocab := int(c.ref.WantShape[0]), int(c.ref.WantShape[1]), int(c.ref.WantShape[2])
 	got := make([]float32, b*n*vocab)
 	var past map[string]*runtime.Tensor
@@ -204,16 +216,12 @@ func (c *checker) steps(main string, plain []runtime.ValueInfo, cache []cacheInp
 		if from == 0 {
 			to = max(1, n/2)
 		}
-		chunk := make([]int64, 0, b*(to-from))
-		for r := range b {
-			chunk = append(chunk, ids[r*n+from:r*n+to]...)
-		}
 		in := map[string]*runtime.Tensor{}
 		for _, p := range plain {
 			in[p.Name] = full[p.Name]
 		}
 		var err error
-		if in[builder.InputTokens], err = runtime.NewInt64([]int64{int64(b), int64(to - from)}, chunk); err != nil {
+		if in[builder.InputTokens], err = positions(x, b, n, width, from, to); err != nil {
 			return d, err
 		}
 		for _, ci := range cache {
@@ -234,7 +242,7 @@ func (c *checker) steps(main string, plain []runtime.ValueInfo, cache []cacheInp
 			return d, err
 		}
 		if want := b * (to - from) * vocab; len(vals) != want {
-			return d, fmt.Errorf("KV-cache run at positions %d–%d gave %d logits, want %d", from, to-1, len(vals), want)
+			return d, fmt.Errorf("KV-cache run at positions %d–%d gave %d values, want %d", from, to-1, len(vals), want)
 		}
 		for r := range b {
 			copy(got[(r*n+from)*vocab:(r*n+to)*vocab], vals[r*(to-from)*vocab:(r+1)*(to-from)*vocab])
@@ -249,6 +257,126 @@ func (c *checker) steps(main string, plain []runtime.ValueInfo, cache []cacheInp
 	}
 	d.diff(got, c.ref.Want)
 	return d, nil
+}
+
+// positions returns positions from … to-1 of every row of x ([b, n] or
+// [b, n, width]).
+func positions(x *runtime.Tensor, b, n, width, from, to int) (*runtime.Tensor, error) {
+	shape := x.Shape()
+	shape[1] = int64(to - from)
+	switch data := x.Data().(type) {
+	case []int64:
+		chunk := make([]int64, 0, b*(to-from)*width)
+		for r := range b {
+			chunk = append(chunk, data[(r*n+from)*width:(r*n+to)*width]...)
+		}
+		return runtime.NewInt64(shape, chunk)
+	case []float32:
+		chunk := make([]float32, 0, b*(to-from)*width)
+		for r := range b {
+			chunk = append(chunk, data[(r*n+from)*width:(r*n+to)*width]...)
+		}
+		return runtime.NewFloat32(shape, chunk)
+	}
+	return nil, fmt.Errorf("input %q is %s, want int64 or float32", builder.InputTokens, x.DType())
+}
+
+// continuousGeneration runs ContinuousAutoregressiveWrapper generation
+// from gen.start and compares the vectors with gen.out_f64, within the
+// tolerance or twice PyTorch's own float32 error on the generation when
+// that is larger.
+func (c *checker) continuousGeneration(meta generate.Meta, check string) (OutputDiff, string) {
+	ref := c.ref
+	d := OutputDiff{Name: "out", Check: check, Backend: c.backend, Tol: c.tol, Rtol: c.rtol, TolRule: c.rule, Shape: ref.GenOutShape}
+	for i, v := range ref.GenVecOut {
+		d.TorchF32MaxAbsDiff = max(d.TorchF32MaxAbsDiff, math.Abs(v-ref.GenVecOut64[i]))
+	}
+	if d.TolRule != TolGiven && 2*d.TorchF32MaxAbsDiff > d.Tol {
+		d.Tol, d.TolRule = 2*d.TorchF32MaxAbsDiff, TolTorch
+	}
+	g, err := generate.NewContinuous(c.sess, meta)
+	if err != nil {
+		return d, check + ": not checked: " + strings.TrimPrefix(err.Error(), "generate: ")
+	}
+	b, t, w := int(ref.GenVecShape[0]), int(ref.GenVecShape[1]), int(ref.GenVecShape[2])
+	start := make([][][]float32, b)
+	for r := range start {
+		for j := range t {
+			start[r] = append(start[r], ref.GenVecStart[(r*t+j)*w:(r*t+j+1)*w])
+		}
+	}
+	steps, wo := int(ref.GenOutShape[1]), int(ref.GenOutShape[2])
+	got, err := g.Generate(c.ctx, start, steps, false)
+	if err != nil {
+		d.Note = err.Error()
+		return d, ""
+	}
+	flat := make([]float32, 0, b*steps*wo)
+	for _, row := range got {
+		for _, v := range row {
+			flat = append(flat, v...)
+		}
+	}
+	if len(flat) != len(ref.GenVecOut64) {
+		d.Note = fmt.Sprintf("generated %d values, the reference %d", len(flat), len(ref.GenVecOut64))
+		return d, ""
+	}
+	d.diff(flat, ref.GenVecOut64)
+	return d, ""
+}
+
+// checkSeq2Seq exports an XTransformer fixture as its encoder and decoder
+// parts (the decoder with its KV cache when kv is set) and compares greedy
+// generation from gen.src, gen.src_mask and gen.start with gen.out
+// (XTransformer.generate of x-transformers), with every backend.
+func checkSeq2Seq(ctx context.Context, dir string, ref *Reference, opts Options, kv bool, r *Result) error {
+	encBytes, err := modelPart(dir, opts, false, builder.PartEncoder)
+	if err != nil {
+		return fmt.Errorf("encoder part: %w", err)
+	}
+	decBytes, err := modelPart(dir, opts, kv, builder.PartDecoder)
+	var unsupported *builder.UnsupportedError
+	if kv && errors.As(err, &unsupported) {
+		r.Notes = append(r.Notes, "generate kv-cache: not checked: "+strings.TrimPrefix(err.Error(), "builder: "))
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("decoder part: %w", err)
+	}
+	meta, err := generate.ParseMeta(decBytes)
+	if err != nil {
+		return err
+	}
+	check := "generate"
+	if kv {
+		check = "generate kv-cache"
+	}
+	tol, rule := tolerance(opts, ref)
+	for _, backend := range backends(opts) {
+		ro := opts.Runtime
+		ro.Backend = backend
+		enc, err := ModelSource{Bytes: encBytes}.open(ro)
+		if err != nil {
+			return err
+		}
+		dec, err := ModelSource{Bytes: decBytes}.open(ro)
+		if err != nil {
+			enc.Close()
+			return err
+		}
+		c := &checker{ctx: ctx, ref: ref, sess: dec, backend: backend, tol: tol, rtol: opts.Rtol, rule: rule}
+		d := c.compareTokens(check, func(steps int) ([][]int64, error) {
+			s, err := generate.NewSeq2Seq(enc, dec, meta)
+			if err != nil {
+				return nil, err
+			}
+			return s.Generate(ctx, ref.GenSrc, ref.GenSrcMask, ref.GenStart, generate.Options{MaxNew: steps, Greedy: true})
+		})
+		enc.Close()
+		dec.Close()
+		r.Outputs = append(r.Outputs, d)
+	}
+	return nil
 }
 
 // generation runs greedy generation from gen.start and compares every
@@ -266,12 +394,21 @@ func (c *checker) generation(meta generate.Meta, check string) (OutputDiff, stri
 	if err != nil {
 		return d, check + ": not checked: " + strings.TrimPrefix(err.Error(), "generate: ")
 	}
+	return c.compareTokens(check, func(steps int) ([][]int64, error) {
+		return g.Generate(c.ctx, c.ref.GenStart, generate.Options{MaxNew: steps, Greedy: true})
+	}), ""
+}
+
+// compareTokens runs gen for the reference's number of steps and compares
+// its tokens with gen.out (see generation).
+func (c *checker) compareTokens(check string, gen func(steps int) ([][]int64, error)) OutputDiff {
+	d := OutputDiff{Name: "tokens", Check: check, Backend: c.backend, Tol: c.tol, TolRule: c.rule, TorchF32MaxAbsDiff: c.ref.TorchF32MaxAbsDiff}
 	steps := len(c.ref.GenOut[0])
 	d.Shape = []int64{int64(len(c.ref.GenOut)), int64(steps)}
-	got, err := g.Generate(c.ctx, c.ref.GenStart, generate.Options{MaxNew: steps, Greedy: true})
+	got, err := gen(steps)
 	if err != nil {
 		d.Note = err.Error()
-		return d, ""
+		return d
 	}
 	tie := 2 * c.tol
 	for r, want := range c.ref.GenOut {
@@ -295,9 +432,9 @@ func (c *checker) generation(meta generate.Meta, check string) (OutputDiff, stri
 				margin = fmt.Sprintf(" (float64 margin %.3g, not a tie)", c.ref.GenMargin[r][s])
 			}
 			d.Note = fmt.Sprintf("row %d step %d: got token %d, x-transformers generated %d%s; got %v, want %v", r, s, got[r][s], tok, margin, got[r], want)
-			return d, ""
+			return d
 		}
 	}
 	d.Pass = true
-	return d, ""
+	return d
 }

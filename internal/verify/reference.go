@@ -36,6 +36,16 @@ type Reference struct {
 	// GenMargin its per-step float64 margins; nil when absent.
 	GenStart, GenOut [][]int64
 	GenMargin        [][]float64
+	// GenSrc and GenSrcMask are an XTransformer generation's source and
+	// its mask (true: keep); nil for decoder-only references.
+	GenSrc     [][]int64
+	GenSrcMask [][]bool
+	// GenVecStart ([b, t, dim_in]), GenVecOut ([b, steps, dim_out],
+	// PyTorch's float32) and GenVecOut64 (float64) are a
+	// ContinuousAutoregressiveWrapper generation; nil for token references.
+	GenVecStart              []float32
+	GenVecOut, GenVecOut64   []float64
+	GenVecShape, GenOutShape []int64
 }
 
 // OpenReference opens the reference at path: an io.safetensors file or the
@@ -73,6 +83,9 @@ func (r *Reference) load() error {
 			r.TorchF32MaxAbsDiff = max(r.TorchF32MaxAbsDiff, math.Abs(f32[i]-r.Want[i]))
 		}
 	}
+	if info, ok := r.f.Info("gen.start"); ok && len(info.Shape) == 3 {
+		return r.loadVectors(info.Shape)
+	}
 	if _, ok := r.f.Info("gen.start"); ok {
 		if r.GenStart, err = r.intRows("gen.start"); err != nil {
 			return err
@@ -82,6 +95,22 @@ func (r *Reference) load() error {
 		}
 		if len(r.GenOut) != len(r.GenStart) {
 			return fmt.Errorf("reference %s: gen.out has %d rows, gen.start %d", r.Path, len(r.GenOut), len(r.GenStart))
+		}
+		if _, ok := r.f.Info("gen.src"); ok {
+			if r.GenSrc, err = r.intRows("gen.src"); err != nil {
+				return err
+			}
+			bits, err := r.f.Bools("gen.src_mask")
+			if err != nil {
+				return fmt.Errorf("reference %s: gen.src_mask: %w", r.Path, err)
+			}
+			if len(r.GenSrc) != len(r.GenStart) || len(bits) != len(r.GenSrc)*len(r.GenSrc[0]) {
+				return fmt.Errorf("reference %s: gen.src and gen.src_mask must have one row per gen.start row, of one length", r.Path)
+			}
+			n := len(r.GenSrc[0])
+			for i := range r.GenSrc {
+				r.GenSrcMask = append(r.GenSrcMask, bits[i*n:(i+1)*n])
+			}
 		}
 		if _, ok := r.f.Info("gen.margin"); ok {
 			v, err := r.f.Float64s("gen.margin")
@@ -97,6 +126,27 @@ func (r *Reference) load() error {
 			}
 		}
 	}
+	return nil
+}
+
+// loadVectors reads a continuous generation: gen.start [b, t, dim_in],
+// gen.out and gen.out_f64 [b, steps, dim_out].
+func (r *Reference) loadVectors(start []int64) error {
+	var err error
+	if r.GenVecStart, err = r.f.Float32s("gen.start"); err != nil {
+		return fmt.Errorf("reference %s: %w", r.Path, err)
+	}
+	info, ok := r.f.Info("gen.out_f64")
+	if !ok || len(info.Shape) != 3 || info.Shape[0] != start[0] {
+		return fmt.Errorf("reference %s: a 3-D gen.start needs gen.out_f64 [%d steps dim_out] (ContinuousAutoregressiveWrapper.generate in float64)", r.Path, start[0])
+	}
+	if r.GenVecOut64, err = r.f.Float64s("gen.out_f64"); err != nil {
+		return fmt.Errorf("reference %s: %w", r.Path, err)
+	}
+	if r.GenVecOut, err = r.f.Float64s("gen.out"); err != nil || len(r.GenVecOut) != len(r.GenVecOut64) {
+		return fmt.Errorf("reference %s: gen.out must be PyTorch's float32 generation, shaped as gen.out_f64 (%v)", r.Path, err)
+	}
+	r.GenVecShape, r.GenOutShape = start, info.Shape
 	return nil
 }
 

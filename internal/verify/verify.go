@@ -305,6 +305,10 @@ func Model(dir string, opts Options) ([]byte, error) {
 }
 
 func model(dir string, opts Options, kvCache bool) ([]byte, error) {
+	return modelPart(dir, opts, kvCache, builder.PartWhole)
+}
+
+func modelPart(dir string, opts Options, kvCache bool, part builder.Part) ([]byte, error) {
 	switch opts.Graph {
 	case GraphBuilt, "":
 		cfg, err := builder.LoadConfig(filepath.Join(dir, "config.json"))
@@ -317,7 +321,7 @@ func model(dir string, opts Options, kvCache bool) ([]byte, error) {
 			return nil, err
 		}
 		defer w.Close()
-		m, err := builder.Build(cfg, w, wpath, builder.Options{Opset: opts.Opset, KVCache: kvCache})
+		m, err := builder.Build(cfg, w, wpath, builder.Options{Opset: opts.Opset, KVCache: kvCache, Part: part})
 		if err != nil {
 			return nil, err
 		}
@@ -348,10 +352,24 @@ func fixture(ctx context.Context, dir string, opts Options, r *Result) error {
 	defer ref.Close()
 	o := opts
 	o.KVCache = false
+	seq2seq := ref.GenSrc != nil
+	if seq2seq {
+		o.Generate = false // the whole XTransformer does not generate: its parts do
+	}
 	if err := checkModel(ctx, ref, ModelSource{Bytes: b}, "", o, r); err != nil {
 		return err
 	}
-	if !opts.KVCache {
+	if seq2seq && opts.Generate {
+		for _, kv := range []bool{false, true} {
+			if kv && !opts.KVCache {
+				continue
+			}
+			if err := checkSeq2Seq(ctx, dir, ref, opts, kv, r); err != nil {
+				return err
+			}
+		}
+	}
+	if !opts.KVCache || seq2seq {
 		return nil
 	}
 	kb, err := model(dir, opts, true)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -27,8 +28,8 @@ const (
 // included where the model has them.
 func TestCornerFixtures(t *testing.T) {
 	dirs, _ := filepath.Glob(filepath.Join(corners, "*", "config.json"))
-	if len(dirs) != 16 {
-		t.Fatalf("want the 16 corner fixtures, found %d", len(dirs))
+	if len(dirs) != 25 {
+		t.Fatalf("want the 25 corner fixtures, found %d", len(dirs))
 	}
 	forms := []Options{{}, {Opset: 23}, {Opset: 23, Inline: true}, {Backend: "native"}, {Backend: "native", Opset: 23}}
 	for _, cfg := range dirs {
@@ -245,5 +246,47 @@ func TestGenerationTies(t *testing.T) {
 				t.Errorf("%+v", d)
 			}
 		})
+	}
+}
+
+// TestXTransformerGeneration checks that verify --generate --kv-cache on
+// an XTransformer fixture compares XTransformer.generate's tokens with
+// the encoder and decoder parts, with and without the decoder's cache, on
+// both backends.
+func TestXTransformerGeneration(t *testing.T) {
+	for _, tc := range []struct {
+		dir    string
+		cached int // generate kv-cache rows: 0 where the cache is refused
+	}{
+		{"../../fixtures/xtransformers-1.9.2/enc_dec", 2},
+		{filepath.Join(corners, "xtransformer_wrapper_opts"), 2},
+		{"../../fixtures/oracle-1.9.2/cov_00", 0}, // cross-attention max_attend_past: no decoder cache
+		{"../../fixtures/oracle-1.9.2/cov_01", 2},
+		{"../../fixtures/oracle-1.9.2/cov_15", 2},
+	} {
+		dir := tc.dir
+		r, err := Fixture(context.Background(), dir, Options{Generate: true, KVCache: true, Backends: []string{"ort", "native"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !r.Pass {
+			t.Fatal(r.Line())
+		}
+		got := map[string]int{}
+		for _, d := range r.Outputs {
+			if strings.HasPrefix(d.Check, "generate") {
+				if d.Tokens != 16 || d.Mismatched != 0 {
+					t.Errorf("%s: %s on %s: %d of %d tokens differ", filepath.Base(dir), d.Check, d.Backend, d.Mismatched, d.Tokens)
+				}
+				got[d.Check]++
+			}
+		}
+		want := map[string]int{"generate": 2}
+		if tc.cached > 0 {
+			want["generate kv-cache"] = tc.cached
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: generation rows %v, want %v", filepath.Base(dir), got, want)
+		}
 	}
 }

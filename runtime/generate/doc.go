@@ -1,5 +1,8 @@
-// Package generate samples token sequences from exported x-transformers
-// decoders, as x-transformers 1.9.2's AutoregressiveWrapper.generate does.
+// Package generate generates with exported x-transformers models as 1.9.2's
+// wrappers do: [Generator] (AutoregressiveWrapper.generate, decoders),
+// [Seq2Seq] (XTransformer.generate, from the encoder and decoder parts),
+// [Continuous] (ContinuousAutoregressiveWrapper.generate) and
+// [NonAutoregressive] (NonAutoregressiveWrapper.generate, encoders).
 //
 // A [Generator] wraps a [runtime.Session] of either backend opened on a
 // decoder-only TransformerWrapper model built by xt2onnx (input "x", output
@@ -9,8 +12,20 @@
 // PCG generator (math/rand/v2), so that one seed always gives one output.
 // [ReadMeta] (a file), [ParseMeta] (bytes) and [MetaOf] (a *graph.Model in
 // memory) read the [Meta] generation needs from the model's xt2onnx
-// metadata. The package links neither the builder nor Gorgonia: a program
+// metadata (wrapper, causality, window, vocabulary, cache, part). The package links neither the builder nor Gorgonia: a program
 // that only samples pays for the runtime and its backend alone.
+//
+// # What generates
+//
+// [New] refuses a model that AutoregressiveWrapper.generate does not fit,
+// and says which x-transformers wrapper does: a model without xt2onnx's
+// metadata (xt2onnx.config: the wrapper, its causality and window are
+// unknown, as in PyTorch's own exports), a non-causal TransformerWrapper
+// (NonAutoregressiveWrapper: [NewNonAutoregressive]), a
+// ContinuousTransformerWrapper (ContinuousAutoregressiveWrapper:
+// [NewContinuous]), a whole XTransformer (XTransformer.generate: its parts
+// with [NewSeq2Seq]), and the wrappers no x-transformers code generates
+// with.
 //
 // # Window
 //
@@ -25,13 +40,20 @@
 // them automatically: it runs the prompt once with an empty cache (past
 // sequence length 0, shift state zeros), then one token per step, feeding
 // each step's present_* back as the next step's past_*. Once the prompt and
-// the generated tokens no longer fit in max_seq_len the window slides, and the
-// cached keys belong to positions that left the window and were computed with
-// positions that have since shifted; from then on every step runs the whole
-// window again with an empty cache. That is as slow as running without the
-// cache, but it gives the same tokens as the no-cache path (and as 1.9.2),
-// which matters more here than speed. [Options].NoCache forces the no-cache
-// path on a cache model, for comparisons.
+// the generated tokens no longer fit in max_seq_len the window slides: 1.9.2
+// then re-runs the last max_seq_len tokens at every step, each position
+// seeing only the window before it. Where the cache does not depend on the
+// window's start ([Meta].CacheSlides: one self-attention layer, no absolute
+// position embedding, no rotary, no token shift, no memory tokens; ALiBi, T5
+// and dynamic position biases are relative), the generator drops the oldest
+// cached position and keeps running one token per step, with 1.9.2's tokens.
+// Elsewhere the cached keys are stale (later layers saw positions that left
+// the window; rotary rotates values by window index; absolute embeddings are
+// in every key), and every step runs the whole window again with an empty
+// cache: as slow as no cache, with the same tokens as the no-cache path and
+// as 1.9.2. builder.Config.CacheSlides gives the proof; the slide_* corner
+// fixtures test both cases. [Options].NoCache forces the no-cache path on a
+// cache model, for comparisons.
 //
 // # End of sequence
 //

@@ -3,6 +3,8 @@ package generate_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -38,7 +40,9 @@ func genFixtures(t *testing.T) []string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, ok := f.Info("gen.start"); ok {
+		_, start := f.Info("gen.start")
+		_, src := f.Info("gen.src") // XTransformer: see the seq2seq tests
+		if start && !src {
 			cases = append(cases, d.Name())
 		}
 		f.Close()
@@ -182,7 +186,7 @@ func TestCacheMatchesNoCacheSliding(t *testing.T) {
 			dir := filepath.Join(fixtures, name)
 			plain, _ := buildFixture(t, dir, false)
 			cached, _ := buildFixture(t, dir, true)
-			meta := generate.Meta{MaxSeqLen: 6, NumTokens: 64}
+			meta := generate.Meta{MaxSeqLen: 6, NumTokens: 64, Kind: generate.KindTransformerWrapper, Causal: true}
 			start := [][]int64{{3, 1, 4}, {1, 5, 9}}
 			var out [2][][]int64
 			for i, sess := range []runtime.Session{plain, cached} {
@@ -218,7 +222,7 @@ func TestReadMeta(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (generate.Meta{MaxSeqLen: 128, NumTokens: 256}); meta != want {
+	if want := (generate.Meta{MaxSeqLen: 128, NumTokens: 256, Kind: generate.KindTransformerWrapper, Causal: true}); meta != want {
 		t.Errorf("ReadMeta = %+v, want %+v", meta, want)
 	}
 	if got, err := generate.MetaOf(m); err != nil || got != meta {
@@ -228,13 +232,15 @@ func TestReadMeta(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, err := generate.MetaOf(kv); err != nil || got != (generate.Meta{MaxSeqLen: 128, NumTokens: 256, KVCache: true}) {
+	if got, err := generate.MetaOf(kv); err != nil || got != (generate.Meta{MaxSeqLen: 128, NumTokens: 256, KVCache: true, Kind: generate.KindTransformerWrapper, Causal: true}) {
 		t.Errorf("MetaOf(KV-cache model) = %+v, %v", got, err)
 	}
 	for _, tc := range []struct{ key, value, want string }{
 		{runtime.MetaMaxSeqLen, "-3", "is not a sequence length"},
 		{runtime.MetaConfig, "{", "unexpected end of JSON input"},
 		{runtime.MetaConfig, `{"wrapper":{"num_tokens":-1}}`, "must not be negative"},
+		{runtime.MetaConfig, `{"wrapper":{"num_tokens":8}}`, `has no "kind"`},
+		{runtime.MetaPart, "middle", `want "encoder" or "decoder"`},
 	} {
 		bad := &graph.Model{}
 		bad.SetMetadata(tc.key, tc.value)
@@ -245,5 +251,283 @@ func TestReadMeta(t *testing.T) {
 	_, err = generate.ReadMeta(filepath.Join(t.TempDir(), "missing.onnx"))
 	if !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing file: %v", err)
+	}
+}
+
+const corners = "../../fixtures/corners-1.9.2"
+
+// TestSlidingWindowFixtures generates 24 tokens past a window of 8 on the
+// slide_* corner fixtures (1.9.2's AutoregressiveWrapper.generate, which
+// re-runs the window at every step), with the KV cache, on both backends.
+// The relative-only one-layer models slide on the cache (every step after
+// the prompt runs one token); the others re-run the window; both give 1.9.2's
+// tokens. Forcing the cache to slide on the others (Meta.CacheSlides set by
+// hand) changes the tokens: the proof that their cache goes stale.
+func TestSlidingWindowFixtures(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		slides bool
+	}{
+		{"slide_alibi", true},
+		{"slide_relpos", true},
+		{"slide_dynpos", true},
+		{"slide_alibi_depth2", false}, // the second layer's keys saw positions that left the window
+		{"slide_rotary", false},       // 1.9.2 rotates the cached values by their window index
+		{"slide_abspos", false},       // the absolute position embedding is in every key
+	} {
+		for _, backend := range []string{"ort", "native"} {
+			t.Run(tt.name+"/"+backend, func(t *testing.T) {
+				dir := filepath.Join(corners, tt.name)
+				io, err := safetensors.Open(filepath.Join(dir, "io.safetensors"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer io.Close()
+				start, want := rows(t, io, "gen.start"), rows(t, io, "gen.out")
+				sess, model := buildFixture(t, dir, true, backend)
+				meta, err := generate.ParseMeta(model)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if meta.MaxSeqLen != 8 || len(start[0])+len(want[0]) <= 2*meta.MaxSeqLen {
+					t.Fatalf("fixture: max_seq_len %d, %d+%d tokens: want a window of 8 that slides", meta.MaxSeqLen, len(start[0]), len(want[0]))
+				}
+				if meta.CacheSlides != tt.slides {
+					t.Fatalf("Meta.CacheSlides = %v, want %v", meta.CacheSlides, tt.slides)
+				}
+				gen := func(meta generate.Meta) ([][]int64, int) {
+					g, err := generate.New(sess, meta)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if g.Slides() != meta.CacheSlides {
+						t.Fatalf("Slides() = %v, want %v", g.Slides(), meta.CacheSlides)
+					}
+					cached := 0
+					got, err := g.Generate(context.Background(), start, generate.Options{MaxNew: len(want[0]), Greedy: true, OnStep: func(s generate.Step) error {
+						if s.Cached {
+							cached++
+						}
+						return nil
+					}})
+					if err != nil {
+						t.Fatal(err)
+					}
+					return got, cached
+				}
+				got, cached := gen(meta)
+				if !reflect.DeepEqual(got, want) {
+					t.Errorf("greedy from %v:\n got %v\nwant %v (x-transformers 1.9.2)", start, got, want)
+				}
+				// Cached steps: all but the prompt's when sliding, else
+				// those until the window is full.
+				wantCached := meta.MaxSeqLen - len(start[0])
+				if tt.slides {
+					wantCached = len(want[0]) - 1
+				}
+				if cached != wantCached {
+					t.Errorf("%d steps ran on the cache, want %d", cached, wantCached)
+				}
+				if !tt.slides {
+					meta.CacheSlides = true
+					if forced, _ := gen(meta); reflect.DeepEqual(forced, want) {
+						t.Errorf("sliding the cache by force gave 1.9.2's tokens %v: the test no longer shows that the cache goes stale", forced)
+					}
+				}
+			})
+		}
+	}
+}
+
+// buildPart builds an XTransformer fixture's encoder or decoder part and
+// opens it.
+func buildPart(t *testing.T, dir string, part builder.Part, kvCache bool, backend string) (runtime.Session, []byte) {
+	t.Helper()
+	cfg, err := builder.LoadConfig(filepath.Join(dir, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wpath := filepath.Join(dir, "model.safetensors")
+	w, err := builder.OpenWeights(wpath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	m, err := builder.Build(cfg, w, wpath, builder.Options{Part: part, KVCache: kvCache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	model, err := export.Marshal(m, export.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, err := runtime.OpenBytes(model, runtime.Options{Backend: backend, IntraOpThreads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sess.Close() })
+	return sess, model
+}
+
+// TestSeq2SeqFixtures checks greedy generation from the XTransformer
+// fixtures' gen.src (with gen.src_mask) and gen.start against 1.9.2's
+// XTransformer.generate (gen.out), with the encoder part run once and the
+// decoder part with and without its KV cache, on both backends.
+func TestSeq2SeqFixtures(t *testing.T) {
+	for _, dir := range []string{filepath.Join(fixtures, "enc_dec"), filepath.Join(corners, "xtransformer_wrapper_opts")} {
+		for _, backend := range []string{"ort", "native"} {
+			for _, kv := range []bool{false, true} {
+				t.Run(fmt.Sprintf("%s/%s/kv=%v", filepath.Base(dir), backend, kv), func(t *testing.T) {
+					io, err := safetensors.Open(filepath.Join(dir, "io.safetensors"))
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer io.Close()
+					src, start, want := rows(t, io, "gen.src"), rows(t, io, "gen.start"), rows(t, io, "gen.out")
+					maskBits, err := io.Bools("gen.src_mask")
+					if err != nil {
+						t.Fatal(err)
+					}
+					mask := make([][]bool, len(src))
+					for r := range mask {
+						for j := range src[r] {
+							mask[r] = append(mask[r], maskBits[r*len(src[r])+j])
+						}
+					}
+					enc, _ := buildPart(t, dir, builder.PartEncoder, false, backend)
+					dec, model := buildPart(t, dir, builder.PartDecoder, kv, backend)
+					meta, err := generate.ParseMeta(model)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if meta.Kind != generate.KindXTransformer || meta.Part != generate.PartDecoder || meta.KVCache != kv {
+						t.Errorf("decoder meta %+v", meta)
+					}
+					s, err := generate.NewSeq2Seq(enc, dec, meta)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if s.Decoder().HasCache() != kv {
+						t.Errorf("HasCache() = %v, want %v", s.Decoder().HasCache(), kv)
+					}
+					got, err := s.Generate(context.Background(), src, mask, start, generate.Options{MaxNew: len(want[0]), Greedy: true})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !reflect.DeepEqual(got, want) {
+						t.Errorf("greedy from %v:\n got %v\nwant %v (x-transformers 1.9.2)", start, got, want)
+					}
+				})
+			}
+		}
+	}
+}
+
+// TestContinuousFixtures checks ContinuousAutoregressiveWrapper
+// generation (8 vectors from gen.start) against 1.9.2's float64 result
+// gen.out_f64 on the continuous decoder corners (continuous_dec_slide's
+// window of 6 slides), with and without the KV cache, on both backends,
+// within max(1e-5, 2× PyTorch's own float32 error on the same generation).
+func TestContinuousFixtures(t *testing.T) {
+	for _, name := range []string{"continuous_dec", "continuous_dec_slide"} {
+		for _, backend := range []string{"ort", "native"} {
+			for _, kv := range []bool{false, true} {
+				t.Run(fmt.Sprintf("%s/%s/kv=%v", name, backend, kv), func(t *testing.T) {
+					dir := filepath.Join(corners, name)
+					io, err := safetensors.Open(filepath.Join(dir, "io.safetensors"))
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer io.Close()
+					info, _ := io.Info("gen.start")
+					outInfo, _ := io.Info("gen.out_f64")
+					startFlat, err := io.Float32s("gen.start")
+					if err != nil {
+						t.Fatal(err)
+					}
+					want, err := io.Float64s("gen.out_f64")
+					if err != nil {
+						t.Fatal(err)
+					}
+					torch32, err := io.Float64s("gen.out")
+					if err != nil {
+						t.Fatal(err)
+					}
+					b, n, w := int(info.Shape[0]), int(info.Shape[1]), int(info.Shape[2])
+					start := make([][][]float32, b)
+					for r := range start {
+						for j := range n {
+							start[r] = append(start[r], startFlat[(r*n+j)*w:(r*n+j+1)*w])
+						}
+					}
+					sess, model := buildFixture(t, dir, kv, backend)
+					meta, err := generate.ParseMeta(model)
+					if err != nil {
+						t.Fatal(err)
+					}
+					c, err := generate.NewContinuous(sess, meta)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if c.HasCache() != kv {
+						t.Errorf("HasCache() = %v, want %v", c.HasCache(), kv)
+					}
+					steps := int(outInfo.Shape[1])
+					got, err := c.Generate(context.Background(), start, steps, false)
+					if err != nil {
+						t.Fatal(err)
+					}
+					var diff, torchErr float64
+					for i := range want {
+						r, rest := i/(steps*w), i%(steps*w)
+						diff = max(diff, math.Abs(float64(got[r][rest/w][rest%w])-want[i]))
+						torchErr = max(torchErr, math.Abs(torch32[i]-want[i]))
+					}
+					if tol := max(1e-5, 2*torchErr); diff > tol || math.IsNaN(diff) {
+						t.Errorf("max abs diff from 1.9.2's float64 generation %.3g > tol %.3g (PyTorch's float32 error %.3g)", diff, tol, torchErr)
+					}
+				})
+			}
+		}
+	}
+}
+
+// TestNonAutoregressiveFixture checks iterative demasking against 1.9.2's
+// NonAutoregressiveWrapper.generate at start_temperature 0 (the
+// nar_encoder corner: mask_id 31, 6 steps; linear, cosine, and cosine with
+// can_mask_prev_unmasked), greedy, on both backends. 1.9.2 draws its
+// Gumbel noise from PyTorch's RNG, which Go does not reproduce; the
+// reference is checked to be the noise-free limit.
+func TestNonAutoregressiveFixture(t *testing.T) {
+	dir := filepath.Join(corners, "nar_encoder")
+	for _, backend := range []string{"ort", "native"} {
+		sess, model := buildFixture(t, dir, false, backend)
+		meta, err := generate.ParseMeta(model)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := generate.NewNonAutoregressive(sess, meta)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io, err := safetensors.Open(filepath.Join(dir, "io.safetensors"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tt := range []struct {
+			name     string
+			schedule string
+			remask   bool
+		}{{"linear", generate.ScheduleLinear, false}, {"cosine", generate.ScheduleCosine, false}, {"cosine_remask", generate.ScheduleCosine, true}} {
+			want := rows(t, io, "gen.nar_"+tt.name)
+			got, err := n.Generate(context.Background(), generate.NAROptions{Batch: 2, MaskID: 31, Steps: 6, Schedule: tt.schedule, CanMaskPrevUnmasked: tt.remask, Greedy: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("%s/%s:\n got %v\nwant %v (x-transformers 1.9.2)", backend, tt.name, got, want)
+			}
+		}
+		io.Close()
 	}
 }

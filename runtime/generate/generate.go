@@ -153,6 +153,12 @@ type Generator struct {
 	logits string
 	mask   bool      // the model takes a "mask" input (all true)
 	cache  []cacheIO // empty: no KV cache
+	// fixed names the inputs every step takes unchanged (an XTransformer
+	// decoder part's cross-attention keys and values and source mask).
+	fixed []string
+	// slides: the window slides on the cache (Meta.CacheSlides, and every
+	// cache input a [batch heads seq dim] key or value).
+	slides bool
 }
 
 // New returns a Generator over sess, a decoder-only TransformerWrapper
@@ -163,6 +169,15 @@ func New(sess runtime.Session, meta Meta) (*Generator, error) {
 	if sess == nil {
 		return nil, errors.New("generate: nil session")
 	}
+	if err := meta.checkAutoregressive(); err != nil {
+		return nil, err
+	}
+	return newGenerator(sess, meta, false)
+}
+
+// newGenerator is New without the wrapper check; seq2seq accepts the
+// inputs an XTransformer decoder part takes from its encoder part.
+func newGenerator(sess runtime.Session, meta Meta, seq2seq bool) (*Generator, error) {
 	if meta.MaxSeqLen < 0 || meta.NumTokens < 0 {
 		return nil, fmt.Errorf("generate: Meta has a negative MaxSeqLen (%d) or NumTokens (%d)", meta.MaxSeqLen, meta.NumTokens)
 	}
@@ -182,6 +197,8 @@ func New(sess runtime.Session, meta Meta) (*Generator, error) {
 			haveX = true
 		case in.Name == inputMask && in.DType == runtime.Bool && len(in.Shape) == 2:
 			g.mask = true
+		case seq2seq && (strings.HasPrefix(in.Name, crossKeyPrefix) || strings.HasPrefix(in.Name, crossValuePrefix) || in.Name == inputSourceMask):
+			g.fixed = append(g.fixed, in.Name)
 		case strings.HasPrefix(in.Name, "past_"):
 			present := "present_" + strings.TrimPrefix(in.Name, "past_")
 			if _, ok := outputs[present]; !ok {
@@ -204,6 +221,12 @@ func New(sess runtime.Session, meta Meta) (*Generator, error) {
 	if g.mask && len(g.cache) > 0 {
 		return nil, errors.New("generate: the model takes both a mask and a KV cache; export it without the mask input")
 	}
+	g.slides = meta.CacheSlides && meta.MaxSeqLen > 1 && len(g.cache) > 0
+	for _, c := range g.cache {
+		if !strings.HasPrefix(c.past.Name, pastKeyPrefix) && !strings.HasPrefix(c.past.Name, pastValuePrefix) || len(c.past.Shape) != 4 {
+			g.slides = false
+		}
+	}
 	if o, ok := outputs[outputLogits]; ok {
 		g.logits = o.Name
 	} else if outs := sess.Outputs(); len(outs) == 1 {
@@ -221,6 +244,10 @@ func New(sess runtime.Session, meta Meta) (*Generator, error) {
 // unless Options.NoCache is set.
 func (g *Generator) HasCache() bool { return len(g.cache) > 0 }
 
+// Slides reports whether the window slides on the KV cache (dropping the
+// oldest position) rather than by re-running it; see Meta.CacheSlides.
+func (g *Generator) Slides() bool { return g.slides }
+
 // Meta returns the Meta the generator was made with.
 func (g *Generator) Meta() Meta { return g.meta }
 
@@ -232,6 +259,17 @@ func (g *Generator) Meta() Meta { return g.meta }
 // tokens generated so far together with an error wrapping the context's
 // cause.
 func (g *Generator) Generate(ctx context.Context, start [][]int64, opts Options) ([][]int64, error) {
+	return g.generate(ctx, start, opts, nil)
+}
+
+// generate is Generate with the fixed inputs (Generator.fixed) of every
+// step.
+func (g *Generator) generate(ctx context.Context, start [][]int64, opts Options, fixed map[string]*runtime.Tensor) ([][]int64, error) {
+	for _, name := range g.fixed {
+		if fixed[name] == nil {
+			return nil, fmt.Errorf("generate: the model takes %q, which only an XTransformer's encoder part gives: use Seq2Seq", name)
+		}
+	}
 	o, err := opts.resolve()
 	if err != nil {
 		return nil, err
@@ -251,6 +289,10 @@ func (g *Generator) Generate(ctx context.Context, start [][]int64, opts Options)
 	rng := rand.New(rand.NewPCG(o.Seed, pcgStream))
 	useCache := len(g.cache) > 0 && !o.NoCache
 	var past map[string]*runtime.Tensor // the cache after the previous step, nil when it cannot be used
+	var bufs *stepBuffers               // reused output buffers of the cached steps
+	if ir, ok := g.sess.(runtime.IntoRunner); ok && useCache {
+		bufs = &stepBuffers{runner: ir, maxSeq: g.meta.MaxSeqLen}
+	}
 	next := make([]int64, batch)
 	stopped := func(step int) ([][]int64, error) {
 		for r := range out {
@@ -267,12 +309,17 @@ func (g *Generator) Generate(ctx context.Context, start [][]int64, opts Options)
 		if g.meta.MaxSeqLen > 0 && n > g.meta.MaxSeqLen {
 			from = n - g.meta.MaxSeqLen
 		}
-		cached := useCache && from == 0 && past != nil
+		cached := useCache && past != nil && (from == 0 || g.slides)
 		var logits [][]float32
 		if cached {
-			logits, past, err = g.run(ctx, out, n-1, batch, past, true)
+			if from > 0 {
+				if past, err = dropOldest(past, g.meta.MaxSeqLen-1); err != nil {
+					return nil, fmt.Errorf("generate: step %d: %w", step, err)
+				}
+			}
+			logits, past, err = g.run(ctx, out, n-1, batch, past, true, bufs, fixed)
 		} else {
-			logits, past, err = g.run(ctx, out, from, batch, nil, useCache && from == 0)
+			logits, past, err = g.run(ctx, out, from, batch, nil, useCache && from == 0, nil, fixed)
 		}
 		if err != nil {
 			if ctx.Err() != nil {
@@ -330,7 +377,11 @@ func (g *Generator) checkStart(start [][]int64) error {
 // holds; with past == nil and withCache the cache inputs get an empty cache
 // and the returned cache is the step's present_* outputs; otherwise no cache
 // is returned.
-func (g *Generator) run(ctx context.Context, out [][]int64, from, batch int, past map[string]*runtime.Tensor, withCache bool) ([][]float32, map[string]*runtime.Tensor, error) {
+//
+// With bufs (a session that writes outputs in place) a cached step writes
+// the logits and present_* outputs into reused buffers instead of having
+// the backend allocate and copy them.
+func (g *Generator) run(ctx context.Context, out [][]int64, from, batch int, past map[string]*runtime.Tensor, withCache bool, bufs *stepBuffers, fixed map[string]*runtime.Tensor) ([][]float32, map[string]*runtime.Tensor, error) {
 	seq := len(out[0]) - from
 	ids := make([]int64, 0, batch*seq)
 	for _, row := range out {
@@ -342,6 +393,9 @@ func (g *Generator) run(ctx context.Context, out [][]int64, from, batch int, pas
 		return nil, nil, err
 	}
 	inputs := map[string]*runtime.Tensor{inputTokens: x}
+	for _, name := range g.fixed {
+		inputs[name] = fixed[name]
+	}
 	if g.mask {
 		keep := make([]bool, len(ids))
 		for i := range keep {
@@ -360,8 +414,17 @@ func (g *Generator) run(ctx context.Context, out [][]int64, from, batch int, pas
 			return nil, nil, err
 		}
 	}
-	outs, err := g.sess.Run(ctx, inputs)
-	if err != nil {
+	var outs map[string]*runtime.Tensor
+	if bufs != nil && past != nil {
+		into, err := bufs.outputs(g, past, batch, seq)
+		if err != nil {
+			return nil, nil, err
+		}
+		outs, err = bufs.runner.RunInto(ctx, inputs, into)
+		if err != nil {
+			return nil, nil, err
+		}
+	} else if outs, err = g.sess.Run(ctx, inputs); err != nil {
 		return nil, nil, err
 	}
 	logits, err := lastLogits(outs[g.logits], g.logits, batch, seq)
@@ -380,6 +443,113 @@ func (g *Generator) run(ctx context.Context, out [][]int64, from, batch int, pas
 		next[c.present] = t
 	}
 	return logits, next, nil
+}
+
+// stepBuffers holds the output buffers of the cached steps: the logits,
+// and two buffers per present_* output used in turn, one holding the cache
+// the step reads (its past_*), the other the cache it writes.
+type stepBuffers struct {
+	runner runtime.IntoRunner
+	maxSeq int // the window (0: none), for the buffers' first capacity
+	logits []float32
+	vocab  int64
+	cache  map[string]*[2][]float32
+}
+
+// outputs returns the tensors a cached step on seq new tokens writes into.
+func (s *stepBuffers) outputs(g *Generator, past map[string]*runtime.Tensor, batch, seq int) (map[string]*runtime.Tensor, error) {
+	into := make(map[string]*runtime.Tensor, len(g.cache)+1)
+	if s.vocab == 0 {
+		// The vocabulary from the prompt's logits: past holds its cache.
+		for _, o := range g.sess.Outputs() {
+			if o.Name == g.logits && len(o.Shape) == 3 && o.Shape[2] > 0 {
+				s.vocab = o.Shape[2]
+			}
+		}
+		if s.vocab == 0 {
+			return nil, nil // unknown: let the backend allocate
+		}
+	}
+	n := batch * seq * int(s.vocab)
+	if cap(s.logits) < n {
+		s.logits = make([]float32, n)
+	}
+	t, err := runtime.NewFloat32([]int64{int64(batch), int64(seq), s.vocab}, s.logits[:n])
+	if err != nil {
+		return nil, err
+	}
+	into[g.logits] = t
+	if s.cache == nil {
+		s.cache = map[string]*[2][]float32{}
+	}
+	for _, c := range g.cache {
+		p := past[c.present]
+		shape := p.Shape()
+		if strings.HasPrefix(c.past.Name, pastKeyPrefix) || strings.HasPrefix(c.past.Name, pastValuePrefix) {
+			if len(shape) != 4 {
+				return nil, fmt.Errorf("cache %q has shape %s, want [batch heads seq dim]", c.present, runtime.FormatShape(shape))
+			}
+			shape[2] += int64(seq)
+		}
+		size, err := runtime.NumElementsOf(shape)
+		if err != nil {
+			return nil, err
+		}
+		pair := s.cache[c.present]
+		if pair == nil {
+			pair = new([2][]float32)
+			s.cache[c.present] = pair
+		}
+		// Write into the buffer the past does not live in.
+		held, _ := p.Data().([]float32)
+		i := 0
+		if len(held) > 0 && cap(pair[0]) > 0 && &held[:1][0] == &pair[0][:1][0] {
+			i = 1
+		}
+		if cap(pair[i]) < size {
+			grown := size
+			if len(shape) == 4 && s.maxSeq > 0 && shape[2] <= int64(s.maxSeq) {
+				grown = size / int(shape[2]) * s.maxSeq // room for the whole window
+			} else {
+				grown = 2 * size
+			}
+			pair[i] = make([]float32, grown)
+		}
+		if into[c.present], err = runtime.NewFloat32(shape, pair[i][:size]); err != nil {
+			return nil, err
+		}
+	}
+	return into, nil
+}
+
+// dropOldest keeps the last keep positions (dim 2) of every cached key
+// and value.
+func dropOldest(past map[string]*runtime.Tensor, keep int) (map[string]*runtime.Tensor, error) {
+	next := make(map[string]*runtime.Tensor, len(past))
+	for name, t := range past {
+		shape := t.Shape()
+		if len(shape) != 4 {
+			return nil, fmt.Errorf("cache %q has shape %s, want [batch heads seq dim]", name, runtime.FormatShape(shape))
+		}
+		if shape[2] <= int64(keep) {
+			next[name] = t
+			continue
+		}
+		data, err := t.Float32s()
+		if err != nil {
+			return nil, fmt.Errorf("cache %q: %w", name, err)
+		}
+		rows, seq, dim := int(shape[0]*shape[1]), int(shape[2]), int(shape[3])
+		kept := make([]float32, rows*keep*dim)
+		for r := range rows {
+			copy(kept[r*keep*dim:(r+1)*keep*dim], data[(r*seq+seq-keep)*dim:(r+1)*seq*dim])
+		}
+		shape[2] = int64(keep)
+		if next[name], err = runtime.NewFloat32(shape, kept); err != nil {
+			return nil, err
+		}
+	}
+	return next, nil
 }
 
 // EmptyCache returns the initial value of a past_* input: dim 0 is the
@@ -484,4 +654,27 @@ func padAfterEOS(out [][]int64, eos, pad int64) bool {
 		}
 	}
 	return true
+}
+
+// checkAutoregressive refuses models AutoregressiveWrapper.generate does not
+// fit, saying which wrapper does.
+func (m Meta) checkAutoregressive() error {
+	switch {
+	case m.Kind == "":
+		return errors.New("generate: the model carries no xt2onnx metadata (" + runtime.MetaConfig + "), so its wrapper, causality and window are unknown: " +
+			"export it with xt2onnx export (PyTorch's own ONNX exports cannot generate here)")
+	case m.Kind == KindTransformerWrapper && m.Causal:
+		return nil
+	case m.Kind == KindTransformerWrapper:
+		return errors.New("generate: the model is a non-causal TransformerWrapper (an Encoder): each position sees later ones, so it cannot continue a sequence token by token; " +
+			"x-transformers' NonAutoregressiveWrapper (iterative demasking) is the wrapper that generates with it")
+	case m.Kind == KindContinuousTransformerWrapper && m.Causal:
+		return errors.New("generate: the model is a ContinuousTransformerWrapper: it generates vectors, not tokens; x-transformers' ContinuousAutoregressiveWrapper is the wrapper that fits (NewContinuous)")
+	case m.Kind == KindContinuousTransformerWrapper:
+		return errors.New("generate: the model is a non-causal ContinuousTransformerWrapper (an Encoder): no x-transformers wrapper generates with it")
+	case m.Kind == KindXTransformer:
+		return errors.New("generate: the model is an XTransformer: it generates from a source sequence as XTransformer.generate does (encoder once, then the decoder): " +
+			"export its two parts (xt2onnx export --part encoder, and --part decoder --kv-cache) and generate with both (Seq2Seq; xt2onnx generate DEC.onnx --encoder ENC.onnx --src-tokens …)")
+	}
+	return fmt.Errorf("generate: the model is a %s: no x-transformers wrapper generates with it (autoregressive generation needs a causal TransformerWrapper, a Decoder)", m.Kind)
 }

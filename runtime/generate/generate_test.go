@@ -4,11 +4,19 @@ import (
 	"context"
 	"errors"
 	"math"
+	"math/rand/v2"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
 )
+
+// lm returns m as the Meta of a causal TransformerWrapper, the models the
+// generator accepts.
+func lm(m Meta) Meta {
+	m.Kind, m.Causal = KindTransformerWrapper, true
+	return m
+}
 
 // greedyReference continues each row greedily under fakeLM, on windows of
 // the last maxSeqLen tokens (0: all), straight from the definition.
@@ -59,7 +67,7 @@ func TestGreedyCacheAndWindow(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f := &fakeLM{vocab: 11, cache: tt.cache, mask: tt.mask}
-			g, err := New(f, Meta{MaxSeqLen: tt.maxSeqLen, NumTokens: 11})
+			g, err := New(f, lm(Meta{MaxSeqLen: tt.maxSeqLen, NumTokens: 11}))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -89,7 +97,7 @@ func TestGreedyCacheAndWindow(t *testing.T) {
 
 func TestSeedReproducible(t *testing.T) {
 	f := &fakeLM{vocab: 11, cache: true}
-	g, err := New(f, Meta{MaxSeqLen: 8})
+	g, err := New(f, lm(Meta{MaxSeqLen: 8}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +128,7 @@ func TestTopKStaysInTopK(t *testing.T) {
 	// vocab 10, thres 0.7: k = ceil(0.30000000000000004·10) = 4 as in Python.
 	logits := []float32{0.5, 3, -1, 2.5, 0, 2, 1.5, -2, 1, 2.2}
 	allowed := map[int64]bool{1: true, 3: true, 9: true, 5: true} // the 4 largest
-	g, err := New(fixedSession(logits), Meta{})
+	g, err := New(fixedSession(logits), lm(Meta{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +232,7 @@ func TestTopAFiltersSampling(t *testing.T) {
 	// max from row 0) can only draw token 0, and row 0 tokens 0 and 1,
 	// equally often.
 	s := rowSession([][]float32{{2, 1, 0, -1}, {1, 0, 0, 0}})
-	g, err := New(s, Meta{})
+	g, err := New(s, lm(Meta{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +255,7 @@ func TestTopAFiltersSampling(t *testing.T) {
 }
 
 func TestGreedyTies(t *testing.T) {
-	g, err := New(fixedSession([]float32{1, 3, 0, 3, 3}), Meta{})
+	g, err := New(fixedSession([]float32{1, 3, 0, 3, 3}), lm(Meta{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,7 +295,7 @@ func TestEOS(t *testing.T) {
 		{"zero steps", [][]int64{{1}}, 0, [][]int64{{}}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			g, err := New(succSession(8), Meta{NumTokens: 8})
+			g, err := New(succSession(8), lm(Meta{NumTokens: 8}))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -303,7 +311,7 @@ func TestEOS(t *testing.T) {
 }
 
 func TestGenerateErrors(t *testing.T) {
-	g, err := New(&fakeLM{vocab: 11}, Meta{NumTokens: 11})
+	g, err := New(&fakeLM{vocab: 11}, lm(Meta{NumTokens: 11}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -358,9 +366,92 @@ func TestNewErrors(t *testing.T) {
 		{"past without present", &ioSession{in: []string{"x", "past_key_0"}, out: []string{"logits"}}, `generate: KV-cache input "past_key_0" has no output "present_key_0" to feed it`},
 		{"no logits", &ioSession{in: []string{"x"}, out: []string{"embeddings", "other"}}, `generate: the model has no output "logits"`},
 	} {
-		_, err := New(tt.sess, Meta{})
+		_, err := New(tt.sess, lm(Meta{}))
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: error %v, want %q", tt.name, err, tt.want)
 		}
+	}
+}
+
+// TestNewRefusesWhatCannotGenerate checks that autoregressive generation
+// refuses a model without xt2onnx metadata and every wrapper other than a
+// causal TransformerWrapper, naming the wrapper that fits.
+func TestNewRefusesWhatCannotGenerate(t *testing.T) {
+	sess := &fakeLM{vocab: 11}
+	for _, tt := range []struct {
+		name string
+		meta Meta
+		want string // "": accepted
+	}{
+		{"decoder", Meta{Kind: KindTransformerWrapper, Causal: true}, ""},
+		{"no metadata", Meta{MaxSeqLen: 8}, "carries no xt2onnx metadata (xt2onnx.config)"},
+		{"encoder", Meta{Kind: KindTransformerWrapper}, "NonAutoregressiveWrapper"},
+		{"continuous decoder", Meta{Kind: KindContinuousTransformerWrapper, Causal: true}, "ContinuousAutoregressiveWrapper"},
+		{"continuous encoder", Meta{Kind: KindContinuousTransformerWrapper}, "no x-transformers wrapper generates with it"},
+		{"xtransformer", Meta{Kind: KindXTransformer, Causal: true}, "XTransformer.generate"},
+		{"vit", Meta{Kind: "ViTransformerWrapper"}, "ViTransformerWrapper: no x-transformers wrapper"},
+		{"cross attender", Meta{Kind: "CrossAttender"}, "CrossAttender: no x-transformers wrapper"},
+	} {
+		_, err := New(sess, tt.meta)
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("%s: %v", tt.name, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("%s: error %v, want one containing %q", tt.name, err, tt.want)
+		}
+	}
+}
+
+// TestGumbelMaxDistribution checks the statistics of the
+// NonAutoregressiveWrapper sampler (PyTorch's RNG cannot be reproduced, so
+// sampled sequences are compared by distribution): over 200000 draws each
+// token's frequency is within 5 standard errors of softmax(logits/T), and
+// a filtered (-Inf) token is never drawn.
+func TestGumbelMaxDistribution(t *testing.T) {
+	logits := []float64{0, 1, 2, math.Inf(-1), 0.5}
+	for _, temp := range []float64{0.5, 1, 2} {
+		rng := rand.New(rand.NewPCG(1, 2))
+		const n = 200000
+		counts := make([]int, len(logits))
+		for range n {
+			counts[gumbelMax(logits, temp, rng)]++
+		}
+		scaled := make([]float64, len(logits))
+		for i, l := range logits {
+			scaled[i] = l / temp
+		}
+		p := softmax(scaled)
+		for i, c := range counts {
+			se := math.Sqrt(p[i] * (1 - p[i]) / n)
+			if f := float64(c) / n; math.Abs(f-p[i]) > 5*se+1e-12 {
+				t.Errorf("T=%g token %d: frequency %.4f, want %.4f ± %.4f", temp, i, f, p[i], 5*se)
+			}
+		}
+		if counts[3] != 0 {
+			t.Errorf("T=%g: the filtered token was drawn %d times", temp, counts[3])
+		}
+	}
+}
+
+// TestMaskCounts checks the demasking schedule against the counts 1.9.2
+// computes (printed by PyTorch 2.x): (schedule(linspace(0, 1,
+// steps+1)[1:]) * seq_len).long(), in float32.
+func TestMaskCounts(t *testing.T) {
+	for _, tt := range []struct {
+		schedule   string
+		steps, len int
+		want       []int
+	}{
+		{ScheduleLinear, 6, 12, []int{10, 7, 6, 4, 2, 0}}, // 7: float32 (1 - 1/3) · 12 is just under 8, as in PyTorch
+		{ScheduleCosine, 6, 12, []int{11, 10, 8, 6, 3, 0}},
+		{ScheduleLinear, 18, 256, []int{241, 227, 213, 199, 184, 170, 156, 142, 128, 113, 99, 85, 71, 56, 42, 28, 14, 0}},
+	} {
+		got, err := maskCounts(tt.schedule, tt.steps, tt.len)
+		if err != nil || !slices.Equal(got, tt.want) {
+			t.Errorf("%s %d×%d: %v %v, want %v", tt.schedule, tt.steps, tt.len, got, err, tt.want)
+		}
+	}
+	if _, err := maskCounts("square", 4, 8); err == nil {
+		t.Error("unknown schedule: no error")
 	}
 }

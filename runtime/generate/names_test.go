@@ -18,6 +18,20 @@ func TestNamesMatchBuilder(t *testing.T) {
 		{runtime.MetaConfig, builder.MetaConfig},
 		{runtime.MetaMaxSeqLen, builder.MetaMaxSeqLen},
 		{runtime.MetaKVCache, builder.MetaKVCache},
+		{runtime.MetaCacheSlides, builder.MetaCacheSlides},
+		{runtime.MetaPart, builder.MetaPart},
+		{inputSource, builder.InputSource},
+		{inputSourceMask, builder.InputSourceMask},
+		{outputOut, builder.OutputOut},
+		{pastKeyPrefix, builder.PastKeyPrefix},
+		{pastValuePrefix, builder.PastValuePrefix},
+		{crossKeyPrefix, builder.CrossKeyPrefix},
+		{crossValuePrefix, builder.CrossValuePrefix},
+		{KindTransformerWrapper, string(builder.KindTransformerWrapper)},
+		{KindContinuousTransformerWrapper, string(builder.KindContinuousTransformerWrapper)},
+		{KindXTransformer, string(builder.KindXTransformer)},
+		{PartEncoder, string(builder.PartEncoder)},
+		{PartDecoder, string(builder.PartDecoder)},
 	} {
 		if tc.here != tc.builder {
 			t.Errorf("generation reads %q where the builder writes %q", tc.here, tc.builder)

@@ -107,3 +107,35 @@ func copyAs[T any](raw []byte, n int) []T {
 	}
 	return out
 }
+
+// copyInto copies a float32 result into dst, which must have its shape.
+func copyInto(dst *runtime.Tensor, d *tensor.Dense) error {
+	if d.IsMaterializable() {
+		m, ok := d.Materialize().(*tensor.Dense)
+		if !ok {
+			return fmt.Errorf("cannot materialize a %v view", d.Dtype())
+		}
+		d = m
+	}
+	shape := d.Shape()
+	want := dst.Shape()
+	if d.Dtype() != tensor.Float32 || len(shape) != len(want) {
+		return fmt.Errorf("result %v%v does not fit the given %s", d.Dtype(), []int(shape), dst)
+	}
+	n := 1
+	for i, v := range shape {
+		if int64(v) != want[i] {
+			return fmt.Errorf("result %v%v does not fit the given %s", d.Dtype(), []int(shape), dst)
+		}
+		n *= v
+	}
+	out, _ := dst.Data().([]float32)
+	raw := d.Header.Raw
+	if len(out) < n || len(raw) < 4*n {
+		return fmt.Errorf("result of %d values does not fit the given %s", n, dst)
+	}
+	if n > 0 {
+		copy(unsafe.Slice((*byte)(unsafe.Pointer(&out[0])), 4*n), raw[:4*n])
+	}
+	return nil
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	goruntime "runtime"
+	"slices"
 
 	"gorgonia.org/tensor"
 
@@ -141,6 +142,21 @@ func (s *session) Outputs() []runtime.ValueInfo { return runtime.CloneValueInfos
 // Run checks the inputs, runs the plan on them with an arena of its own and
 // returns copies of the outputs.
 func (s *session) Run(ctx context.Context, inputs map[string]*runtime.Tensor) (map[string]*runtime.Tensor, error) {
+	return s.RunInto(ctx, inputs, nil)
+}
+
+// RunInto is Run with the outputs named in into copied into those
+// tensors (float32 only) instead of freshly allocated ones: a loop that
+// reuses its buffers allocates nothing per run for them.
+func (s *session) RunInto(ctx context.Context, inputs, into map[string]*runtime.Tensor) (map[string]*runtime.Tensor, error) {
+	for name, t := range into {
+		if !slices.ContainsFunc(s.outputs, func(o runtime.ValueInfo) bool { return o.Name == name }) {
+			return nil, fmt.Errorf("native: run %s: RunInto names output %q, which the session does not return", s.name, name)
+		}
+		if t == nil || t.DType() != runtime.Float32 {
+			return nil, fmt.Errorf("native: run %s: output %q: RunInto writes float32 outputs only, got %v", s.name, name, t)
+		}
+	}
 	ctx, end, err := s.guard.Begin(ctx, "native", s.name, s.inputs, inputs)
 	if err != nil {
 		return nil, err
@@ -169,6 +185,13 @@ func (s *session) Run(ctx context.Context, inputs map[string]*runtime.Tensor) (m
 		d, ok := outs[info.Name]
 		if !ok {
 			return nil, fmt.Errorf("native: run %s: output %q was not computed", s.name, info.Name)
+		}
+		if dst, ok := into[info.Name]; ok {
+			if err := copyInto(dst, d); err != nil {
+				return nil, fmt.Errorf("native: run %s: output %q: %w", s.name, info.Name, err)
+			}
+			result[info.Name] = dst
+			continue
 		}
 		t, err := fromDense(d)
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"unsafe"
 
@@ -301,6 +302,12 @@ func (s *session) Outputs() []runtime.ValueInfo { return runtime.CloneValueInfos
 
 // Run checks the inputs, runs the model and returns its outputs.
 func (s *session) Run(ctx context.Context, inputs map[string]*runtime.Tensor) (map[string]*runtime.Tensor, error) {
+	return s.RunInto(ctx, inputs, nil)
+}
+
+// RunInto is Run with the outputs named in into bound to those tensors'
+// memory: ONNX Runtime writes them in place, and nothing is copied out.
+func (s *session) RunInto(ctx context.Context, inputs, into map[string]*runtime.Tensor) (map[string]*runtime.Tensor, error) {
 	ctx, end, err := s.guard.Begin(ctx, "ort", s.name, s.inputs, inputs)
 	if err != nil {
 		return nil, err
@@ -324,6 +331,25 @@ func (s *session) Run(ctx context.Context, inputs map[string]*runtime.Tensor) (m
 			return nil, fmt.Errorf("ort: run %s: input %q (%s): %w", s.name, info.Name, inputs[info.Name], err)
 		}
 		ins[i] = v
+	}
+	bound := 0
+	for i, info := range s.outputs {
+		t, ok := into[info.Name]
+		if !ok {
+			continue
+		}
+		if t == nil || t.DType() != info.DType {
+			return nil, fmt.Errorf("ort: run %s: output %q: the tensor to write it into is %v, want %s", s.name, info.Name, t, info.DType)
+		}
+		v, err := toORT(t)
+		if err != nil {
+			return nil, fmt.Errorf("ort: run %s: output %q (%s): %w", s.name, info.Name, t, err)
+		}
+		outs[i] = v
+		bound++
+	}
+	if bound != len(into) {
+		return nil, fmt.Errorf("ort: run %s: RunInto names outputs the session does not return (have %s)", s.name, strings.Join(valueNames(s.outputs), ", "))
 	}
 
 	var ro *onnx.RunOptions
@@ -362,6 +388,10 @@ func (s *session) Run(ctx context.Context, inputs map[string]*runtime.Tensor) (m
 
 	result := make(map[string]*runtime.Tensor, len(outs))
 	for i, v := range outs {
+		if t, ok := into[s.outputs[i].Name]; ok {
+			result[s.outputs[i].Name] = t
+			continue
+		}
 		t, err := fromORT(v)
 		if err != nil {
 			return nil, fmt.Errorf("ort: run %s: output %q: %w", s.name, s.outputs[i].Name, err)

@@ -421,3 +421,43 @@ func TestCUDAParity(t *testing.T) {
 		t.Errorf("CUDA: max abs diff %.3g vs PyTorch", d)
 	}
 }
+
+// TestRunInto checks that RunInto writes the output into the caller's
+// tensor (same values as Run, same memory) and refuses a wrong dtype, a
+// wrong shape and an output the model does not have.
+func TestRunInto(t *testing.T) {
+	path := fixturePath("dec_basic", "torch_ts.onnx")
+	s := openT(t, path, runtime.Options{})
+	x, want := decBasicInput(t)
+	ir, ok := s.(runtime.IntoRunner)
+	if !ok {
+		t.Fatal("the ort session does not implement runtime.IntoRunner")
+	}
+	buf := make([]float32, want.NumElements())
+	dst, _ := runtime.NewFloat32(want.Shape(), buf)
+	outs, err := ir.RunInto(context.Background(), map[string]*runtime.Tensor{"x": x}, map[string]*runtime.Tensor{"output": dst})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if outs["output"] != dst {
+		t.Error("RunInto returned another tensor than the one it was given")
+	}
+	if d := maxAbsDiff(t, dst, want); d > 1e-5 || buf[0] == 0 {
+		t.Errorf("RunInto wrote %v… (max abs diff %g from PyTorch), want the logits in the given buffer", buf[:3], d)
+	}
+	wrongType, _ := runtime.NewFloat64(want.Shape(), make([]float64, want.NumElements()))
+	wrongShape, _ := runtime.NewFloat32([]int64{1, 1, 64}, make([]float32, 64))
+	for _, tc := range []struct {
+		name string
+		into map[string]*runtime.Tensor
+		want string
+	}{
+		{"dtype", map[string]*runtime.Tensor{"output": wrongType}, `output "output": the tensor to write it into is float64`},
+		{"shape", map[string]*runtime.Tensor{"output": wrongShape}, "ort: run"},
+		{"unknown output", map[string]*runtime.Tensor{"logits": dst}, "RunInto names outputs the session does not return (have output)"},
+	} {
+		if _, err := ir.RunInto(context.Background(), map[string]*runtime.Tensor{"x": x}, tc.into); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want one containing %q", tc.name, err, tc.want)
+		}
+	}
+}

@@ -18,7 +18,7 @@ func TestPreset(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := (generate.Meta{MaxSeqLen: 128, NumTokens: 256, KVCache: kv}); m.Meta != want {
+		if want := (generate.Meta{MaxSeqLen: 128, NumTokens: 256, KVCache: kv, Kind: generate.KindTransformerWrapper, Causal: true}); m.Meta != want {
 			t.Errorf("kv %v: meta %+v, want %+v", kv, m.Meta, want)
 		}
 		if (m.Name == "preset tiny (KV cache)") != kv || !strings.HasPrefix(m.Name, "preset tiny") {

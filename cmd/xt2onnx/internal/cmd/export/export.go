@@ -45,6 +45,9 @@ type Options struct {
 	ReturnEmbeddings bool
 	// KVCache exports a decoder with the KV-cache inputs and outputs.
 	KVCache bool
+	// Part exports an XTransformer's encoder or decoder part (builder's
+	// PartWhole by default).
+	Part builder.Part
 	// TritonRepo is a Triton model repository to write the model into.
 	TritonRepo string
 	// Name is the Triton model name; empty means the stem of Output.
@@ -72,7 +75,7 @@ var maskModes = map[string]builder.MaskMode{"auto": builder.MaskAuto, "on": buil
 // with the parsed options instead of exporting (for tests).
 func NewCmdExport(f *factory.Factory, runF func(*Options) error) *cobra.Command {
 	opts := &Options{IO: f.IOStreams}
-	var mask, device string
+	var mask, device, part string
 	cmd := &cobra.Command{
 		Use:   "export (--config FILE (--weights FILE | --random-weights) | --preset NAME) (-o OUT.onnx | --triton-repo DIR)",
 		Short: "build an x-transformers model and write it as an ONNX file",
@@ -87,6 +90,11 @@ the config and the weights is reported at once. Options the builder does not
 implement yet make the command exit with status 3. --kv-cache exports a
 decoder that also takes and returns the attention keys and values of earlier
 positions, which "xt2onnx generate" uses to run one token per step.
+--part encoder|decoder exports one half of an XTransformer: the encoder part
+returns the encodings and every decoder cross-attention layer's keys and
+values of them, the decoder part takes those (with --kv-cache also its own
+cache); "xt2onnx generate DEC.onnx --encoder ENC.onnx --src-tokens …" runs
+the encoder once per source.
 
 --validate REF then runs the written file on a reference's inputs (REF is an
 io.safetensors or the folder holding it, as python/xt2onnx_ref writes it for
@@ -136,6 +144,9 @@ object with --json.`,
 			if cmd.Flags().Changed("device") {
 				opts.Device = device
 			}
+			if part != "whole" {
+				opts.Part = builder.Part(part)
+			}
 			if err := opts.validate(cmd, mask); err != nil {
 				return err
 			}
@@ -157,6 +168,7 @@ object with --json.`,
 	cmdutil.StringEnumFlag(fl, &mask, "mask", "", "auto", []string{"auto", "on", "off"}, "key-padding mask input (auto: when the config's inputs name one, or for encoders)")
 	fl.BoolVar(&opts.ReturnEmbeddings, "return-embeddings", false, "output the final-norm embeddings instead of the logits (return_embeddings=True)")
 	fl.BoolVar(&opts.KVCache, "kv-cache", false, "export a decoder with KV-cache inputs and outputs (past_*, present_*) for generation")
+	cmdutil.StringEnumFlag(fl, &part, "part", "", "whole", []string{"whole", string(builder.PartEncoder), string(builder.PartDecoder)}, "XTransformer only: export the whole model, or its encoder or decoder part for generation")
 	fl.StringVar(&opts.TritonRepo, "triton-repo", "", "also write a Triton model repository into `DIR` (DIR/NAME/config.pbtxt, DIR/NAME/1/model.onnx)")
 	fl.StringVar(&opts.Name, "name", "", "Triton model `NAME` (default: the stem of -o)")
 	fl.IntVar(&opts.TritonMaxBatch, "triton-max-batch", triton.DefaultMaxBatchSize, "max_batch_size of the Triton config")
@@ -299,7 +311,7 @@ func exportRun(o *Options) (err error) {
 	} else if cfg, err = builder.LoadConfig(o.ConfigPath); err != nil {
 		return err
 	}
-	bopts := builder.Options{Opset: o.Opset, Mask: o.Mask, ReturnEmbeddings: o.ReturnEmbeddings, KVCache: o.KVCache}
+	bopts := builder.Options{Opset: o.Opset, Mask: o.Mask, ReturnEmbeddings: o.ReturnEmbeddings, KVCache: o.KVCache, Part: o.Part}
 	// Know the size before reading or generating a single weight: a config
 	// can describe more than memory or one protobuf file can hold.
 	size, err := builder.EstimateSize(cfg, bopts)

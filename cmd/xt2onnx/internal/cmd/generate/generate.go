@@ -26,12 +26,16 @@ type Options struct {
 
 	ModelPath string // MODEL.onnx or --model
 	Preset    string // --preset: built in memory with the KV cache
-	Prompts   [][]int64
-	Gen       gen.Options // MaxNew, filter, temperature, eos, seed, NoCache
-	Backend   string
-	Device    string // --device: cpu or cuda
-	Threads   int
-	JSON      bool
+	// EncoderPath is an XTransformer's encoder part (--encoder); ModelPath
+	// is then its decoder part and Source the source rows.
+	EncoderPath string
+	Source      [][]int64
+	Prompts     [][]int64
+	Gen         gen.Options // MaxNew, filter, temperature, eos, seed, NoCache
+	Backend     string
+	Device      string // --device: cpu or cuda
+	Threads     int
+	JSON        bool
 }
 
 // NewCmdGenerate returns the generate command. runF, when not nil, is
@@ -41,6 +45,7 @@ func NewCmdGenerate(f *factory.Factory, runF func(*Options) error) *cobra.Comman
 	var model modelsrc.ModelFlags
 	var (
 		prompt, batch     string
+		srcTokens, srcRow string
 		topK, topP        float64
 		topA, greedy      bool
 		minPPow, minPRat  float64
@@ -71,6 +76,13 @@ filtered logits. --seed makes a run reproducible. With --eos, generation stops
 once every row holds the eos token, and every token after a row's first eos
 becomes --pad.
 
+An XTransformer generates from a source as 1.9.2's XTransformer.generate
+does: export its two parts (xt2onnx export --part encoder, and --part decoder
+with --kv-cache), give the decoder as the model and the encoder as --encoder,
+the source as --src-tokens (or --batch-src, one row per prompt row) and the
+decoder's start tokens as --prompt-tokens. The encoder runs once; each step
+runs the decoder only.
+
 Each row's new tokens go to stdout, space-separated, one line per prompt row;
 with --json one object (tokens, prompt, timing). The number of tokens
 generated per second (all rows together) goes to stderr, and a progress bar
@@ -82,6 +94,9 @@ too on a terminal.`,
 
   # No file needed: the tiny preset with random weights and a KV cache
   xt2onnx generate --preset tiny --prompt-tokens 5 --max-new 64 --temperature 0.7 --json
+
+  # An XTransformer: encoder once, then the cached decoder
+  xt2onnx generate dec.onnx --encoder enc.onnx --src-tokens 5,6,7,8 --prompt-tokens 1 --greedy
 
   # Stop at token 2, pad with 0
   xt2onnx generate model.onnx --prompt-tokens 1 --eos 2 --pad 0`,
@@ -100,6 +115,14 @@ too on a terminal.`,
 				}
 			}
 			switch {
+			case opts.EncoderPath != "" && opts.ModelPath == "":
+				return cmdutil.FlagErrorf("--encoder needs the model file: the XTransformer's decoder part (xt2onnx export --part decoder)")
+			case opts.EncoderPath != "" && srcTokens == "" && srcRow == "":
+				return cmdutil.FlagErrorf("--encoder needs the source: --src-tokens 1,2,3 or --batch-src \"1,2;3,4\"")
+			case opts.EncoderPath == "" && (srcTokens != "" || srcRow != ""):
+				return cmdutil.FlagErrorf("--src-tokens and --batch-src need --encoder: the XTransformer's encoder part (xt2onnx export --part encoder)")
+			case srcTokens != "" && srcRow != "":
+				return cmdutil.FlagErrorf("--src-tokens and --batch-src cannot be used together: put every row in --batch-src")
 			case prompt == "" && batch == "":
 				return cmdutil.FlagErrorf(`no prompt given: use --prompt-tokens 1,2,3 or --batch-prompts "1,2;3,4"`)
 			case prompt != "" && batch != "":
@@ -138,6 +161,21 @@ too on a terminal.`,
 					return err
 				}
 			}
+			if srcTokens != "" {
+				row, err := parseRow(srcTokens, "--src-tokens")
+				if err != nil {
+					return err
+				}
+				opts.Source = [][]int64{row}
+			} else if srcRow != "" {
+				var err error
+				if opts.Source, err = parseRows(srcRow, "--batch-src"); err != nil {
+					return err
+				}
+			}
+			if opts.Source != nil && len(opts.Source) != len(opts.Prompts) {
+				return cmdutil.FlagErrorf("%d source rows for %d prompt rows: give one source row per prompt row", len(opts.Source), len(opts.Prompts))
+			}
 			g := gen.Options{MaxNew: maxNew, Temperature: temperature, Seed: seed, NoCache: noCache, Greedy: greedy, PadValue: pad}
 			switch {
 			case changed("top-p"):
@@ -161,6 +199,9 @@ too on a terminal.`,
 	}
 	fl := cmd.Flags()
 	model.Add(cmd, "built in memory with random weights and the KV cache")
+	fl.StringVar(&opts.EncoderPath, "encoder", "", "XTransformer: the encoder part `FILE` (xt2onnx export --part encoder); the model is then the decoder part")
+	fl.StringVar(&srcTokens, "src-tokens", "", "XTransformer: source token `IDS`, comma-separated")
+	fl.StringVar(&srcRow, "batch-src", "", "XTransformer: several source `ROWS` of one length, rows separated by ';'")
 	fl.StringVar(&prompt, "prompt-tokens", "", "prompt token `IDS`, comma-separated: 1,2,3")
 	fl.StringVar(&batch, "batch-prompts", "", "several prompt `ROWS` of one length, rows separated by ';': \"1,2;3,4\"")
 	fl.IntVar(&maxNew, "max-new", 64, "tokens to generate per row")
@@ -255,19 +296,43 @@ func generateRun(o *Options) error {
 	}
 	defer sess.Close()
 
-	g, err := gen.New(sess, m.Meta)
-	if err != nil {
-		return fmt.Errorf("%w\n(xt2onnx generate runs decoder-only models: export one with xt2onnx export --config decoder.json ... --kv-cache)", err)
-	}
 	ctx := o.Ctx
 	if ctx == nil {
 		ctx = context.Background()
+	}
+	var g *gen.Generator
+	var run func(context.Context, gen.Options) ([][]int64, error)
+	if o.EncoderPath != "" {
+		enc, err := modelsrc.File(o.EncoderPath)
+		if err != nil {
+			return err
+		}
+		es, err := enc.Open(runtime.Options{Backend: o.Backend, IntraOpThreads: o.Threads, MaxTensorBytes: o.MaxTensorBytes})
+		if err != nil {
+			return err
+		}
+		defer es.Close()
+		s2s, err := gen.NewSeq2Seq(es, sess, m.Meta)
+		if err != nil {
+			return err
+		}
+		g = s2s.Decoder()
+		run = func(ctx context.Context, opts gen.Options) ([][]int64, error) {
+			return s2s.Generate(ctx, o.Source, nil, o.Prompts, opts)
+		}
+	} else {
+		if g, err = gen.New(sess, m.Meta); err != nil {
+			return fmt.Errorf("%w\n(xt2onnx generate runs decoder-only models: export one with xt2onnx export --config decoder.json ... --kv-cache)", err)
+		}
+		run = func(ctx context.Context, opts gen.Options) ([][]int64, error) {
+			return g.Generate(ctx, o.Prompts, opts)
+		}
 	}
 	opts := o.Gen
 	bar := ios.ProgressBar("generating", opts.MaxNew)
 	opts.OnStep = func(s gen.Step) error { bar.Set(s.N); return nil }
 	start := time.Now()
-	tokens, err := g.Generate(ctx, o.Prompts, opts)
+	tokens, err := run(ctx, opts)
 	elapsed := time.Since(start)
 	bar.Done()
 	if err != nil && (tokens == nil || ctx.Err() == nil) {

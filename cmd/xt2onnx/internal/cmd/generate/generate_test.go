@@ -119,10 +119,18 @@ func TestNewCmdGenerate(t *testing.T) {
 // cache.
 func tinyFile(t *testing.T) string {
 	t.Helper()
+	return presetFile(t, builder.LayersDecoder)
+}
+
+// presetFile exports the tiny preset's config with its layers made a
+// Decoder or an Encoder.
+func presetFile(t *testing.T, layers builder.LayersType) string {
+	t.Helper()
 	cfg, err := builder.Preset("tiny")
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.Layers.Type = layers
 	m, err := builder.Build(cfg, builder.RandomWeights{}, "", builder.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -227,6 +235,81 @@ func TestGenerateRun(t *testing.T) {
 	}{
 		{"token outside the vocabulary", []string{"--model", file, "--prompt-tokens", "300"}, "generate: prompt row 0, position 0: token 300 is outside the vocabulary [0, 256)"},
 		{"missing file", []string{"--model", filepath.Join(t.TempDir(), "none.onnx"), "--prompt-tokens", "1"}, "no such file or directory"},
+		{"non-causal encoder", []string{"--model", presetFile(t, builder.LayersEncoder), "--prompt-tokens", "1"}, "generate: the model is a non-causal TransformerWrapper (an Encoder)"},
+		{"graph without metadata", []string{"--model", "../../../../../fixtures/xtransformers-1.9.2/dec_basic/torch_ts.onnx", "--prompt-tokens", "1"}, "generate: the model carries no xt2onnx metadata"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := run(t, false, tt.args...)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// xtParts exports the enc_dec fixture's encoder part and its decoder part
+// (with the KV cache).
+func xtParts(t *testing.T) (enc, dec string) {
+	t.Helper()
+	dir := "../../../../../fixtures/xtransformers-1.9.2/enc_dec"
+	cfg, err := builder.LoadConfig(filepath.Join(dir, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := builder.OpenWeights(filepath.Join(dir, "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	tmp := t.TempDir()
+	for _, p := range []struct {
+		part builder.Part
+		path *string
+	}{{builder.PartEncoder, &enc}, {builder.PartDecoder, &dec}} {
+		m, err := builder.Build(cfg, w, "", builder.Options{Part: p.part, KVCache: p.part == builder.PartDecoder})
+		if err != nil {
+			t.Fatal(err)
+		}
+		*p.path = filepath.Join(tmp, string(p.part)+".onnx")
+		if err := xtexport.WriteFile(*p.path, m, xtexport.Options{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return enc, dec
+}
+
+// TestGenerateSeq2Seq runs an XTransformer from its two parts, with and
+// without the decoder's cache (same greedy tokens), and checks the flag
+// errors.
+func TestGenerateSeq2Seq(t *testing.T) {
+	enc, dec := xtParts(t)
+	var first string
+	for _, extra := range [][]string{nil, {"--no-cache"}} {
+		args := append([]string{"--encoder", enc, "--model", dec, "--batch-src", "1,2,3,4,5;6,7,8,9,10", "--batch-prompts", "1;2", "--max-new", "8", "--greedy"}, extra...)
+		stdout, _, err := run(t, false, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows := strings.Split(strings.TrimSpace(stdout), "\n")
+		if len(rows) != 2 || len(strings.Fields(rows[0])) != 8 || len(strings.Fields(rows[1])) != 8 {
+			t.Fatalf("%v: stdout %q, want 2 rows of 8 tokens", extra, stdout)
+		}
+		if first == "" {
+			first = stdout
+		} else if stdout != first {
+			t.Errorf("--no-cache gave %q, the cache %q", stdout, first)
+		}
+	}
+	for _, tt := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"source without encoder", []string{"--model", dec, "--src-tokens", "1", "--prompt-tokens", "1"}, "--src-tokens and --batch-src need --encoder"},
+		{"encoder without source", []string{"--encoder", enc, "--model", dec, "--prompt-tokens", "1"}, "--encoder needs the source"},
+		{"rows differ", []string{"--encoder", enc, "--model", dec, "--batch-src", "1;2", "--prompt-tokens", "1"}, "2 source rows for 1 prompt rows"},
+		{"decoder part alone", []string{"--model", dec, "--prompt-tokens", "1"}, "generate: the model is an XTransformer"},
+		{"parts swapped", []string{"--encoder", dec, "--model", enc, "--src-tokens", "1", "--prompt-tokens", "1"}, `the decoder model is an XTransformer's "encoder" part`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, _, err := run(t, false, tt.args...)
