@@ -156,7 +156,10 @@ type params struct {
 	src    Weights
 	name   string
 	rng    *rand.Rand
+	pcg    *rand.PCG // rng's source, whose state streamed sources save
 	random bool
+	stream bool // hand out TensorSources instead of bytes (Options.Stream)
+	st     streamState
 	dry    bool // only record the specs: nothing is read or generated
 	used   map[string]bool
 	specs  []paramSpec
@@ -165,13 +168,17 @@ type params struct {
 
 func newParams(src Weights, sourceName string) *params {
 	p := &params{src: src, name: sourceName, used: map[string]bool{}}
+	seed, random := uint64(0), false
 	if r, ok := src.(RandomWeights); ok {
-		p.random = true
-		p.rng = rand.New(rand.NewPCG(r.Seed, 0x78743278))
+		seed, random = r.Seed, true
 	}
 	if r, ok := src.(*RandomWeights); ok {
+		seed, random = r.Seed, true
+	}
+	if random {
 		p.random = true
-		p.rng = rand.New(rand.NewPCG(r.Seed, 0x78743278))
+		p.pcg = rand.NewPCG(seed, 0x78743278)
+		p.rng = rand.New(p.pcg)
 	}
 	p.err.Source = sourceName
 	return p
@@ -211,31 +218,9 @@ func (p *params) get(spec paramSpec) []byte {
 }
 
 func (p *params) generate(spec paramSpec) []byte {
-	n := graph.NumElements(spec.shape)
-	vals := make([]float32, n)
-	switch spec.init {
-	case initOnes:
-		for i := range vals {
-			vals[i] = 1
-		}
-	case initConst:
-		for i := range vals {
-			vals[i] = spec.value
-		}
-	case initValues:
-		copy(vals, spec.values)
-	case initLinear:
-		fanIn := n / spec.shape[0]
-		bound := 1 / math.Sqrt(float64(fanIn))
-		for i := range vals {
-			vals[i] = float32((p.rng.Float64()*2 - 1) * bound)
-		}
-	case initNormal:
-		for i := range vals {
-			vals[i] = float32(p.rng.NormFloat64())
-		}
-	}
-	return f32bytes(vals)
+	raw := make([]byte, 4*graph.NumElements(spec.shape))
+	fillRandom(raw, spec, p.rng)
+	return raw
 }
 
 // finish reports unused tensors of the source and returns the collected

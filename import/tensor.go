@@ -38,6 +38,9 @@ func (r *reader) tensor(tp *onnxpb.TensorProto, where string) (*graph.Tensor, er
 	var raw []byte
 	switch {
 	case tp.GetDataLocation() == onnxpb.TensorProto_EXTERNAL:
+		if r.skipExt {
+			return t, nil
+		}
 		var err error
 		if raw, err = r.external(tp, where, nbytes); err != nil {
 			return nil, err
@@ -185,6 +188,16 @@ func (r *reader) external(tp *onnxpb.TensorProto, where string, nbytes int64) ([
 	}
 	if lim := r.limit(); length > lim {
 		return nil, r.formatErr(where, "external data of %s exceeds the tensor budget of %s", sysmem.FormatBytes(length), sysmem.FormatBytes(lim))
+	}
+	if r.mapped {
+		data, err := ef.Map()
+		if err != nil {
+			return nil, r.ioErr(where, fmt.Sprintf("mapping external data %q", location), err)
+		}
+		if int64(len(data)) < offset+length {
+			return nil, r.formatErr(where, "external data file %q shrank to %d bytes, the tensor needs offset %d + length %d", location, len(data), offset, length)
+		}
+		return data[offset : offset+length : offset+length], nil
 	}
 	buf := make([]byte, length)
 	if err := ef.ReadAt(buf, offset); err != nil {

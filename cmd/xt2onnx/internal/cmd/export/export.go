@@ -57,7 +57,10 @@ type Options struct {
 	ValidateBackends []string
 	// ATol is the validation tolerance; 0 means verify's default.
 	ATol float64
-	JSON bool
+	// ExternalData writes the weights to OUT.onnx.data beside the model
+	// (automatic above export.DefaultExternalDataThreshold).
+	ExternalData bool
+	JSON         bool
 }
 
 var maskModes = map[string]builder.MaskMode{"auto": builder.MaskAuto, "on": builder.MaskOn, "off": builder.MaskOff}
@@ -99,6 +102,13 @@ DIR/NAME/config.pbtxt (platform onnxruntime_onnx, dynamic batching up to
 dim left out and other dynamic dims as -1) and DIR/NAME/1/model.onnx. NAME is
 --name, or the stem of -o; -o may be left out when --name is given.
 
+Weights go to one external data file beside the model (OUT.onnx.data,
+64-byte aligned, as ONNX Runtime and onnx write it) with --external-data, and
+automatically when they exceed 1.5 GiB; they are streamed tensor by tensor from
+the memory-mapped safetensors file (or the random generator), so exporting
+needs about one tensor of memory, not the whole model. Keep the two files
+together: both backends find the data file next to the model.
+
 Every file is written to a temporary file in its directory and renamed into
 place, so none is ever left half-written. A summary (path, bytes, opset, parameters,
 model-local functions or "inlined", KV cache, Triton paths, seconds) goes to
@@ -121,6 +131,9 @@ object with --json.`,
 
   # A decoder with a KV cache, for fast generation
   xt2onnx export --config config.json --weights model.safetensors --kv-cache -o gen.onnx
+
+  # Weights in model.onnx.data beside model.onnx (automatic above 1.5 GiB)
+  xt2onnx export --config config.json --weights model.safetensors --external-data -o model.onnx
 
   # A Triton model repository: models/tiny/config.pbtxt, models/tiny/1/model.onnx
   xt2onnx export --preset tiny --triton-repo models --name tiny`,
@@ -154,6 +167,7 @@ object with --json.`,
 	fl.StringVar(&opts.Validate, "validate", "", "check the written file against a reference `REF` (io.safetensors or its folder)")
 	fl.StringSliceVar(&opts.ValidateBackends, "validate-backend", []string{runtime.DefaultBackend}, "backends --validate runs with ("+strings.Join(runtime.Backends(), ", ")+")")
 	fl.Float64Var(&opts.ATol, "atol", 0, "--validate tolerance on the max abs diff (default: max(1e-5, 2× PyTorch's own float32 error))")
+	fl.BoolVar(&opts.ExternalData, "external-data", false, "write the weights to OUT.onnx.data beside the model (automatic above 1.5 GiB of weights)")
 	fl.BoolVar(&opts.JSON, "json", false, "print the summary as JSON")
 	_ = cmd.RegisterFlagCompletionFunc("preset", cobra.FixedCompletions(builder.Presets(), cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.MarkFlagFilename("config", "json")
@@ -232,6 +246,8 @@ type summary struct {
 	Functions  int    `json:"functions"`
 	Inlined    bool   `json:"inlined"`
 	KVCache    bool   `json:"kv_cache"`
+	// ExternalData is the weights file beside the model, when there is one.
+	ExternalData string `json:"external_data,omitempty"`
 	// TritonConfig and TritonModel are the files written into the Triton
 	// repository, when there is one.
 	TritonConfig string  `json:"triton_config,omitempty"`
@@ -282,10 +298,13 @@ func exportRun(o *Options) (err error) {
 	if err != nil {
 		return err
 	}
-	if b := size.Bytes(); b < 0 || b >= xtexport.MaxModelBytes {
-		return &builder.SizeError{Size: size, Limit: xtexport.MaxModelBytes, What: "one ONNX protobuf file",
-			Hint: "writing weights as external data is not supported yet; check num_tokens, dim, depth and max_seq_len"}
+	if b := size.Bytes(); b < 0 {
+		return &builder.SizeError{Size: size, Limit: math.MaxInt64, What: "any file",
+			Hint: "check num_tokens, dim, depth and max_seq_len"}
 	}
+	// Weights are read (or generated) while the file is written, one
+	// tensor at a time: the bytes are those of an in-memory build.
+	bopts.Stream = true
 	if o.RandomWeights {
 		w, source = builder.RandomWeights{Seed: o.Seed}, fmt.Sprintf("random weights (seed %d)", o.Seed)
 	} else {
@@ -311,7 +330,7 @@ func exportRun(o *Options) (err error) {
 		ios.StopProgress()
 		return err
 	}
-	xopts := xtexport.Options{Opset: o.Opset, InlineFunctions: o.Inline}
+	xopts := xtexport.Options{Opset: o.Opset, InlineFunctions: o.Inline, ExternalData: o.ExternalData}
 	s := summary{Path: o.Output, Opset: o.Opset, Inlined: o.Inline, KVCache: o.KVCache}
 	if o.Output != "" {
 		ios.StartProgress("writing %s", o.Output)
@@ -341,6 +360,9 @@ func exportRun(o *Options) (err error) {
 		return err
 	}
 	s.Bytes = fi.Size()
+	if xtexport.UsesExternalData(m, xopts) {
+		s.ExternalData = xtexport.ExternalDataPath(s.Path)
+	}
 	s.Seconds = time.Since(start).Seconds()
 	s.Params, s.ParamBytes = paramCount(m.Graph)
 	if !o.Inline {
@@ -377,6 +399,9 @@ func exportRun(o *Options) (err error) {
 	t.Row("params", strconv.FormatInt(s.Params, 10))
 	t.Row("functions", functions)
 	t.Row("kv_cache", strconv.FormatBool(s.KVCache))
+	if s.ExternalData != "" {
+		t.Row("external_data", s.ExternalData)
+	}
 	if s.TritonConfig != "" {
 		t.Row("triton_config", s.TritonConfig)
 		t.Row("triton_model", s.TritonModel)
@@ -398,18 +423,16 @@ func writeTriton(o *Options, m *graph.Model, xopts xtexport.Options, source stri
 	if err != nil {
 		return "", "", err
 	}
-	b, err := xtexport.Marshal(m, xopts)
-	if err != nil {
-		return "", "", err
-	}
-	return triton.WriteRepository(o.TritonRepo, c, b)
+	return triton.WriteRepositoryWith(o.TritonRepo, c, func(path string) error {
+		return xtexport.WriteFile(path, m, xopts)
+	})
 }
 
 // paramCount returns the number of elements and bytes of g's initializers.
 func paramCount(g *graph.Graph) (n, bytes int64) {
 	for _, t := range g.Initializers {
 		n += t.NumElements()
-		bytes += int64(len(t.Raw))
+		bytes += t.ByteSize()
 	}
 	return n, bytes
 }
