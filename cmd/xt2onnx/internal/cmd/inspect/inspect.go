@@ -115,7 +115,7 @@ type Function struct {
 }
 
 func inspectRun(o *Options) error {
-	m, err := onnximport.ReadFile(o.ModelPath)
+	m, err := onnximport.ReadFileWith(o.ModelPath, onnximport.ReadOptions{SkipExternalData: true})
 	if err != nil {
 		return err
 	}
@@ -177,7 +177,7 @@ func Describe(path string, m *graph.Model) *Report {
 	}
 	for _, t := range g.Initializers {
 		r.Params += t.NumElements()
-		r.ParamBytes += int64(len(t.Raw))
+		r.ParamBytes += t.ByteSize()
 	}
 	for _, e := range m.Metadata {
 		if json.Valid([]byte(e.Value)) && strings.HasPrefix(strings.TrimSpace(e.Value), "{") {
