@@ -148,7 +148,7 @@ func Marshal(m *graph.Model, opts Options) ([]byte, error) {
 	}
 	mo := proto.MarshalOptions{Deterministic: true}
 	if size := int64(mo.Size(mp)); size > maxBytes {
-		return nil, fmt.Errorf("%w: it serialises to %d bytes (%.2f GiB); write it with WriteFile and Options.ExternalData (xt2onnx export --external-data)",
+		return nil, fmt.Errorf("%w: it serialises to %d bytes (%.2f GiB); write its weights as external data (WriteFile with Options.ExternalData; xt2onnx export --external-data)",
 			ErrTooLarge, size, float64(size)/(1<<30))
 	}
 	data, err := mo.Marshal(mp)
