@@ -169,7 +169,9 @@ func TestWriteExternalData(t *testing.T) {
 					m, err := onnximport.ReadFile(path)
 					return m, func() error { return nil }, err
 				}},
-				{"mapped", func() (*graph.Model, func() error, error) { return onnximport.ReadFileMapped(path, onnximport.ReadOptions{}) }},
+				{"mapped", func() (*graph.Model, func() error, error) {
+					return onnximport.ReadFileMapped(path, onnximport.ReadOptions{})
+				}},
 			} {
 				back, release, err := read.read()
 				if err != nil {

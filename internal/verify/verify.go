@@ -182,7 +182,6 @@ func (m ModelSource) open(opts runtime.Options) (runtime.Session, error) {
 	return runtime.OpenBytes(m.Bytes, opts)
 }
 
-
 // Fixture verifies the reference folder dir (config.json,
 // model.safetensors, io.safetensors and, for the torch graphs, PyTorch's
 // exports). A failing comparison, an unsupported option or a run error is a
