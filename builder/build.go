@@ -73,8 +73,8 @@ type Options struct {
 	KVCache bool
 	// Stream builds a model whose weights are read or generated only when
 	// it is written: every large initializer carries a graph.TensorSource
-	// (float32 tensors of a mapped safetensors file that need no transpose
-	// alias the file, as without Stream), so exporting a model needs about
+	// (a mapped file's pages are released after each tensor), so
+	// exporting a model needs about
 	// one tensor of memory, not the whole model. The written bytes are
 	// identical to those of a build without Stream. The weights must stay
 	// open until the model is written, and the model's tensors must be

@@ -160,10 +160,15 @@ func (s *fileSource) WriteData(w io.Writer) error {
 		}
 		raw = f32bytes(vals)
 	}
+	var err error
 	if s.transpose {
-		return s.st.writeTransposed(w, raw, s.shape[0], s.shape[1])
+		err = s.st.writeTransposed(w, raw, s.shape[0], s.shape[1])
+	} else {
+		_, err = w.Write(raw)
 	}
-	_, err := w.Write(raw)
+	if d, ok := s.src.(interface{ DontNeed(string) }); ok {
+		d.DontNeed(s.name)
+	}
 	return err
 }
 
@@ -185,7 +190,8 @@ func (s zeroSource) WriteData(w io.Writer) error {
 // source returns the TensorSource of spec in a streamed build (transpose:
 // the [in, out] transpose of a [out, in] nn.Linear weight), recording
 // missing and misshapen tensors as get does. Float32 tensors of a mapped
-// file that need no transpose are returned as raw bytes instead (no copy).
+// file are written straight from the mapping, whose pages are released
+// after each tensor.
 func (p *params) source(spec paramSpec, transpose bool) (graph.TensorSource, []byte) {
 	p.specs = append(p.specs, spec)
 	p.used[spec.name] = true
@@ -203,13 +209,6 @@ func (p *params) source(spec paramSpec, transpose bool) (graph.TensorSource, []b
 	if !equalShape(shape, spec.shape) {
 		p.err.Mismatched = append(p.err.Mismatched, fmt.Sprintf("%s: file has %v, model needs %v", spec.name, shape, spec.shape))
 		return zeroSource{n}, nil
-	}
-	if !transpose {
-		if r, ok := p.src.(rawFloat32); ok {
-			if raw, ok := r.RawFloat32(spec.name); ok {
-				return nil, raw
-			}
-		}
 	}
 	return &fileSource{st: &p.st, src: p.src, name: spec.name, shape: spec.shape, transpose: transpose}, nil
 }

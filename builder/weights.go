@@ -74,6 +74,11 @@ func (w *SafetensorsWeights) RawFloat32(name string) ([]byte, bool) {
 	return b, err == nil
 }
 
+// DontNeed advises that the named tensor will not be read again soon (a
+// streamed export calls it after writing the tensor), so that its pages of
+// the mapping leave the process's resident set.
+func (w *SafetensorsWeights) DontNeed(name string) { w.f.DontNeed(name) }
+
 // RandomWeights generates every parameter the model asks for from a seeded
 // generator, initialised the way PyTorch initialises each kind of layer
 // (norm gains 1, biases 0, linear weights uniform in ±1/√fan_in, embeddings
