@@ -74,6 +74,24 @@ func (w *SafetensorsWeights) RawFloat32(name string) ([]byte, bool) {
 	return b, err == nil
 }
 
+// FloatDType returns the storage type shared by every floating-point
+// tensor of the file ("F16", "BF16", "F32" or "F64"), or "mixed" when
+// they differ, or "" when there are none.
+func (w *SafetensorsWeights) FloatDType() string {
+	got := ""
+	for _, n := range w.f.Names() {
+		info, _ := w.f.Info(n)
+		switch info.DType {
+		case safetensors.DTypeF16, safetensors.DTypeBF16, safetensors.DTypeF32, safetensors.DTypeF64:
+			if got != "" && got != info.DType.String() {
+				return "mixed"
+			}
+			got = info.DType.String()
+		}
+	}
+	return got
+}
+
 // DontNeed advises that the named tensor will not be read again soon (a
 // streamed export calls it after writing the tensor), so that its pages of
 // the mapping leave the process's resident set.

@@ -21,6 +21,7 @@ import (
 	xtexport "github.com/xt2onnx/xt2onnx/export"
 	"github.com/xt2onnx/xt2onnx/graph"
 	"github.com/xt2onnx/xt2onnx/internal/triton"
+	"github.com/xt2onnx/xt2onnx/precision"
 	xtverify "github.com/xt2onnx/xt2onnx/internal/verify"
 	"github.com/xt2onnx/xt2onnx/runtime"
 )
@@ -60,8 +61,13 @@ type Options struct {
 	// ExternalData writes the weights to OUT.onnx.data beside the model
 	// (automatic above export.DefaultExternalDataThreshold).
 	ExternalData bool
-	JSON         bool
+	// DType is the model's precision: "auto" (float32, or the checkpoint's
+	// own float16/bfloat16), "float32", "float16" or "bfloat16".
+	DType string
+	JSON  bool
 }
+
+var dtypes = map[string]graph.DType{"float32": graph.Float, "float16": graph.Float16, "bfloat16": graph.BFloat16}
 
 var maskModes = map[string]builder.MaskMode{"auto": builder.MaskAuto, "on": builder.MaskOn, "off": builder.MaskOff}
 
@@ -108,6 +114,13 @@ automatically when they exceed 1.5 GiB; they are streamed tensor by tensor from
 the memory-mapped safetensors file (or the random generator), so exporting
 needs about one tensor of memory, not the whole model. Keep the two files
 together: both backends find the data file next to the model.
+
+--dtype float16 stores the weights and computes in float16, LayerNorm and
+softmax excepted (float32, with Casts around them); --dtype bfloat16 stores the
+weights in bfloat16 and computes in float32 (ONNX Runtime's CPU provider has
+no bfloat16 kernels). Inputs and outputs stay float32 in both. With the
+default, auto, a checkpoint whose floating-point weights are all F16 (or all
+BF16) gives float16 (bfloat16); anything else float32.
 
 Every file is written to a temporary file in its directory and renamed into
 place, so none is ever left half-written. A summary (path, bytes, opset, parameters,
@@ -168,6 +181,8 @@ object with --json.`,
 	fl.StringSliceVar(&opts.ValidateBackends, "validate-backend", []string{runtime.DefaultBackend}, "backends --validate runs with ("+strings.Join(runtime.Backends(), ", ")+")")
 	fl.Float64Var(&opts.ATol, "atol", 0, "--validate tolerance on the max abs diff (default: max(1e-5, 2× PyTorch's own float32 error))")
 	fl.BoolVar(&opts.ExternalData, "external-data", false, "write the weights to OUT.onnx.data beside the model (automatic above 1.5 GiB of weights)")
+	cmdutil.StringEnumFlag(fl, &opts.DType, "dtype", "", "auto", []string{"auto", "float32", "float16", "bfloat16"},
+		"precision (auto: float32, or float16/bfloat16 when every weight of --weights is F16/BF16)")
 	fl.BoolVar(&opts.JSON, "json", false, "print the summary as JSON")
 	_ = cmd.RegisterFlagCompletionFunc("preset", cobra.FixedCompletions(builder.Presets(), cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.MarkFlagFilename("config", "json")
@@ -246,6 +261,8 @@ type summary struct {
 	Functions  int    `json:"functions"`
 	Inlined    bool   `json:"inlined"`
 	KVCache    bool   `json:"kv_cache"`
+	// DType is the precision of the weights.
+	DType string `json:"dtype"`
 	// ExternalData is the weights file beside the model, when there is one.
 	ExternalData string `json:"external_data,omitempty"`
 	// TritonConfig and TritonModel are the files written into the Triton
@@ -330,8 +347,24 @@ func exportRun(o *Options) (err error) {
 		ios.StopProgress()
 		return err
 	}
+	dtype := o.DType
+	if dtype == "auto" || dtype == "" {
+		dtype = "float32"
+		if sw, ok := w.(*builder.SafetensorsWeights); ok {
+			switch sw.FloatDType() {
+			case "F16":
+				dtype = "float16"
+			case "BF16":
+				dtype = "bfloat16"
+			}
+		}
+	}
+	if err := precision.Convert(m, dtypes[dtype]); err != nil {
+		ios.StopProgress()
+		return err
+	}
 	xopts := xtexport.Options{Opset: o.Opset, InlineFunctions: o.Inline, ExternalData: o.ExternalData}
-	s := summary{Path: o.Output, Opset: o.Opset, Inlined: o.Inline, KVCache: o.KVCache}
+	s := summary{Path: o.Output, Opset: o.Opset, Inlined: o.Inline, KVCache: o.KVCache, DType: dtype}
 	if o.Output != "" {
 		ios.StartProgress("writing %s", o.Output)
 		err = xtexport.WriteFile(o.Output, m, xopts)
@@ -399,6 +432,7 @@ func exportRun(o *Options) (err error) {
 	t.Row("params", strconv.FormatInt(s.Params, 10))
 	t.Row("functions", functions)
 	t.Row("kv_cache", strconv.FormatBool(s.KVCache))
+	t.Row("dtype", s.DType)
 	if s.ExternalData != "" {
 		t.Row("external_data", s.ExternalData)
 	}

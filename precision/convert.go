@@ -1,0 +1,352 @@
+// Package precision changes the numeric precision of a built model: half
+// precision (float16, bfloat16) and weight-only quantization (int8, int4)
+// of a float32 graph from package builder. Every pass works on streamed
+// models too (graph.Tensor.Source): tensors are converted while they are
+// written, so the weights never sit in memory together.
+//
+// float16 converts weights and compute: every float32 tensor, constant and
+// Cast target becomes float16, except LayerNormalization and Softmax,
+// which run in float32 between Casts (their gains and biases stay
+// float32), as accuracy needs. bfloat16 converts the weights only, each
+// followed by a Cast to float32: ONNX Runtime's CPU provider has no
+// bfloat16 kernels for Add, MatMul, Softmax or most other operators, so a
+// bfloat16-compute graph would run natively only. In both, the graph's
+// float inputs and outputs stay float32 (Cast at the boundary), so every
+// tool that feeds or reads a model works unchanged.
+package precision
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math"
+
+	"github.com/xt2onnx/xt2onnx/graph"
+)
+
+// MetaDType is the metadata key naming the precision of a converted
+// model's weights ("float16", "bfloat16", "int8", "int4").
+const MetaDType = "xt2onnx.dtype"
+
+// Convert rewrites m, a float32 model, in place to compute in dt
+// (graph.Float16) or to store its weights in dt (graph.BFloat16); see the
+// package documentation. graph.Float leaves m as it is.
+func Convert(m *graph.Model, dt graph.DType) error {
+	if m == nil || m.Graph == nil {
+		return fmt.Errorf("precision: model has no graph")
+	}
+	switch dt {
+	case graph.Float:
+		return nil
+	case graph.Float16:
+		toFloat16(m)
+	case graph.BFloat16:
+		weightsTo(m, graph.BFloat16)
+	default:
+		return fmt.Errorf("precision: cannot convert a model to %s; want float32, float16 or bfloat16", dt)
+	}
+	m.SetMetadata(MetaDType, dt.String())
+	return nil
+}
+
+// weightsTo stores every float32 initializer in dt, followed by a Cast
+// back to float32 under the initializer's name.
+func weightsTo(m *graph.Model, dt graph.DType) {
+	g := m.Graph
+	var casts []*graph.Node
+	for _, t := range g.Initializers {
+		if t.DType != graph.Float {
+			continue
+		}
+		name := t.Name
+		convertTensor(t, dt)
+		t.Name = name + "/" + dt.String()
+		casts = append(casts, castNode(name+".cast", t.Name, name, graph.Float))
+	}
+	g.Nodes = append(casts, g.Nodes...)
+}
+
+func castNode(name, in, out string, to graph.DType) *graph.Node {
+	return &graph.Node{Name: name, OpType: "Cast", Inputs: []string{in}, Outputs: []string{out},
+		Attrs: []graph.Attr{graph.AInt("to", int64(to))}}
+}
+
+// toFloat16 converts the whole graph to float16 compute.
+func toFloat16(m *graph.Model) {
+	const dt = graph.Float16
+	g := m.Graph
+	// Initializers read only as LayerNormalization's scale or bias stay
+	// float32: the normalization runs in float32.
+	lnOnly := map[string]bool{}
+	other := map[string]bool{}
+	for _, n := range g.Nodes {
+		for i, in := range n.Inputs {
+			if n.OpType == "LayerNormalization" && n.Domain == "" && i > 0 {
+				lnOnly[in] = true
+			} else {
+				other[in] = true
+			}
+		}
+	}
+	keep32 := map[string]bool{}
+	for _, t := range g.Initializers {
+		if t.DType == graph.Float && lnOnly[t.Name] && !other[t.Name] {
+			keep32[t.Name] = true
+		}
+	}
+	for _, t := range g.Initializers {
+		if t.DType == graph.Float && !keep32[t.Name] {
+			convertTensor(t, dt)
+		}
+	}
+	rename := map[string]string{}
+	var nodes []*graph.Node
+	for _, in := range g.Inputs {
+		if in.DType == graph.Float {
+			h := in.Name + "/float16"
+			nodes = append(nodes, castNode(in.Name+".to_float16", in.Name, h, dt))
+			rename[in.Name] = h
+		}
+	}
+	var tail []*graph.Node
+	for _, out := range g.Outputs {
+		if out.DType == graph.Float {
+			h := out.Name + "/float16"
+			rename[out.Name] = h
+			tail = append(tail, castNode(out.Name+".to_float32", h, out.Name, graph.Float))
+		}
+	}
+	isKept := func(name string) bool { return keep32[name] }
+	nodes = append(nodes, convertNodes(g.Nodes, dt, rename, isKept)...)
+	g.Nodes = append(nodes, tail...)
+	for i := range g.ValueInfo {
+		if g.ValueInfo[i].DType == graph.Float {
+			g.ValueInfo[i].DType = dt
+		}
+	}
+	for _, f := range m.Functions {
+		f.Nodes = convertNodes(f.Nodes, dt, nil, func(string) bool { return false })
+	}
+}
+
+// convertNodes rewrites nodes for float16 compute: renamed values
+// followed, float constants and Cast targets converted, Softmax and
+// LayerNormalization wrapped in Casts to float32 and back.
+func convertNodes(nodes []*graph.Node, dt graph.DType, rename map[string]string, kept32 func(string) bool) []*graph.Node {
+	var out []*graph.Node
+	ren := func(s string) string {
+		if r, ok := rename[s]; ok {
+			return r
+		}
+		return s
+	}
+	for _, n := range nodes {
+		c := *n
+		c.Inputs = make([]string, len(n.Inputs))
+		for i, in := range n.Inputs {
+			c.Inputs[i] = ren(in)
+		}
+		c.Outputs = make([]string, len(n.Outputs))
+		for i, o := range n.Outputs {
+			c.Outputs[i] = ren(o)
+		}
+		c.Attrs = append([]graph.Attr(nil), n.Attrs...)
+		if c.Domain != "" && c.Domain != "ai.onnx" {
+			out = append(out, &c)
+			continue
+		}
+		switch c.OpType {
+		case "Constant":
+			out = append(out, convertConstant(&c, dt)...)
+			continue
+		case "ConstantOfShape":
+			for i, a := range c.Attrs {
+				if a.Name == "value" && a.T != nil && a.T.DType == graph.Float {
+					t := *a.T
+					convertTensor(&t, dt)
+					c.Attrs[i].T = &t
+				}
+			}
+		case "Cast":
+			for i, a := range c.Attrs {
+				if a.Name == "to" && a.I == int64(graph.Float) {
+					c.Attrs[i].I = int64(dt)
+				}
+			}
+		case "Softmax", "LayerNormalization":
+			ins := make([]string, len(c.Inputs))
+			for i, in := range c.Inputs {
+				if in == "" || (c.OpType == "LayerNormalization" && i > 0 && kept32(in)) {
+					ins[i] = in
+					continue
+				}
+				ins[i] = in + "/float32." + c.Name
+				out = append(out, castNode(c.Name+".in"+fmt.Sprint(i)+".to_float32", in, ins[i], graph.Float))
+			}
+			y := c.Outputs[0]
+			c.Inputs = ins
+			c.Outputs = append([]string{y + "/float32"}, c.Outputs[1:]...)
+			out = append(out, &c, castNode(c.Name+".to_float16", y+"/float32", y, dt))
+			continue
+		}
+		out = append(out, &c)
+	}
+	return out
+}
+
+// convertConstant converts a Constant node's float value; a value given by
+// a reference to a float attribute (inside a function) is cast after.
+func convertConstant(c *graph.Node, dt graph.DType) []*graph.Node {
+	for i, a := range c.Attrs {
+		switch {
+		case a.Ref != "" && (a.Name == "value_float" || a.Name == "value_floats"):
+			y := c.Outputs[0]
+			c.Outputs = []string{y + "/float32"}
+			return []*graph.Node{c, castNode(c.Name+".to_float16", y+"/float32", y, dt)}
+		case a.Name == "value" && a.T != nil && a.T.DType == graph.Float:
+			t := *a.T
+			convertTensor(&t, dt)
+			c.Attrs[i].T = &t
+		case a.Name == "value_float":
+			t := graph.FloatTensor("", nil, []float32{a.F})
+			convertTensor(t, dt)
+			c.Attrs[i] = graph.ATensor("value", t)
+		case a.Name == "value_floats":
+			t := graph.FloatTensor("", []int64{int64(len(a.Floats))}, a.Floats)
+			convertTensor(t, dt)
+			c.Attrs[i] = graph.ATensor("value", t)
+		}
+	}
+	return []*graph.Node{c}
+}
+
+// convertTensor changes a float32 tensor's element type to dt, converting
+// its data now (Raw) or as it is written (Source).
+func convertTensor(t *graph.Tensor, dt graph.DType) {
+	t.DType = dt
+	if t.Raw != nil || t.Source == nil {
+		t.Raw = convertBytes(t.Raw, dt)
+		return
+	}
+	t.Source = &convertSource{inner: t.Source, dt: dt}
+}
+
+// convertBytes converts little-endian float32 data to dt.
+func convertBytes(raw []byte, dt graph.DType) []byte {
+	if raw == nil {
+		return nil
+	}
+	n := len(raw) / 4
+	out := make([]byte, 2*n)
+	for i := range n {
+		binary.LittleEndian.PutUint16(out[2*i:], halfBits(math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:])), dt))
+	}
+	return out
+}
+
+func halfBits(f float32, dt graph.DType) uint16 {
+	if dt == graph.BFloat16 {
+		return BFloat16Bits(f)
+	}
+	return Float16Bits(f)
+}
+
+// convertSource converts a float32 source's bytes as they are written.
+type convertSource struct {
+	inner graph.TensorSource
+	dt    graph.DType
+}
+
+// WriteData implements graph.TensorSource.
+func (s *convertSource) WriteData(w io.Writer) error {
+	cw := &convertWriter{w: w, dt: s.dt}
+	if err := s.inner.WriteData(cw); err != nil {
+		return err
+	}
+	if cw.n != 0 {
+		return fmt.Errorf("precision: source wrote %d bytes past the last whole float32", cw.n)
+	}
+	return nil
+}
+
+// convertWriter turns a stream of little-endian float32 into dt.
+type convertWriter struct {
+	w       io.Writer
+	dt      graph.DType
+	partial [4]byte
+	n       int
+	buf     []byte
+}
+
+func (c *convertWriter) Write(p []byte) (int, error) {
+	total := len(p)
+	c.buf = c.buf[:0]
+	for c.n > 0 && len(p) > 0 {
+		c.partial[c.n] = p[0]
+		c.n++
+		p = p[1:]
+		if c.n == 4 {
+			c.buf = binary.LittleEndian.AppendUint16(c.buf, halfBits(math.Float32frombits(binary.LittleEndian.Uint32(c.partial[:])), c.dt))
+			c.n = 0
+		}
+	}
+	for len(p) >= 4 {
+		c.buf = binary.LittleEndian.AppendUint16(c.buf, halfBits(math.Float32frombits(binary.LittleEndian.Uint32(p)), c.dt))
+		p = p[4:]
+		if len(c.buf) >= 1<<16 {
+			if _, err := c.w.Write(c.buf); err != nil {
+				return 0, err
+			}
+			c.buf = c.buf[:0]
+		}
+	}
+	c.n = copy(c.partial[:], p)
+	if len(c.buf) > 0 {
+		if _, err := c.w.Write(c.buf); err != nil {
+			return 0, err
+		}
+	}
+	return total, nil
+}
+
+// Float16Bits rounds f to the nearest IEEE 754 half (ties to even).
+// Finite values beyond the half range saturate to ±65504 (so -FLT_MAX, the
+// mask fill, becomes float16's lowest value, as PyTorch's finfo.min is);
+// infinities and NaN are kept.
+func Float16Bits(f float32) uint16 {
+	b := math.Float32bits(f)
+	sign := uint16(b>>16) & 0x8000
+	a := math.Abs(float64(f))
+	switch {
+	case math.IsNaN(float64(f)):
+		return sign | 0x7e00
+	case math.IsInf(float64(f), 0):
+		return sign | 0x7c00
+	case a >= 65504:
+		return sign | 0x7bff
+	case a < 1.0/(1<<14): // subnormal: units of 2^-24
+		return sign | uint16(math.RoundToEven(a*(1<<24)))
+	}
+	frac, exp := math.Frexp(a) // a = frac * 2^exp, frac in [0.5, 1)
+	m := math.RoundToEven(frac * 2048)
+	e := exp - 1
+	if m == 2048 {
+		m = 1024
+		e++
+	}
+	if e > 15 {
+		return sign | 0x7bff
+	}
+	return sign | uint16(e+15)<<10 | (uint16(m) - 1024)
+}
+
+// BFloat16Bits rounds f to the nearest bfloat16 (ties to even); NaN stays
+// NaN.
+func BFloat16Bits(f float32) uint16 {
+	b := math.Float32bits(f)
+	if f != f {
+		return uint16(b>>16) | 0x40
+	}
+	b += 0x7fff + (b>>16)&1
+	return uint16(b >> 16)
+}
