@@ -21,8 +21,8 @@ import (
 	xtexport "github.com/xt2onnx/xt2onnx/export"
 	"github.com/xt2onnx/xt2onnx/graph"
 	"github.com/xt2onnx/xt2onnx/internal/triton"
-	"github.com/xt2onnx/xt2onnx/precision"
 	xtverify "github.com/xt2onnx/xt2onnx/internal/verify"
+	"github.com/xt2onnx/xt2onnx/precision"
 	"github.com/xt2onnx/xt2onnx/runtime"
 )
 
