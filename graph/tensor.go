@@ -38,7 +38,7 @@ type TensorSource interface {
 // ByteSize returns the size of the tensor's data in bytes, from its dims
 // and dtype.
 func (t *Tensor) ByteSize() int64 {
-	return t.NumElements() * int64(t.DType.Size())
+	return t.DType.ByteSize(t.NumElements())
 }
 
 // Bytes returns the tensor's data: Raw, or the bytes its Source produces
@@ -104,14 +104,13 @@ func (t *Tensor) Check() error {
 			return fmt.Errorf("tensor %q: dim %d is negative (%d)", t.Name, i, d)
 		}
 	}
-	size := t.DType.Size()
-	if size == 0 {
+	if t.DType.Bits() == 0 {
 		return fmt.Errorf("tensor %q: unsupported dtype %s", t.Name, t.DType)
 	}
 	if t.Raw == nil && t.Source != nil {
 		return nil // the source's output is checked when it is written
 	}
-	if want := t.NumElements() * int64(size); int64(len(t.Raw)) != want {
+	if want := t.ByteSize(); int64(len(t.Raw)) != want {
 		return fmt.Errorf("tensor %q: shape %v of %s needs %d bytes, data has %d", t.Name, t.Dims, t.DType, want, len(t.Raw))
 	}
 	return nil

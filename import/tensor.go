@@ -19,8 +19,11 @@ func (r *reader) tensor(tp *onnxpb.TensorProto, where string) (*graph.Tensor, er
 	}
 	dt := graph.DType(tp.GetDataType())
 	size := dt.Size()
-	if size == 0 {
+	if dt.Bits() == 0 {
 		return nil, r.unsupported(where, "element type %s (%d) is not supported", onnxpb.TensorProto_DataType(dt), int32(dt))
+	}
+	if size == 0 {
+		size = 1 // int4, uint4: packed, the bound below is loose by 2
 	}
 	n := int64(1)
 	for i, d := range tp.GetDims() {
@@ -33,7 +36,7 @@ func (r *reader) tensor(tp *onnxpb.TensorProto, where string) (*graph.Tensor, er
 		n *= d
 	}
 	t := &graph.Tensor{Name: tp.GetName(), DType: dt, Dims: tp.GetDims(), Doc: tp.GetDocString()}
-	nbytes := n * int64(size)
+	nbytes := dt.ByteSize(n)
 
 	var raw []byte
 	switch {
@@ -47,6 +50,8 @@ func (r *reader) tensor(tp *onnxpb.TensorProto, where string) (*graph.Tensor, er
 		}
 	case tp.RawData != nil:
 		raw = tp.RawData
+	case dt.Size() == 0:
+		return nil, r.unsupported(where, "%s data outside raw_data (int32_data) is not supported; store it as raw_data", dt)
 	default:
 		// Count before converting: the dims, not the data, could be the lie.
 		field, count := typedLen(tp, dt)
