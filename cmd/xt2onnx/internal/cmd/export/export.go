@@ -64,7 +64,11 @@ type Options struct {
 	// DType is the model's precision: "auto" (float32, or the checkpoint's
 	// own float16/bfloat16), "float32", "float16" or "bfloat16".
 	DType string
-	JSON  bool
+	// Quantize is "" (none), "int8" or "int4": weight-only quantization of
+	// every MatMul weight, BlockSize rows to a scale.
+	Quantize  string
+	BlockSize int64
+	JSON      bool
 }
 
 var dtypes = map[string]graph.DType{"float32": graph.Float, "float16": graph.Float16, "bfloat16": graph.BFloat16}
@@ -122,6 +126,11 @@ no bfloat16 kernels). Inputs and outputs stay float32 in both. With the
 default, auto, a checkpoint whose floating-point weights are all F16 (or all
 BF16) gives float16 (bfloat16); anything else float32.
 
+--quantize int8|int4 stores every MatMul weight as int8 or int4 with one
+float32 scale per --block-size input rows and output column (symmetric), each
+turned back into float32 by a standard DequantizeLinear (opset 21 or later, so
+--quantize exports at opset 23); embeddings, norms and biases stay float32.
+
 Every file is written to a temporary file in its directory and renamed into
 place, so none is ever left half-written. A summary (path, bytes, opset, parameters,
 model-local functions or "inlined", KV cache, Triton paths, seconds) goes to
@@ -147,6 +156,10 @@ object with --json.`,
 
   # Weights in model.onnx.data beside model.onnx (automatic above 1.5 GiB)
   xt2onnx export --config config.json --weights model.safetensors --external-data -o model.onnx
+
+  # Half precision, or int4 weights in blocks of 32 rows
+  xt2onnx export --config config.json --weights model.safetensors --dtype float16 -o model-f16.onnx
+  xt2onnx export --config config.json --weights model.safetensors --quantize int4 --block-size 32 -o model-q4.onnx
 
   # A Triton model repository: models/tiny/config.pbtxt, models/tiny/1/model.onnx
   xt2onnx export --preset tiny --triton-repo models --name tiny`,
@@ -183,6 +196,9 @@ object with --json.`,
 	fl.BoolVar(&opts.ExternalData, "external-data", false, "write the weights to OUT.onnx.data beside the model (automatic above 1.5 GiB of weights)")
 	cmdutil.StringEnumFlag(fl, &opts.DType, "dtype", "", "auto", []string{"auto", "float32", "float16", "bfloat16"},
 		"precision (auto: float32, or float16/bfloat16 when every weight of --weights is F16/BF16)")
+	cmdutil.StringEnumFlag(fl, &opts.Quantize, "quantize", "", "", []string{"int8", "int4"},
+		"store every MatMul weight quantized, dequantized by DequantizeLinear (implies --opset 23)")
+	fl.Int64Var(&opts.BlockSize, "block-size", precision.DefaultBlockSize, "input rows of a weight that share a scale, with --quantize")
 	fl.BoolVar(&opts.JSON, "json", false, "print the summary as JSON")
 	_ = cmd.RegisterFlagCompletionFunc("preset", cobra.FixedCompletions(builder.Presets(), cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.MarkFlagFilename("config", "json")
@@ -220,6 +236,14 @@ func (o *Options) validate(cmd *cobra.Command, mask string) error {
 		return cmdutil.FlagErrorf("--triton-max-batch %d: must be at least 1", o.TritonMaxBatch)
 	case !slices.Contains(xtexport.Opsets(), o.Opset):
 		return cmdutil.FlagErrorf("--opset %d is not supported: want %s", o.Opset, cmdutil.OrList(xtexport.Opsets()))
+	case changed("block-size") && o.Quantize == "":
+		return cmdutil.FlagErrorf("--block-size applies to --quantize only")
+	case o.Quantize != "" && o.BlockSize < 2:
+		return cmdutil.FlagErrorf("--block-size %d: must be at least 2", o.BlockSize)
+	case o.Quantize != "" && o.DType != "auto" && o.DType != "float32":
+		return cmdutil.FlagErrorf("--quantize and --dtype %s cannot be used together: quantized weights are dequantized to float32", o.DType)
+	case o.Quantize != "" && changed("opset") && o.Opset < precision.MinQuantizeOpset:
+		return cmdutil.FlagErrorf("--quantize needs --opset %d or later (blocked DequantizeLinear); want --opset 23", precision.MinQuantizeOpset)
 	case (changed("validate-backend") || changed("atol")) && o.Validate == "":
 		return cmdutil.FlagErrorf("--validate-backend and --atol apply to --validate only")
 	case o.ATol < 0 || math.IsNaN(o.ATol) || math.IsInf(o.ATol, 0):
@@ -232,6 +256,12 @@ func (o *Options) validate(cmd *cobra.Command, mask string) error {
 	}
 	if o.Preset != "" {
 		o.RandomWeights = true
+	}
+	if o.Quantize != "" {
+		if !changed("opset") {
+			o.Opset = 23
+		}
+		o.DType = "float32"
 	}
 	if o.TritonRepo != "" && o.Name == "" {
 		o.Name = strings.TrimSuffix(filepath.Base(o.Output), filepath.Ext(o.Output))
@@ -362,6 +392,14 @@ func exportRun(o *Options) (err error) {
 	if err := precision.Convert(m, dtypes[dtype]); err != nil {
 		ios.StopProgress()
 		return err
+	}
+	if o.Quantize != "" {
+		bits := map[string]int{"int8": 8, "int4": 4}[o.Quantize]
+		if _, err := precision.Quantize(m, precision.QuantizeOptions{Bits: bits, BlockSize: o.BlockSize}); err != nil {
+			ios.StopProgress()
+			return err
+		}
+		dtype = o.Quantize
 	}
 	xopts := xtexport.Options{Opset: o.Opset, InlineFunctions: o.Inline, ExternalData: o.ExternalData}
 	s := summary{Path: o.Output, Opset: o.Opset, Inlined: o.Inline, KVCache: o.KVCache, DType: dtype}
