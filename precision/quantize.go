@@ -191,7 +191,7 @@ func (b *blockWriter) flush() error {
 			for c := range cols {
 				var q float32
 				if scales[c] > 0 {
-					q = min(qmax, max(-qmax, float32(math.RoundToEven(float64(at(r, c)/scales[c])))))
+					q = min(qmax, max(-qmax, float32(math.RoundToEven(float64(at(r, c))/float64(scales[c])))))
 				}
 				if b.s.bits == 8 {
 					b.out = append(b.out, byte(int8(q)))
