@@ -30,7 +30,9 @@ const MetaDType = "xt2onnx.dtype"
 
 // Convert rewrites m, a float32 model, in place to compute in dt
 // (graph.Float16) or to store its weights in dt (graph.BFloat16); see the
-// package documentation. graph.Float leaves m as it is.
+// package documentation. graph.Double computes everything in float64
+// (no float32 islands; inputs and outputs stay float32): a reference for
+// measuring the others, run natively. graph.Float leaves m as it is.
 func Convert(m *graph.Model, dt graph.DType) error {
 	if m == nil || m.Graph == nil {
 		return fmt.Errorf("precision: model has no graph")
@@ -39,11 +41,13 @@ func Convert(m *graph.Model, dt graph.DType) error {
 	case graph.Float:
 		return nil
 	case graph.Float16:
-		toFloat16(m)
+		toCompute(m, graph.Float16)
+	case graph.Double:
+		toCompute(m, graph.Double)
 	case graph.BFloat16:
 		weightsTo(m, graph.BFloat16)
 	default:
-		return fmt.Errorf("precision: cannot convert a model to %s; want float32, float16 or bfloat16", dt)
+		return fmt.Errorf("precision: cannot convert a model to %s; want float32, float16, bfloat16 or float64", dt)
 	}
 	m.SetMetadata(MetaDType, dt.String())
 	return nil
@@ -71,9 +75,8 @@ func castNode(name, in, out string, to graph.DType) *graph.Node {
 		Attrs: []graph.Attr{graph.AInt("to", int64(to))}}
 }
 
-// toFloat16 converts the whole graph to float16 compute.
-func toFloat16(m *graph.Model) {
-	const dt = graph.Float16
+// toCompute converts the whole graph to compute in dt.
+func toCompute(m *graph.Model, dt graph.DType) {
 	g := m.Graph
 	// Initializers read only as LayerNormalization's scale or bias stay
 	// float32: the normalization runs in float32.
@@ -81,7 +84,7 @@ func toFloat16(m *graph.Model) {
 	other := map[string]bool{}
 	for _, n := range g.Nodes {
 		for i, in := range n.Inputs {
-			if n.OpType == "LayerNormalization" && n.Domain == "" && i > 0 {
+			if n.OpType == "LayerNormalization" && n.Domain == "" && i > 0 && dt == graph.Float16 {
 				lnOnly[in] = true
 			} else {
 				other[in] = true
@@ -103,15 +106,15 @@ func toFloat16(m *graph.Model) {
 	var nodes []*graph.Node
 	for _, in := range g.Inputs {
 		if in.DType == graph.Float {
-			h := in.Name + "/float16"
-			nodes = append(nodes, castNode(in.Name+".to_float16", in.Name, h, dt))
+			h := in.Name + "/" + dt.String()
+			nodes = append(nodes, castNode(in.Name+".to_"+dt.String(), in.Name, h, dt))
 			rename[in.Name] = h
 		}
 	}
 	var tail []*graph.Node
 	for _, out := range g.Outputs {
 		if out.DType == graph.Float {
-			h := out.Name + "/float16"
+			h := out.Name + "/" + dt.String()
 			rename[out.Name] = h
 			tail = append(tail, castNode(out.Name+".to_float32", h, out.Name, graph.Float))
 		}
@@ -174,6 +177,9 @@ func convertNodes(nodes []*graph.Node, dt graph.DType, rename map[string]string,
 				}
 			}
 		case "Softmax", "LayerNormalization":
+			if dt != graph.Float16 {
+				break
+			}
 			ins := make([]string, len(c.Inputs))
 			for i, in := range c.Inputs {
 				if in == "" || (c.OpType == "LayerNormalization" && i > 0 && kept32(in)) {
@@ -186,7 +192,7 @@ func convertNodes(nodes []*graph.Node, dt graph.DType, rename map[string]string,
 			y := c.Outputs[0]
 			c.Inputs = ins
 			c.Outputs = append([]string{y + "/float32"}, c.Outputs[1:]...)
-			out = append(out, &c, castNode(c.Name+".to_float16", y+"/float32", y, dt))
+			out = append(out, &c, castNode(c.Name+".to_"+dt.String(), y+"/float32", y, dt))
 			continue
 		}
 		out = append(out, &c)
@@ -202,7 +208,7 @@ func convertConstant(c *graph.Node, dt graph.DType) []*graph.Node {
 		case a.Ref != "" && (a.Name == "value_float" || a.Name == "value_floats"):
 			y := c.Outputs[0]
 			c.Outputs = []string{y + "/float32"}
-			return []*graph.Node{c, castNode(c.Name+".to_float16", y+"/float32", y, dt)}
+			return []*graph.Node{c, castNode(c.Name+".to_"+dt.String(), y+"/float32", y, dt)}
 		case a.Name == "value" && a.T != nil && a.T.DType == graph.Float:
 			t := *a.T
 			convertTensor(&t, dt)
@@ -237,18 +243,22 @@ func convertBytes(raw []byte, dt graph.DType) []byte {
 		return nil
 	}
 	n := len(raw) / 4
-	out := make([]byte, 2*n)
+	out := make([]byte, 0, n*dt.Size())
 	for i := range n {
-		binary.LittleEndian.PutUint16(out[2*i:], halfBits(math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:])), dt))
+		out = appendAs(out, math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:])), dt)
 	}
 	return out
 }
 
-func halfBits(f float32, dt graph.DType) uint16 {
-	if dt == graph.BFloat16 {
-		return BFloat16Bits(f)
+// appendAs appends f as a little-endian dt.
+func appendAs(b []byte, f float32, dt graph.DType) []byte {
+	switch dt {
+	case graph.BFloat16:
+		return binary.LittleEndian.AppendUint16(b, BFloat16Bits(f))
+	case graph.Double:
+		return binary.LittleEndian.AppendUint64(b, math.Float64bits(float64(f)))
 	}
-	return Float16Bits(f)
+	return binary.LittleEndian.AppendUint16(b, Float16Bits(f))
 }
 
 // convertSource converts a float32 source's bytes as they are written.
@@ -286,12 +296,12 @@ func (c *convertWriter) Write(p []byte) (int, error) {
 		c.n++
 		p = p[1:]
 		if c.n == 4 {
-			c.buf = binary.LittleEndian.AppendUint16(c.buf, halfBits(math.Float32frombits(binary.LittleEndian.Uint32(c.partial[:])), c.dt))
+			c.buf = appendAs(c.buf, math.Float32frombits(binary.LittleEndian.Uint32(c.partial[:])), c.dt)
 			c.n = 0
 		}
 	}
 	for len(p) >= 4 {
-		c.buf = binary.LittleEndian.AppendUint16(c.buf, halfBits(math.Float32frombits(binary.LittleEndian.Uint32(p)), c.dt))
+		c.buf = appendAs(c.buf, math.Float32frombits(binary.LittleEndian.Uint32(p)), c.dt)
 		p = p[4:]
 		if len(c.buf) >= 1<<16 {
 			if _, err := c.w.Write(c.buf); err != nil {
