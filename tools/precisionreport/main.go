@@ -5,12 +5,15 @@
 //     PyTorch's float64 output, the max elementwise relative error (over
 //     reference values ≠ 0, as verify reports it) and the max abs error
 //     relative to the largest |logit|, per backend;
+//
 //   - on preset base (random weights, seed 1): the same against the model
 //     run in float64 (natively), and greedy-token agreement with float32
 //     over 256 generated tokens: teacher-forced (each precision predicts
 //     the next token of float32's greedy sequence; the share of the 256
 //     positions where its argmax is float32's) and free-running (its own
 //     greedy generation: the tokens before the first difference).
+//
+// Run it as
 //
 //	go run ./tools/precisionreport [-fixtures DIR] [-backends ort,native] > table.md
 package main
