@@ -107,3 +107,49 @@ func TestExternalDataModel(t *testing.T) {
 		}
 	})
 }
+
+// export --dtype and --quantize write what they say, runnable by run on
+// both backends; contradictory flags are usage errors (exit 2).
+func TestExportPrecisions(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		args  []string
+		dtype string
+		opset string
+	}{
+		{[]string{"--dtype", "float16"}, "float16", "18"},
+		{[]string{"--dtype", "bfloat16", "--external-data"}, "bfloat16", "18"},
+		{[]string{"--quantize", "int8"}, "int8", "23"},
+		{[]string{"--quantize", "int4", "--block-size", "16", "--external-data"}, "int4", "23"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			path := filepath.Join(dir, tc.dtype+".onnx")
+			r := xt2onnx(t, append([]string{"export", "--preset", "tiny", "-o", path}, tc.args...)...)
+			if r.code != 0 {
+				t.Fatalf("exit %d\n%s", r.code, r.stderr)
+			}
+			for _, want := range []string{"dtype\t" + tc.dtype + "\n", "opset\t" + tc.opset + "\n"} {
+				if !strings.Contains(r.stdout, want) {
+					t.Errorf("summary lacks %q:\n%s", want, r.stdout)
+				}
+			}
+			for _, backend := range []string{"ort", "native"} {
+				if r := xt2onnx(t, "run", path, "--random", "--seq", "8", "--backend", backend); r.code != 0 {
+					t.Errorf("run --backend %s: exit %d\n%s", backend, r.code, r.stderr)
+				}
+			}
+		})
+	}
+	for _, args := range [][]string{
+		{"--block-size", "16"},
+		{"--quantize", "int8", "--dtype", "float16"},
+		{"--quantize", "int8", "--opset", "18"},
+		{"--quantize", "int4", "--block-size", "1"},
+		{"--dtype", "float8"},
+	} {
+		r := xt2onnx(t, append([]string{"export", "--preset", "tiny", "-o", filepath.Join(dir, "bad.onnx")}, args...)...)
+		if r.code != 2 {
+			t.Errorf("%v: exit %d, want 2 (usage)\n%s", args, r.code, r.stderr)
+		}
+	}
+}
