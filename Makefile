@@ -68,7 +68,7 @@ staticcheck:
 bench: ort build
 	$(GO) run ./tools/benchtable -bin $(BIN)
 
-## bench-size: export a ~1B (SIZE=1b, default) or ~2B (SIZE=2b) decoder with
+## bench-size: export a 0.81B (SIZE=1b, default) or 2.0B (SIZE=2b) decoder with
 ## random weights as external data: time and peak RSS against 1.2x the largest
 ## tensor + 200 MB; 1b also runs in both backends and checks their parity
 SIZE ?= 1b

@@ -7,17 +7,17 @@
 #
 #   scripts/bench-export-size.sh 1b|2b [WORKDIR]
 #
-# 1b: dim 2048, depth 16, heads 16, 32,000 tokens, max_seq_len 2048 (0.94 B
-# parameters, 3.5 GiB of float32). 2b: dim 2560, depth 24, heads 20 (2.05 B,
-# 7.6 GiB). Needs about 2x the weights in free disk and, for the runs, about
-# 3x in memory.
+# 1b: dim 2048, depth 16, heads 16, 32,000 tokens, max_seq_len 2048 (0.81 B
+# parameters with x-transformers' default dim_head 64, 3.2 GB of float32).
+# 2b: dim 2560, depth 28, heads 20 (2.0 B, 8.0 GB). Needs the weights' size in
+# free disk and, for the 1b runs, about 3x in memory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size=${1:?usage: scripts/bench-export-size.sh 1b|2b [WORKDIR]}
 work=${2:-out/bench-size}
 case $size in
 1b) dim=2048 depth=16 heads=16 ;;
-2b) dim=2560 depth=24 heads=20 ;;
+2b) dim=2560 depth=28 heads=20 ;;
 *) echo "size must be 1b or 2b" >&2; exit 2 ;;
 esac
 command -v /usr/bin/time >/dev/null || { echo "needs GNU time at /usr/bin/time (apt-get install time)" >&2; exit 1; }
