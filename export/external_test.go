@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"github.com/xt2onnx/xt2onnx/builder"
@@ -231,5 +232,37 @@ func checkLayout(t *testing.T, path string) {
 			t.Errorf("%s: %d bytes went external, the minimum is %d", r.Name, r.Length, export.ExternalDataMinBytes)
 		}
 		end = r.Offset + r.Length
+	}
+}
+
+// SkipTensorData reads names, types and shapes, no weight, inline or
+// external: the model equals a full read but for the initializers' data.
+func TestReadSkipTensorData(t *testing.T) {
+	m := buildFor(t, "small", "", builder.Options{Stream: true, KVCache: true})
+	for _, opts := range []export.Options{{}, {ExternalData: true}} {
+		path := filepath.Join(t.TempDir(), "small.onnx")
+		if err := export.WriteFile(path, m, opts); err != nil {
+			t.Fatal(err)
+		}
+		full, err := onnximport.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		skipped, err := onnximport.ReadFileWith(path, onnximport.ReadOptions{SkipTensorData: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(skipped.Graph.Initializers) != len(full.Graph.Initializers) {
+			t.Fatalf("external %v: %d initializers, want %d", opts.ExternalData, len(skipped.Graph.Initializers), len(full.Graph.Initializers))
+		}
+		for i, it := range skipped.Graph.Initializers {
+			if it.Raw != nil {
+				t.Fatalf("external %v: initializer %q was read (%d bytes)", opts.ExternalData, it.Name, len(it.Raw))
+			}
+			it.Raw = full.Graph.Initializers[i].Raw
+		}
+		if !reflect.DeepEqual(skipped, full) {
+			t.Fatalf("external %v: the model read without tensor data differs from the full read beyond the data", opts.ExternalData)
+		}
 	}
 }

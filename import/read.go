@@ -24,6 +24,12 @@ type ReadOptions struct {
 	// data (Raw nil): their names, types and shapes are read, and the data
 	// files are not opened. For tools that read only metadata (inspect).
 	SkipExternalData bool
+	// SkipTensorData reads no tensor data of the main graph's initializers
+	// at all: SkipExternalData, and the raw_data stored inside the model
+	// file is skipped over without being copied (the file is memory-mapped
+	// and only the pages of the other fields are touched). Such tensors
+	// have names, types and shapes but Raw nil.
+	SkipTensorData bool
 }
 
 // maxModelBytes is the largest model file ReadFile reads: protobuf cannot
@@ -46,6 +52,9 @@ func ReadFile(path string) (*graph.Model, error) {
 // covers the tensor's offset and length; refusals are *ExternalDataError
 // or *FormatError values naming the tensor and the location.
 func ReadFileWith(path string, opts ReadOptions) (*graph.Model, error) {
+	if opts.SkipTensorData {
+		return readStripped(path)
+	}
 	data, err := readModelFile(path)
 	if err != nil {
 		return nil, err
@@ -73,6 +82,23 @@ func ReadFileMapped(path string, opts ReadOptions) (m *graph.Model, release func
 		return nil, func() error { return nil }, err
 	}
 	return m, r.ext.Unmap, nil
+}
+
+// readStripped reads the model at path without its initializers' data
+// (ReadOptions.SkipTensorData).
+func readStripped(path string) (*graph.Model, error) {
+	data, release, err := mapModelFile(path)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	stripped, err := stripTensorData(data)
+	if err != nil {
+		return nil, &FormatError{File: path, Problem: "not an ONNX ModelProto (truncated or not an .onnx file?)", Err: err}
+	}
+	r := &reader{file: path, ext: extdata.New(filepath.Dir(path)), skipExt: true, skipData: true}
+	defer r.close()
+	return r.read(stripped)
 }
 
 // readModelFile reads a model file after checking that it is a regular
@@ -123,6 +149,7 @@ type reader struct {
 	ext            *extdata.Dir // nil when there is no directory (Read)
 	maxTensorBytes int64
 	skipExt        bool // leave external tensors without data
+	skipData       bool // initializers may lack their (stripped) data
 	mapped         bool // alias external data in a mapping of its file
 }
 

@@ -50,6 +50,8 @@ func (r *reader) tensor(tp *onnxpb.TensorProto, where string) (*graph.Tensor, er
 		}
 	case tp.RawData != nil:
 		raw = tp.RawData
+	case r.skipData && !hasTypedData(tp):
+		return t, nil // raw_data stripped (ReadOptions.SkipTensorData)
 	case dt.Size() == 0:
 		return nil, r.unsupported(where, "%s data outside raw_data (int32_data) is not supported; store it as raw_data", dt)
 	default:
@@ -213,4 +215,9 @@ func (r *reader) external(tp *onnxpb.TensorProto, where string, nbytes int64) ([
 
 func (r *reader) ioErr(where, what string, err error) error {
 	return fmt.Errorf("onnximport: %s: %s: %s: %w", r.file, where, what, err)
+}
+
+// hasTypedData reports whether tp holds data in one of the typed fields.
+func hasTypedData(tp *onnxpb.TensorProto) bool {
+	return len(tp.GetFloatData())+len(tp.GetDoubleData())+len(tp.GetInt32Data())+len(tp.GetInt64Data())+len(tp.GetUint64Data())+len(tp.GetStringData()) > 0
 }

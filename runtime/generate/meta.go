@@ -28,7 +28,7 @@ type Meta struct {
 // (builder.MetaMaxSeqLen, builder.MetaConfig, builder.MetaKVCache). A model
 // without these keys gets a zero Meta (no window limit), without error.
 func ReadMeta(path string) (Meta, error) {
-	m, err := onnximport.ReadFileWith(path, onnximport.ReadOptions{SkipExternalData: true})
+	m, err := onnximport.ReadFileWith(path, onnximport.ReadOptions{SkipTensorData: true})
 	if err != nil {
 		return Meta{}, fmt.Errorf("generate: reading the metadata of %s: %w", path, err)
 	}

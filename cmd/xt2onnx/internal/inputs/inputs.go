@@ -45,7 +45,7 @@ func (l Limits) Tokens(input string) int64 {
 // gets the defaults: the runtime reports a broken file better.
 func ReadLimits(path string) Limits {
 	l := Limits{Vocab: map[string]int64{}}
-	m, err := onnximport.ReadFileWith(path, onnximport.ReadOptions{SkipExternalData: true})
+	m, err := onnximport.ReadFileWith(path, onnximport.ReadOptions{SkipTensorData: true})
 	if err != nil {
 		return l
 	}

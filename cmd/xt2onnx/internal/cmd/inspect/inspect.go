@@ -115,7 +115,7 @@ type Function struct {
 }
 
 func inspectRun(o *Options) error {
-	m, err := onnximport.ReadFileWith(o.ModelPath, onnximport.ReadOptions{SkipExternalData: true})
+	m, err := onnximport.ReadFileWith(o.ModelPath, onnximport.ReadOptions{SkipTensorData: true})
 	if err != nil {
 		return err
 	}
