@@ -78,6 +78,10 @@ func castNode(name, in, out string, to graph.DType) *graph.Node {
 // toCompute converts the whole graph to compute in dt.
 func toCompute(m *graph.Model, dt graph.DType) {
 	g := m.Graph
+	var position map[*graph.Node]bool
+	if dt == graph.Float16 {
+		position = keepPositionMath(g)
+	}
 	// Initializers read only as LayerNormalization's scale or bias stay
 	// float32: the normalization runs in float32.
 	lnOnly := map[string]bool{}
@@ -94,6 +98,23 @@ func toCompute(m *graph.Model, dt graph.DType) {
 	keep32 := map[string]bool{}
 	for _, t := range g.Initializers {
 		if t.DType == graph.Float && lnOnly[t.Name] && !other[t.Name] {
+			keep32[t.Name] = true
+		}
+	}
+	// Constants read only by position arithmetic stay float32 too.
+	posOnly := map[string]bool{}
+	notPos := map[string]bool{}
+	for _, n := range g.Nodes {
+		for _, in := range n.Inputs {
+			if position[n] {
+				posOnly[in] = true
+			} else {
+				notPos[in] = true
+			}
+		}
+	}
+	for _, t := range g.Initializers {
+		if t.DType == graph.Float && posOnly[t.Name] && !notPos[t.Name] {
 			keep32[t.Name] = true
 		}
 	}
@@ -120,7 +141,18 @@ func toCompute(m *graph.Model, dt graph.DType) {
 		}
 	}
 	isKept := func(name string) bool { return keep32[name] }
-	nodes = append(nodes, convertNodes(g.Nodes, dt, rename, isKept)...)
+	var conv []*graph.Node
+	for _, n := range g.Nodes {
+		if position[n] {
+			c := *n
+			c.Inputs = renamed(n.Inputs, rename)
+			c.Outputs = renamed(n.Outputs, rename)
+			conv = append(conv, &c)
+			continue
+		}
+		conv = append(conv, convertNodes([]*graph.Node{n}, dt, rename, isKept)...)
+	}
+	nodes = append(nodes, conv...)
 	g.Nodes = append(nodes, tail...)
 	for i := range g.ValueInfo {
 		if g.ValueInfo[i].DType == graph.Float {
@@ -130,6 +162,167 @@ func toCompute(m *graph.Model, dt graph.DType) {
 	for _, f := range m.Functions {
 		f.Nodes = convertNodes(f.Nodes, dt, nil, func(string) bool { return false })
 	}
+}
+
+func renamed(names []string, rename map[string]string) []string {
+	out := make([]string, len(names))
+	for i, s := range names {
+		if r, ok := rename[s]; ok {
+			s = r
+		}
+		out[i] = s
+	}
+	return out
+}
+
+// keepPositionMath finds the nodes computed from positions, integers and
+// constants alone, no activation or weight (a Cast of integers to float32
+// and what follows from it: rotary and sinusoidal angles, ALiBi
+// distances, T5 buckets, masks), which must stay float32: float16 holds
+// integers exactly only up to 2048 and would move positions, angles and
+// bucket boundaries. It returns those nodes, rewrites g so that their float results enter the
+// rest of the graph through a Cast to float16, and gives shared small
+// constants a float32 copy for them.
+func keepPositionMath(g *graph.Graph) map[*graph.Node]bool {
+	// Weights are the float initializers read by MatMul, Gemm, Conv or as
+	// the table of a Gather (embeddings); the graph's float inputs and
+	// everything computed from either are activations. The other float
+	// initializers are constants (angles' inverse frequencies, slopes,
+	// fills, scales).
+	act := map[string]bool{}
+	for _, in := range g.Inputs {
+		if in.DType == graph.Float {
+			act[in.Name] = true
+		}
+	}
+	for _, n := range g.Nodes {
+		for i, in := range n.Inputs {
+			switch {
+			case n.Domain != "":
+			case n.OpType == "MatMul", n.OpType == "Gemm", n.OpType == "Conv":
+				act[in] = true
+			case n.OpType == "Gather" && i == 0:
+				act[in] = true
+			}
+		}
+	}
+	constFloat := map[string]*graph.Tensor{}
+	for _, t := range g.Initializers {
+		if t.DType == graph.Float && !act[t.Name] {
+			constFloat[t.Name] = t
+		}
+	}
+	pos := map[*graph.Node]bool{}
+	derived := map[string]bool{} // outputs of position nodes
+	isFloat := map[string]bool{} // float values among them and the small constants
+	for name := range constFloat {
+		isFloat[name] = true
+	}
+	for _, n := range g.Nodes {
+		var anyAct, anyFloat bool
+		for i, in := range n.Inputs {
+			anyAct = anyAct || act[in]
+			if isFloat[in] && !(n.OpType == "Where" && i == 0) {
+				anyFloat = true
+			}
+		}
+		if anyAct || n.Domain != "" {
+			for _, o := range n.Outputs {
+				if !(n.Domain == "" && (n.OpType == "Shape" || n.OpType == "Size")) {
+					act[o] = true
+				}
+			}
+			continue
+		}
+		// Computed from positions, integers and constants only.
+		pos[n] = true
+		floatOut := anyFloat
+		switch n.OpType {
+		case "Cast":
+			floatOut = attrInt(n, "to") == int64(graph.Float)
+		case "Constant":
+			floatOut = false
+			for _, a := range n.Attrs {
+				if a.Name == "value_float" || a.Name == "value_floats" || (a.Name == "value" && a.T != nil && a.T.DType == graph.Float) {
+					floatOut = true
+				}
+			}
+		case "Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual", "Not", "And", "Or", "Xor", "IsNaN", "IsInf", "Shape", "Size", "ArgMax", "ArgMin":
+			floatOut = false
+		}
+		for _, o := range n.Outputs {
+			derived[o], isFloat[o] = true, floatOut
+		}
+	}
+	// Float position values entering other nodes are cast to float16 there.
+	var out []*graph.Node
+	cast := map[string]string{}
+	for _, n := range g.Nodes {
+		if !pos[n] {
+			for i, in := range n.Inputs {
+				if !derived[in] || !isFloat[in] {
+					continue
+				}
+				h, ok := cast[in]
+				if !ok {
+					h = in + "/float16"
+					cast[in] = h
+					out = append(out, castNode(in+".to_float16", in, h, graph.Float16))
+				}
+				c := *n
+				c.Inputs = append([]string(nil), n.Inputs...)
+				c.Inputs[i] = h
+				n = &c
+			}
+		}
+		out = append(out, n)
+	}
+	g.Nodes = out // position nodes are the same pointers, still marked
+	// A small constant read by both kinds gets a float32 copy for the
+	// position nodes.
+	readers := map[string][2]bool{}
+	for _, n := range g.Nodes {
+		for _, in := range n.Inputs {
+			r := readers[in]
+			if pos[n] {
+				r[0] = true
+			} else {
+				r[1] = true
+			}
+			readers[in] = r
+		}
+	}
+	inits := g.Initializers
+	for _, t := range inits {
+		name := t.Name
+		if constFloat[name] == nil {
+			continue
+		}
+		if r := readers[name]; r[0] && r[1] {
+			cp := *t
+			cp.Name = name + "/float32"
+			g.Initializers = append(g.Initializers, &cp)
+			for _, n := range g.Nodes {
+				if pos[n] {
+					for i, in := range n.Inputs {
+						if in == name {
+							n.Inputs[i] = cp.Name
+						}
+					}
+				}
+			}
+		}
+	}
+	return pos
+}
+
+func attrInt(n *graph.Node, name string) int64 {
+	for _, a := range n.Attrs {
+		if a.Name == name {
+			return a.I
+		}
+	}
+	return 0
 }
 
 // convertNodes rewrites nodes for float16 compute: renamed values
