@@ -163,10 +163,15 @@ func Build(cfg *Config, w Weights, sourceName string, opts Options) (*graph.Mode
 	if opts.Opset == 0 {
 		opts.Opset = DefaultOpset
 	}
-	if _, random := w.(RandomWeights); (random || isRandomPtr(w)) && !opts.Stream {
-		// Random weights are generated in memory: refuse a config whose
-		// weights cannot fit before generating any.
-		if err := checkSize(cfg, opts); err != nil {
+	if _, random := w.(RandomWeights); random || isRandomPtr(w) {
+		// Random weights are generated in memory (streamed: one tensor at
+		// a time): refuse a config whose weights cannot fit before
+		// generating any.
+		check := checkSize
+		if opts.Stream {
+			check = checkLargest
+		}
+		if err := check(cfg, opts); err != nil {
 			return nil, err
 		}
 	}

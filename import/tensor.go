@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/xt2onnx/xt2onnx/graph"
+	"github.com/xt2onnx/xt2onnx/internal/extdata"
 	"github.com/xt2onnx/xt2onnx/internal/onnxpb"
 	"github.com/xt2onnx/xt2onnx/internal/sysmem"
 )
@@ -42,6 +43,10 @@ func (r *reader) tensor(tp *onnxpb.TensorProto, where string) (*graph.Tensor, er
 	switch {
 	case tp.GetDataLocation() == onnxpb.TensorProto_EXTERNAL:
 		if r.skipExt {
+			// Checked as if read (confinement, kind, size), never read.
+			if _, _, err := r.externalRef(tp, where, nbytes); err != nil {
+				return nil, err
+			}
 			return t, nil
 		}
 		var err error
@@ -150,49 +155,17 @@ func typedData(tp *onnxpb.TensorProto, dt graph.DType, size int) (raw []byte, fi
 }
 
 // external loads a tensor's data from the file named by its external_data
-// entries, inside the model's directory (see externalFiles). The location,
-// the file's kind and the range offset+length are checked against the
-// file's real size, and the length against the tensor budget, before any
-// memory is allocated.
+// entries, inside the model's directory. The location, the file's kind and
+// the range offset+length are checked against the file's real size
+// (externalRef), and the length against the tensor budget, before any
+// memory is allocated; a mapped read aliases the mapping instead.
 func (r *reader) external(tp *onnxpb.TensorProto, where string, nbytes int64) ([]byte, error) {
-	var location string
-	offset, length := int64(0), int64(-1)
-	for _, e := range tp.GetExternalData() {
-		var err error
-		switch e.GetKey() {
-		case "location":
-			location = e.GetValue()
-		case "offset":
-			offset, err = strconv.ParseInt(e.GetValue(), 10, 64)
-		case "length":
-			length, err = strconv.ParseInt(e.GetValue(), 10, 64)
-		}
-		if err != nil || offset < 0 || (e.GetKey() == "length" && length < 0) {
-			return nil, r.formatErr(where, "external data %s %q is not a non-negative integer", e.GetKey(), e.GetValue())
-		}
-	}
-	if location == "" {
-		return nil, r.formatErr(where, "external data has no location")
-	}
-	if r.ext == nil {
-		return nil, fmt.Errorf("onnximport: %s: data is in external file %q, which Read cannot resolve: use ReadFile, which looks for it next to the model file", where, location)
-	}
-	if length < 0 {
-		length = nbytes
-	}
-	if length != nbytes {
-		return nil, r.formatErr(where, "external data length %d does not match shape %v of %s (%d bytes)", length, tp.GetDims(), graph.DType(tp.GetDataType()), nbytes)
-	}
-	ef, problem, err := r.ext.Open(location)
+	ef, offset, err := r.externalRef(tp, where, nbytes)
 	if err != nil {
-		return nil, r.ioErr(where, fmt.Sprintf("external data %q", location), err)
+		return nil, err
 	}
-	if problem != "" {
-		return nil, &ExternalDataError{File: r.file, Where: where, Location: location, Problem: problem}
-	}
-	if offset > ef.Size || length > ef.Size-offset {
-		return nil, r.formatErr(where, "external data file %q holds %d bytes, the tensor needs offset %d + length %d", location, ef.Size, offset, length)
-	}
+	length := nbytes
+	location := externalLocation(tp)
 	if lim := r.limit(); length > lim {
 		return nil, r.formatErr(where, "external data of %s exceeds the tensor budget of %s", sysmem.FormatBytes(length), sysmem.FormatBytes(lim))
 	}
@@ -220,4 +193,59 @@ func (r *reader) ioErr(where, what string, err error) error {
 // hasTypedData reports whether tp holds data in one of the typed fields.
 func hasTypedData(tp *onnxpb.TensorProto) bool {
 	return len(tp.GetFloatData())+len(tp.GetDoubleData())+len(tp.GetInt32Data())+len(tp.GetInt64Data())+len(tp.GetUint64Data())+len(tp.GetStringData()) > 0
+}
+
+// externalRef checks a tensor's external data reference (location inside
+// the model's directory, a regular file, holding offset + length bytes
+// that match the tensor) and returns the opened file and the offset.
+func (r *reader) externalRef(tp *onnxpb.TensorProto, where string, nbytes int64) (*extdata.File, int64, error) {
+	var location string
+	offset, length := int64(0), int64(-1)
+	for _, e := range tp.GetExternalData() {
+		var err error
+		switch e.GetKey() {
+		case "location":
+			location = e.GetValue()
+		case "offset":
+			offset, err = strconv.ParseInt(e.GetValue(), 10, 64)
+		case "length":
+			length, err = strconv.ParseInt(e.GetValue(), 10, 64)
+		}
+		if err != nil || offset < 0 || (e.GetKey() == "length" && length < 0) {
+			return nil, 0, r.formatErr(where, "external data %s %q is not a non-negative integer", e.GetKey(), e.GetValue())
+		}
+	}
+	if location == "" {
+		return nil, 0, r.formatErr(where, "external data has no location")
+	}
+	if r.ext == nil {
+		return nil, 0, fmt.Errorf("onnximport: %s: data is in external file %q, which Read cannot resolve: use ReadFile, which looks for it next to the model file", where, location)
+	}
+	if length < 0 {
+		length = nbytes
+	}
+	if length != nbytes {
+		return nil, 0, r.formatErr(where, "external data length %d does not match shape %v of %s (%d bytes)", length, tp.GetDims(), graph.DType(tp.GetDataType()), nbytes)
+	}
+	ef, problem, err := r.ext.Open(location)
+	if err != nil {
+		return nil, 0, r.ioErr(where, fmt.Sprintf("external data %q", location), err)
+	}
+	if problem != "" {
+		return nil, 0, &ExternalDataError{File: r.file, Where: where, Location: location, Problem: problem}
+	}
+	if offset > ef.Size || length > ef.Size-offset {
+		return nil, 0, r.formatErr(where, "external data file %q holds %d bytes, the tensor needs offset %d + length %d", location, ef.Size, offset, length)
+	}
+	return ef, offset, nil
+}
+
+// externalLocation returns the location entry of tp's external data.
+func externalLocation(tp *onnxpb.TensorProto) string {
+	for _, e := range tp.GetExternalData() {
+		if e.GetKey() == "location" {
+			return e.GetValue()
+		}
+	}
+	return ""
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/iostreams"
 	xtexport "github.com/xt2onnx/xt2onnx/export"
 	"github.com/xt2onnx/xt2onnx/graph"
+	"github.com/xt2onnx/xt2onnx/internal/sysmem"
 	"github.com/xt2onnx/xt2onnx/internal/triton"
 	xtverify "github.com/xt2onnx/xt2onnx/internal/verify"
 	"github.com/xt2onnx/xt2onnx/precision"
@@ -348,6 +349,16 @@ func exportRun(o *Options) (err error) {
 	if b := size.Bytes(); b < 0 {
 		return &builder.SizeError{Size: size, Limit: math.MaxInt64, What: "any file",
 			Hint: "check num_tokens, dim, depth and max_seq_len"}
+	}
+	// Weights stream to disk: they must fit there.
+	for _, dir := range []string{filepath.Dir(o.Output), o.TritonRepo} {
+		if dir == "." && o.Output == "" {
+			continue
+		}
+		if free, ok := sysmem.FreeDisk(dir); ok && size.Bytes() > free {
+			return &builder.SizeError{Size: size, Limit: free, What: "the free space in " + dir,
+				Hint: "free some space, write elsewhere, or check num_tokens, dim, depth and max_seq_len"}
+		}
 	}
 	// Weights are read (or generated) while the file is written, one
 	// tensor at a time: the bytes are those of an in-memory build.

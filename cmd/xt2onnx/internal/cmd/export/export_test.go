@@ -3,6 +3,7 @@ package export
 import (
 	"encoding/json"
 	"errors"
+	"github.com/xt2onnx/xt2onnx/precision"
 	"io"
 	"os"
 	"path/filepath"
@@ -177,6 +178,12 @@ func TestNewCmdExport(t *testing.T) {
 			got.IO, got.Ctx = nil, nil
 			if reflect.DeepEqual(got.ValidateBackends, []string{"ort"}) && tt.want.ValidateBackends == nil {
 				got.ValidateBackends = nil // the default, left out of the table
+			}
+			if got.DType == "auto" && tt.want.DType == "" {
+				got.DType = "" // the defaults, left out of the table
+			}
+			if got.BlockSize == precision.DefaultBlockSize && tt.want.BlockSize == 0 {
+				got.BlockSize = 0
 			}
 			if !reflect.DeepEqual(*got, tt.want) {
 				t.Errorf("options\n got %+v\nwant %+v", *got, tt.want)
