@@ -4,7 +4,7 @@
 #   make demo   export the built-in default with a KV cache, inspect and run it,
 #               compare the native and ONNX Runtime backends, generate tokens,
 #               and check a PyTorch reference fixture
-#   make test   lint and run every test (what CI runs)
+#   make test   lint and run every test (what CI runs, with make test-readme)
 
 GO ?= go
 BIN := bin/xt2onnx
@@ -13,7 +13,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 DEMO_DIR := out/demo
 
-.PHONY: all build ort demo test test-short lint fmt-check vet staticcheck bench bench-size bench-go clean oracle-venv test-oracle fuzz
+.PHONY: all build ort demo test test-readme test-short lint fmt-check vet staticcheck bench bench-size bench-go clean oracle-venv test-oracle fuzz
 
 all: build
 
@@ -33,16 +33,24 @@ demo: ort build
 	$(BIN) inspect $(DEMO_DIR)/small.onnx
 	$(BIN) run $(DEMO_DIR)/small.onnx --random --batch 2 --seq 32 -o $(DEMO_DIR)/logits.safetensors
 	$(BIN) parity $(DEMO_DIR)/small.onnx --random --batch 2 --seq 32
-	$(BIN) generate --model $(DEMO_DIR)/small.onnx --prompt-tokens 1,2,3,4 --max-new 32 --greedy
+	$(BIN) generate $(DEMO_DIR)/small.onnx --prompt-tokens 1,2,3,4 --max-new 32 --greedy
 	$(BIN) verify --fixture fixtures/xtransformers-1.9.2/dec_qknorm_dimscale
 
-## test: formatting, vet, staticcheck, then every test with the race detector
+## test: formatting, vet, staticcheck, then every test with the race detector,
+## and the separate-module library example (examples/, public packages only)
 test: ort lint
 	$(GO) test -race -count=1 ./...
+	cd examples && $(GO) test -race -count=1 ./...
+
+## test-readme: every shell command of README.md, literally and in order, in
+## a fresh clone of HEAD (scripts/readme-commands.sh; under a minute)
+test-readme:
+	scripts/readme-commands.sh
 
 ## test-short: the tests without lint and without the race detector
 test-short: ort
 	$(GO) test -count=1 ./...
+	cd examples && $(GO) test -count=1 ./...
 
 ## fuzz: run every fuzz target for FUZZTIME each (default 60s); the default
 ## test run replays their corpora (testdata/fuzz) and seeds
@@ -58,9 +66,11 @@ fmt-check:
 
 vet:
 	$(GO) vet ./...
+	cd examples && $(GO) vet ./...
 
 staticcheck:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+	cd examples && $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
 ## bench: the native backend and ONNX Runtime side by side (presets base and
 ## small, 1 and 2 threads, forward and KV-cache generation): a markdown table

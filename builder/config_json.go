@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/xt2onnx/xt2onnx/internal/textdist"
 )
 
 // The JSON form of a Config (fixtures/xtransformers-1.9.2/*/config.json):
@@ -395,9 +397,10 @@ func decodeConfig(root any) (*Config, []Problem) {
 		add("", `expected a JSON object with "kind", "wrapper" and "attn_layers", got `+describeJSON(root))
 		return nil, probs
 	}
+	kindName, _ := obj.vals["kind"].(string)
 	for _, k := range obj.keys {
 		if !slices.Contains(topLevelKeys, k) {
-			add("", unknownKeyMessage(k, topLevelKeys, nil))
+			add("", unknownKeyMessage(k, topLevelKeys, func(key string) string { return flatKeyHint(Kind(kindName), key) }))
 		}
 	}
 	for _, k := range obj.dups {
@@ -486,6 +489,54 @@ func decodeConfig(root any) (*Config, []Problem) {
 		c.OutputShape = shape
 	}
 	return c, probs
+}
+
+// flatKeyHint says where a keyword argument given at the top level of a
+// config belongs, as in a flat PyTorch-style config
+// ({"num_tokens": 256, "dim": 512, …}): under "wrapper" for the wrapper's
+// own arguments (all of them for an XTransformer), under "attn_layers" for
+// the attention layers'. kind is the config's kind; an unknown or missing
+// one is taken as TransformerWrapper, the common case. "" when key is
+// neither.
+func flatKeyHint(kind Kind, key string) string {
+	layerKeys := fieldKeys(DefaultAttentionLayers().kwFields())
+	var wrapperKeys []string
+	switch kind {
+	case KindContinuousTransformerWrapper:
+		wrapperKeys = fieldKeys(DefaultContinuousWrapper().kwFields())
+	case KindViTransformerWrapper:
+		wrapperKeys = fieldKeys(DefaultViTWrapper().kwFields())
+	case KindXTransformer:
+		if slices.Contains(fieldKeys(DefaultXTransformer().kwFields()), key) {
+			return fmt.Sprintf(`it belongs in "wrapper" (an XTransformer keyword argument: {"wrapper": {%q: …}})`, key)
+		}
+		if slices.Contains(layerKeys, key) {
+			return fmt.Sprintf(`XTransformer takes the attention-layer options under "wrapper" with a prefix: "enc_%s" and/or "dec_%s"`, key, key)
+		}
+		return ""
+	case KindCrossAttender:
+	default:
+		kind = KindTransformerWrapper
+		wrapperKeys = fieldKeys(DefaultTransformerWrapper().kwFields())
+	}
+	switch {
+	case slices.Contains(wrapperKeys, key):
+		return fmt.Sprintf(`it belongs in "wrapper" (a %s keyword argument: {"wrapper": {%q: …}})`, kind, key)
+	case slices.Contains(layerKeys, key):
+		return fmt.Sprintf(`it belongs in "attn_layers" (a keyword argument of the attention layers: {"attn_layers": {%q: …}})`, key)
+	}
+	// A misspelt keyword argument: name the section with the suggestion,
+	// unless the key is nearer a top-level key (then that is suggested).
+	if suggestKey(key, topLevelKeys) != "" {
+		return ""
+	}
+	if s := suggestKey(key, layerKeys); s != "" {
+		return fmt.Sprintf(`did you mean %q, under "attn_layers"?`, s)
+	}
+	if s := suggestKey(key, wrapperKeys); s != "" {
+		return fmt.Sprintf(`did you mean %q, under "wrapper"?`, s)
+	}
+	return ""
 }
 
 // unsupportedVersionMessage explains an x_transformers_version xt2onnx does
@@ -904,8 +955,10 @@ func unknownValueMessage(what, value string, valid []string) string {
 
 // suggestKey returns the valid name nearest to name: the same name with or
 // without an attn_/ff_ prefix, else the one at the smallest edit distance
-// (first in table order on a tie) if that is at most max(2, len(name)/3);
-// "" if none is close.
+// (textdist.Nearest: first in table order on a tie, at most
+// max(2, len(name)/3) away), else one with the same words plus or minus
+// some (textdist.NearestWords: "rotary_emb" → "rotary_pos_emb"); "" if none
+// is close.
 func suggestKey(name string, valid []string) string {
 	for _, p := range []string{"attn_", "ff_"} {
 		if slices.Contains(valid, p+name) {
@@ -915,40 +968,10 @@ func suggestKey(name string, valid []string) string {
 			return rest
 		}
 	}
-	best, bestDist := "", max(2, len(name)/3)+1
-	for _, v := range valid {
-		if d := configEditDistance(strings.ToLower(name), v); d < bestDist {
-			best, bestDist = v, d
-		}
+	if s := textdist.Nearest(name, valid); s != "" {
+		return s
 	}
-	return best
-}
-
-// configEditDistance is the Levenshtein distance between a and b in bytes, with
-// a swap of two adjacent bytes counting as one edit (optimal string
-// alignment), so "attn_qk_nrom" is 1 away from "attn_qk_norm".
-func configEditDistance(a, b string) int {
-	d := make([][]int, len(a)+1)
-	for i := range d {
-		d[i] = make([]int, len(b)+1)
-		d[i][0] = i
-	}
-	for j := range d[0] {
-		d[0][j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
-			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
-				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
-			}
-		}
-	}
-	return d[len(a)][len(b)]
+	return textdist.NearestWords(name, valid, "_")
 }
 
 // ---- ordered JSON ----

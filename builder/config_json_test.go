@@ -183,6 +183,29 @@ func TestParseErrors(t *testing.T) {
 			`builder: 2 problems in the model config:` +
 				"\n\t" + `unknown key "attn_layer"; did you mean "attn_layers"?` +
 				"\n\t" + `attn_layers: missing; kind CrossAttender needs it`},
+		{"flat PyTorch-style config", `{"kind": "TransformerWrapper", "num_tokens": 256, "max_seq_len": 128, "dim": 64, "rotary_emb": true}`,
+			`builder: 6 problems in the model config:` +
+				"\n\t" + `unknown key "num_tokens"; it belongs in "wrapper" (a TransformerWrapper keyword argument: {"wrapper": {"num_tokens": …}})` +
+				"\n\t" + `unknown key "max_seq_len"; it belongs in "wrapper" (a TransformerWrapper keyword argument: {"wrapper": {"max_seq_len": …}})` +
+				"\n\t" + `unknown key "dim"; it belongs in "attn_layers" (a keyword argument of the attention layers: {"attn_layers": {"dim": …}})` +
+				"\n\t" + `unknown key "rotary_emb"; did you mean "rotary_pos_emb", under "attn_layers"?` +
+				"\n\t" + `wrapper: missing; kind TransformerWrapper needs it` +
+				"\n\t" + `attn_layers: missing; kind TransformerWrapper needs it`},
+		{"flat config without a kind", `{"num_tokens": 256}`,
+			`builder: 2 problems in the model config:` +
+				"\n\t" + `unknown key "num_tokens"; it belongs in "wrapper" (a TransformerWrapper keyword argument: {"wrapper": {"num_tokens": …}})` +
+				"\n\t" + `kind: missing; use one of TransformerWrapper, ContinuousTransformerWrapper, ViTransformerWrapper, XTransformer, CrossAttender`},
+		{"flat ViT key", `{"kind": "ViTransformerWrapper", "patch_size": 4, "wrapper": {"image_size": 8, "patch_size": 4}, "attn_layers": {"type": "Encoder", "dim": 8, "depth": 1}}`,
+			`builder: unknown key "patch_size"; it belongs in "wrapper" (a ViTransformerWrapper keyword argument: {"wrapper": {"patch_size": …}})`},
+		{"flat XTransformer keys", `{"kind": "XTransformer", "enc_depth": 1, "heads": 2, "wrapper": {"dim": 8, "enc_num_tokens": 5, "enc_max_seq_len": 5, "enc_depth": 1,
+			"dec_num_tokens": 5, "dec_max_seq_len": 5, "dec_depth": 1}}`,
+			`builder: 2 problems in the model config:` +
+				"\n\t" + `unknown key "enc_depth"; it belongs in "wrapper" (an XTransformer keyword argument: {"wrapper": {"enc_depth": …}})` +
+				"\n\t" + `unknown key "heads"; XTransformer takes the attention-layer options under "wrapper" with a prefix: "enc_heads" and/or "dec_heads"`},
+		{"flat CrossAttender key", `{"kind": "CrossAttender", "depth": 1, "attn_layers": {"type": "CrossAttender", "dim": 8, "depth": 1}}`,
+			`builder: unknown key "depth"; it belongs in "attn_layers" (a keyword argument of the attention layers: {"attn_layers": {"depth": …}})`},
+		{"word-based suggestion", baseConfigDoc(`"rotary_emb": true`),
+			`builder: attn_layers: unknown key "rotary_emb"; did you mean "rotary_pos_emb"?`},
 		{"misspelled kind", `{"kind": "TransformerWraper"}`,
 			`builder: kind: unknown kind "TransformerWraper"; did you mean "TransformerWrapper"?`},
 		{"unrelated kind", `{"kind": "GPT"}`,
@@ -340,18 +363,11 @@ func TestSuggestName(t *testing.T) {
 		{"attn_qk_norm_group", "attn_qk_norm_groups"},
 		{"xyz", ""},
 		{"completely_different", ""},
+		{"qk_norm_attn_groups", ""}, // words out of order
 	}
 	for _, tt := range tests {
 		if got := suggestKey(tt.in, valid); got != tt.want {
 			t.Errorf("suggestKey(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-	for _, tt := range []struct {
-		a, b string
-		want int
-	}{{"kitten", "sitting", 3}, {"attn_qk_nrom", "attn_qk_norm", 1}, {"", "abc", 3}, {"ab", "ab", 0}, {"ca", "abc", 3}} {
-		if d := configEditDistance(tt.a, tt.b); d != tt.want {
-			t.Errorf("configEditDistance(%q, %q) = %d, want %d", tt.a, tt.b, d, tt.want)
 		}
 	}
 }

@@ -1,6 +1,30 @@
 // Package builder describes x-transformers models and builds ONNX graphs
 // for them.
 //
+// A build takes a [Config] (from a JSON file, [LoadConfig]; from bytes,
+// [ParseConfig]; or built in, [Preset]), the model's parameters as [Weights]
+// ([OpenWeights] memory-maps a safetensors state_dict; [RandomWeights]
+// draws seeded ones for demos) and [Options] (opset, mask input, KV cache),
+// and [Build] returns a *graph.Model (package graph) that package export
+// writes as an ONNX file:
+//
+//	cfg, err := builder.LoadConfig("config.json")
+//	w, err := builder.OpenWeights("model.safetensors")
+//	defer w.Close()
+//	m, err := builder.Build(cfg, w, "model.safetensors", builder.Options{KVCache: true})
+//	err = export.WriteFile("model.onnx", m, export.Options{})
+//
+// Build follows x-transformers' forward pass module by module, quirks
+// included; every missing, misshapen or unused weight is reported together
+// in one [*WeightsError], and options the export cannot reproduce in an
+// [*UnsupportedError]. The model's config, release and max_seq_len are
+// stored in its metadata ([MetaConfig], [MetaXTransformers],
+// [MetaMaxSeqLen]), which runtime/generate and the runtimes read back.
+// [InferConfig] recovers a config from a state_dict's names and shapes,
+// [EstimateSize] and [Params] size a model before building it.
+//
+// # Configs
+//
 // The configuration half (config*.go) mirrors the PyTorch constructors of
 // x-transformers 1.9.2 (lucidrains/x-transformers at commit
 // e7b4073b5dfa95eff91112b29ac207537c43a796): [Config] holds the keyword

@@ -11,11 +11,15 @@ import (
 
 	"github.com/xt2onnx/xt2onnx/graph"
 	"github.com/xt2onnx/xt2onnx/internal/atomicfile"
+	"github.com/xt2onnx/xt2onnx/internal/buildinfo"
 )
 
-// Version is the xt2onnx version written as the default producer version.
-// Release builds set it with -ldflags "-X github.com/xt2onnx/xt2onnx/export.Version=…".
-var Version = "dev"
+// Version is the xt2onnx version written as the default producer version:
+// the version of the xt2onnx module recorded in the program's build
+// information (a tag, a pseudo-version or a VCS revision; "dev" when the
+// build records none; see internal/buildinfo). A program that knows better
+// (the xt2onnx command built with -ldflags) assigns it before exporting.
+var Version = buildinfo.Version("")
 
 // DefaultProducerName is the producer name written when Options leaves it
 // empty.

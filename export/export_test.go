@@ -13,6 +13,7 @@ import (
 	"github.com/xt2onnx/xt2onnx/export"
 	"github.com/xt2onnx/xt2onnx/graph"
 	onnximport "github.com/xt2onnx/xt2onnx/import"
+	"github.com/xt2onnx/xt2onnx/internal/buildinfo"
 )
 
 // testModel returns a model that uses every feature the exporter writes:
@@ -409,5 +410,13 @@ func TestFixtureRoundTrip(t *testing.T) {
 	}
 	if len(files) != 48 {
 		t.Errorf("found %d fixture files, want 48", len(files))
+	}
+}
+
+// TestVersionFromBuildInfo checks that a library user's files name the
+// xt2onnx version of their build, not a constant.
+func TestVersionFromBuildInfo(t *testing.T) {
+	if want := buildinfo.Version(""); export.Version != want {
+		t.Errorf("export.Version = %q, want buildinfo.Version(\"\") = %q", export.Version, want)
 	}
 }

@@ -1,5 +1,5 @@
 // Package onnximport reads ONNX model files into xt2onnx's graph IR
-// (package graph) and runs them natively on Gorgonia.
+// (package graph).
 //
 // It is the only package that decodes ONNX protobuf. [ReadFile] and [Read]
 // turn a ModelProto into a *graph.Model: every tensor encoding the format
@@ -14,14 +14,11 @@
 // strings of attributes, training information, quantization annotations)
 // are dropped.
 //
-// The native half: a [Registry] maps (domain, op type, opset) to operator
-// implementations ([DefaultRegistry] holds about 85, one file per family);
-// [Eval] runs a model node by node (the reference interpreter); [Prepare]
-// and [Compile] fold constant and shape subgraphs for given input shapes and
-// build a Gorgonia expression graph whose custom ops run the same kernels
-// (with symbolic gradients for the core differentiable ops). Every
-// unsupported operator of a model is reported at once in an
-// [*UnsupportedOpsError]; errors name the node, op type and opset.
+// Running a model is not this package's job: the native engine
+// (runtime/native/engine) plans and executes the *graph.Model read here, and
+// the runtime/native backend wraps it behind runtime.Session. Reading is
+// bounded ([ReadOptions].MaxTensorBytes) and external data files are
+// confined to the model's folder ([*ExternalDataError] otherwise).
 //
 // The directory is called import, which is a Go keyword, so the package is
 // named onnximport.

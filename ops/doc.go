@@ -10,4 +10,8 @@
 // writes primitive operators directly, choosing the operator form the target
 // opset requires (for example ReduceL2 takes axes as an attribute before
 // opset 18 and as an input from 18 on).
+//
+// Every emitter takes a *graph.Builder and value names and returns the name
+// of its output, so code outside xt2onnx can mix these subgraphs into graphs
+// of its own (see the example) and write them with package export.
 package ops

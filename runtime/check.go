@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/xt2onnx/xt2onnx/internal/textdist"
 )
 
 // ProblemKind classifies one problem found by [CheckInputs].
@@ -223,45 +225,17 @@ func CloneValueInfos(infos []ValueInfo) []ValueInfo {
 // name in infos, or just the list when none is close.
 func suggest(name string, infos []ValueInfo, what string) string {
 	names := make([]string, len(infos))
-	best, bestDist := "", -1
 	for i, v := range infos {
 		names[i] = v.Name
-		d := editDistance(strings.ToLower(name), strings.ToLower(v.Name))
-		if bestDist < 0 || d < bestDist {
-			best, bestDist = v.Name, d
-		}
 	}
 	list := fmt.Sprintf(" (model %s: %s)", what, strings.Join(names, ", "))
 	if len(infos) == 0 {
 		list = fmt.Sprintf(" (the model has no %s)", what)
 	}
-	limit := max(2, len([]rune(name))/3)
-	if bestDist >= 0 && bestDist <= limit {
+	if best := textdist.Nearest(name, names); best != "" {
 		return fmt.Sprintf("; did you mean %q?%s", best, list)
 	}
 	return list
-}
-
-// editDistance is the Levenshtein distance between a and b, over runes.
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
 }
 
 // checkTokens returns a message naming the first token id of t outside

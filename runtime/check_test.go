@@ -175,20 +175,6 @@ func TestValueInfoString(t *testing.T) {
 	}
 }
 
-func TestEditDistance(t *testing.T) {
-	tests := []struct {
-		a, b string
-		want int
-	}{
-		{"", "", 0}, {"x", "", 1}, {"mask", "mask_", 1}, {"kitten", "sitting", 3}, {"ab", "ba", 2},
-	}
-	for _, tc := range tests {
-		if got := editDistance(tc.a, tc.b); got != tc.want {
-			t.Errorf("editDistance(%q, %q) = %d, want %d", tc.a, tc.b, got, tc.want)
-		}
-	}
-}
-
 // TestCheckInputsTokenRange checks that token ids outside the model's
 // vocabulary are refused with their position, as nn.Embedding refuses them,
 // instead of a negative id silently becoming the last token.

@@ -13,6 +13,9 @@
 //	sess, err := runtime.Open("model.onnx", runtime.Options{})
 //
 // The package itself is pure Go and links no backend. Every backend validates
-// its inputs with [CheckInputs] before running, so that input errors read the
-// same whichever backend runs the model.
+// its inputs with [CheckInputs] before running (through [RunGuard], which
+// also orders Run against Close), so that input errors read the same
+// whichever backend runs the model. Element types are [DType], the same type
+// as graph.DType, so a model's value types and its tensors' types compare
+// directly.
 package runtime

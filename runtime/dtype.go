@@ -3,50 +3,40 @@ package runtime
 import (
 	"fmt"
 	"strings"
+
+	"github.com/xt2onnx/xt2onnx/graph"
 )
 
-// DType is the element type of a tensor. Its values equal the ONNX
-// TensorProto.DataType codes (and so ONNX Runtime's element types), so a
-// DType converts to and from ONNX with a plain integer conversion.
-type DType int
+// DType is the element type of a tensor: the same type as graph.DType (an
+// alias, not a copy), whose values are the ONNX TensorProto.DataType codes
+// and so ONNX Runtime's element types. A model's value types and a tensor's
+// type are therefore one type, with no conversion between them; String
+// ("float32", "int64", …) and Size are graph.DType's.
+type DType = graph.DType
 
-// The element types. Undefined is the zero value and is never the type of a
-// valid tensor.
+// The element types, under the names Go programmers use for them (graph
+// calls Float32 and Float64 by their ONNX names, Float and Double).
+// Undefined is the zero value and is never the type of a valid tensor.
 const (
-	Undefined DType = 0
-	Float32   DType = 1
-	Uint8     DType = 2
-	Int8      DType = 3
-	Uint16    DType = 4
-	Int16     DType = 5
-	Int32     DType = 6
-	Int64     DType = 7
-	String    DType = 8
-	Bool      DType = 9
-	Float16   DType = 10
-	Float64   DType = 11
-	Uint32    DType = 12
-	Uint64    DType = 13
-	BFloat16  DType = 16
+	Undefined DType = graph.Undefined
+	Float32   DType = graph.Float
+	Uint8     DType = graph.Uint8
+	Int8      DType = graph.Int8
+	Uint16    DType = graph.Uint16
+	Int16     DType = graph.Int16
+	Int32     DType = graph.Int32
+	Int64     DType = graph.Int64
+	String    DType = graph.String
+	Bool      DType = graph.Bool
+	Float16   DType = graph.Float16
+	Float64   DType = graph.Double
+	Uint32    DType = graph.Uint32
+	Uint64    DType = graph.Uint64
+	BFloat16  DType = graph.BFloat16
 )
 
-var dtypeNames = map[DType]string{
-	Undefined: "undefined",
-	Float32:   "float32",
-	Uint8:     "uint8",
-	Int8:      "int8",
-	Uint16:    "uint16",
-	Int16:     "int16",
-	Int32:     "int32",
-	Int64:     "int64",
-	String:    "string",
-	Bool:      "bool",
-	Float16:   "float16",
-	Float64:   "float64",
-	Uint32:    "uint32",
-	Uint64:    "uint64",
-	BFloat16:  "bfloat16",
-}
+// dtypes lists the element types ParseDType knows by their canonical names.
+var dtypes = []DType{Float32, Uint8, Int8, Uint16, Int16, Int32, Int64, String, Bool, Float16, Float64, Uint32, Uint64, BFloat16}
 
 // dtypeAliases maps other common spellings (ONNX, NumPy, safetensors) to a
 // DType. Keys are lower case.
@@ -60,38 +50,13 @@ var dtypeAliases = map[string]DType{
 	"boolean": Bool,
 }
 
-// String returns the canonical lower-case name ("float32", "int64", "bool",
-// ...), or "dtype(N)" for a code outside the list.
-func (d DType) String() string {
-	if s, ok := dtypeNames[d]; ok {
-		return s
-	}
-	return fmt.Sprintf("dtype(%d)", int(d))
-}
-
-// Size returns the number of bytes one element occupies, or 0 for String,
-// Undefined and unknown codes.
-func (d DType) Size() int {
-	switch d {
-	case Uint8, Int8, Bool:
-		return 1
-	case Uint16, Int16, Float16, BFloat16:
-		return 2
-	case Float32, Int32, Uint32:
-		return 4
-	case Float64, Int64, Uint64:
-		return 8
-	}
-	return 0
-}
-
 // ParseDType parses a dtype name. It accepts the canonical names that
 // [DType.String] returns and common aliases ("float", "double", "half", "f32",
 // "i64", "u8", "F32" as safetensors writes it, ...), case-insensitively.
 func ParseDType(name string) (DType, error) {
 	key := strings.ToLower(strings.TrimSpace(name))
-	for d, s := range dtypeNames {
-		if s == key && d != Undefined {
+	for _, d := range dtypes {
+		if d.String() == key {
 			return d, nil
 		}
 	}

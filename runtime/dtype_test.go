@@ -3,6 +3,8 @@ package runtime
 import (
 	"strings"
 	"testing"
+
+	"github.com/xt2onnx/xt2onnx/graph"
 )
 
 func TestDTypeStringAndParse(t *testing.T) {
@@ -75,6 +77,22 @@ func TestParseDTypeErrors(t *testing.T) {
 		}
 		if !strings.Contains(err.Error(), "runtime: unknown dtype") || !strings.Contains(err.Error(), "float32") {
 			t.Errorf("ParseDType(%q) error %q does not list the valid names", in, err)
+		}
+	}
+}
+
+// TestDTypeIsGraphDType checks that a model's value types and a tensor's
+// element types are one type: a graph.DType is usable as a DType (and back)
+// without conversion, with the same names.
+func TestDTypeIsGraphDType(t *testing.T) {
+	var d DType = graph.Float
+	var g *graph.DType = &d // compiles only if DType is an alias of graph.DType
+	if *g != Float32 || Float64 != graph.Double || BFloat16 != graph.BFloat16 {
+		t.Errorf("DType constants differ from graph's: %d %d %d", *g, Float64, BFloat16)
+	}
+	for _, d := range dtypes {
+		if got, err := ParseDType(d.String()); err != nil || got != d {
+			t.Errorf("ParseDType(%q) = %v, %v; want %v", d.String(), got, err, d)
 		}
 	}
 }

@@ -2,9 +2,18 @@ package runtime
 
 import "encoding/json"
 
-// MetaConfig is the metadata key under which xt2onnx stores the model's
-// config JSON (the PyTorch constructor kwargs).
-const MetaConfig = "xt2onnx.config"
+// The metadata keys xt2onnx writes into the models it exports (the same
+// values as package builder's Meta* constants, which build the models;
+// runtime code reads them from here so that it never depends on builder).
+const (
+	// MetaConfig holds the model's config JSON (the PyTorch constructor
+	// kwargs).
+	MetaConfig = "xt2onnx.config"
+	// MetaMaxSeqLen holds the wrapper's max_seq_len in decimal.
+	MetaMaxSeqLen = "xt2onnx.max_seq_len"
+	// MetaKVCache is "1" when the model takes past_* inputs (a KV cache).
+	MetaKVCache = "xt2onnx.kv_cache"
+)
 
 // TokenRanges returns the vocabulary size of each token-id input of a model
 // exported by xt2onnx, from its config JSON (the value of MetaConfig): "x"

@@ -84,7 +84,7 @@ func TestEndToEndTiny(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("bench: exit %d\n%s", r.code, r.stderr)
 	}
-	if !strings.Contains(r.stdout, "seq\t8\n") || !strings.Contains(r.stdout, "p99_ms\t") {
+	if !strings.Contains(r.stdout, "seq\t8\n") || !strings.Contains(r.stdout, "latency_ms.p99\t") {
 		t.Errorf("bench output:\n%s", r.stdout)
 	}
 	r = xt2onnx(t, "bench", model, "--generate", "4", "--prompt-len", "3", "--warmup", "0", "--iters", "1", "--json")

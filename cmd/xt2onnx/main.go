@@ -30,14 +30,16 @@ import (
 	xtexport "github.com/xt2onnx/xt2onnx/export"
 	onnximport "github.com/xt2onnx/xt2onnx/import"
 	"github.com/xt2onnx/xt2onnx/internal/atomicfile"
+	"github.com/xt2onnx/xt2onnx/internal/buildinfo"
 	_ "github.com/xt2onnx/xt2onnx/runtime/native" // registers the "native" backend
 	"github.com/xt2onnx/xt2onnx/runtime/native/engine"
-	_ "github.com/xt2onnx/xt2onnx/runtime/ort" // registers the "ort" backend
+	"github.com/xt2onnx/xt2onnx/runtime/ort" // registers the "ort" backend
 )
 
-// version is the xt2onnx version; release builds set it with
-// -ldflags "-X main.version=…".
-var version = "dev"
+// version is the xt2onnx version release builds set with
+// -ldflags "-X main.version=…"; without it (go install, go build) main
+// takes the version from the build information (internal/buildinfo).
+var version string
 
 // Exit statuses.
 const (
@@ -53,7 +55,7 @@ const (
 const gracePeriod = 750 * time.Millisecond
 
 func main() {
-	xtexport.Version = version
+	xtexport.Version = buildinfo.Version(version)
 	ctx, cancel := context.WithCancelCause(context.Background())
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
@@ -79,7 +81,7 @@ func main() {
 // command stopped because ctx was cancelled by a signal exits with the
 // signal's status (130, 143) and a one-line message.
 func execute(ctx context.Context, args []string, ios *iostreams.IOStreams) int {
-	root := newRootCmd(factory.New(ios, version))
+	root := newRootCmd(factory.New(ios, buildinfo.Version(version)))
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
 	var ie *cmdutil.InterruptError
@@ -136,6 +138,7 @@ a completion script; for bash, add 'source <(xt2onnx completion bash)' to
 		conformance.NewCmdConformance(f, nil),
 		versioncmd.NewCmdVersion(f, nil),
 	)
+	cmdutil.RegisterEnumCompletions(root)
 	return root
 }
 
@@ -150,7 +153,11 @@ func exitStatus(err error, cmd *cobra.Command, stderr io.Writer) int {
 	if errors.Is(err, cmdutil.ErrSilent) {
 		return exitError
 	}
-	fmt.Fprintf(stderr, "xt2onnx: %s\n", err)
+	fmt.Fprintf(stderr, "xt2onnx: %s\n", cmdutil.UserMessage(err.Error()))
+	var noORT *ort.LibraryNotFoundError
+	if errors.As(err, &noORT) {
+		fmt.Fprintln(stderr, "xt2onnx: or run without ONNX Runtime: add --backend native (the pure-Go backend, no library needed)")
+	}
 
 	var flagErr *cmdutil.FlagError
 	var builderUnsupported *builder.UnsupportedError

@@ -61,7 +61,7 @@ func TestUnsupportedOpsExitStatus(t *testing.T) {
 		{"parity", path, "--random"},
 	} {
 		r := xt2onnx(t, args...)
-		if r.code != exitUnsupported || !strings.Contains(r.stderr, `native: unsupported operator NoSuchOp (opset 18; node "a")`) {
+		if r.code != exitUnsupported || !strings.Contains(r.stderr, `: unsupported operator NoSuchOp (opset 18; node "a")`) {
 			t.Errorf("%s: exit %d, stderr %q", args[0], r.code, r.stderr)
 		}
 	}

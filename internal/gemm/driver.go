@@ -1,5 +1,7 @@
 package gemm
 
+import "sync/atomic"
+
 // problem is one (batched) GEMM call, split into tasks over batch entries
 // and blocks of C. It is pooled so that a call allocates nothing.
 type problem[T Float] struct {
@@ -52,36 +54,57 @@ func (f freeList[X]) drain() {
 	}
 }
 
+// perType holds everything the package keeps per element type: the
+// kernels usable on this machine (best first; the platform files prepend to
+// it in init, the Go kernel is always last), the one in use, and the free
+// lists of problems, workspaces and packed operands. One generic lookup
+// (types) replaces a float32 and a float64 copy of each.
+type perType[T Float] struct {
+	kernels    []*kernel[T]
+	active     atomic.Pointer[kernel[T]]
+	problems   freeList[problem[T]]
+	workspaces freeList[workspace[T]]
+	packed     freeList[PackedB[T]]
+}
+
+func newPerType[T Float]() *perType[T] {
+	return &perType[T]{
+		problems:   make(freeList[problem[T]], freeListCap),
+		workspaces: make(freeList[workspace[T]], freeListCap),
+		packed:     make(freeList[PackedB[T]], freeListCap),
+	}
+}
+
 var (
-	problems32   = make(freeList[problem[float32]], freeListCap)
-	problems64   = make(freeList[problem[float64]], freeListCap)
-	workspaces32 = make(freeList[workspace[float32]], freeListCap)
-	workspaces64 = make(freeList[workspace[float64]], freeListCap)
-	packed32     = make(freeList[PackedB[float32]], freeListCap)
-	packed64     = make(freeList[PackedB[float64]], freeListCap)
+	state32 = newPerType[float32]()
+	state64 = newPerType[float64]()
 )
+
+// types returns the package state of element type T.
+func types[T Float]() *perType[T] {
+	var z T
+	if _, ok := any(z).(float32); ok {
+		return any(state32).(*perType[T])
+	}
+	return any(state64).(*perType[T])
+}
+
+// release empties the free lists.
+func (s *perType[T]) release() {
+	s.problems.drain()
+	s.workspaces.drain()
+	s.packed.drain()
+}
 
 // ReleaseBuffers drops the packing buffers cached for reuse (up to a few
 // MiB per task that ran concurrently). Later calls allocate them again.
 func ReleaseBuffers() {
-	problems32.drain()
-	problems64.drain()
-	workspaces32.drain()
-	workspaces64.drain()
-	packed32.drain()
-	packed64.drain()
+	state32.release()
+	state64.release()
 }
 
 func getProblem[T Float]() *problem[T] {
-	var z T
-	var x any
-	switch any(z).(type) {
-	case float32:
-		x = problems32.get()
-	default:
-		x = problems64.get()
-	}
-	if p, ok := x.(*problem[T]); ok && p != nil {
+	if p := types[T]().problems.get(); p != nil {
 		return p
 	}
 	p := new(problem[T])
@@ -92,12 +115,7 @@ func getProblem[T Float]() *problem[T] {
 func putProblem[T Float](p *problem[T]) {
 	run := p.run
 	*p = problem[T]{run: run} // drop references to the caller's slices
-	switch p := any(p).(type) {
-	case *problem[float32]:
-		problems32.put(p)
-	case *problem[float64]:
-		problems64.put(p)
-	}
+	types[T]().problems.put(p)
 }
 
 // workspace holds one task's packing buffers.
@@ -107,28 +125,13 @@ type workspace[T Float] struct {
 }
 
 func getWorkspace[T Float]() *workspace[T] {
-	var z T
-	var x any
-	switch any(z).(type) {
-	case float32:
-		x = workspaces32.get()
-	default:
-		x = workspaces64.get()
-	}
-	if w, ok := x.(*workspace[T]); ok && w != nil {
+	if w := types[T]().workspaces.get(); w != nil {
 		return w
 	}
 	return new(workspace[T])
 }
 
-func putWorkspace[T Float](w *workspace[T]) {
-	switch w := any(w).(type) {
-	case *workspace[float32]:
-		workspaces32.put(w)
-	case *workspace[float64]:
-		workspaces64.put(w)
-	}
-}
+func putWorkspace[T Float](w *workspace[T]) { types[T]().workspaces.put(w) }
 
 // grow returns buf resliced to n elements, reallocating only when its
 // capacity is too small. Contents are unspecified.

@@ -536,7 +536,7 @@ func TestReleaseBuffers(t *testing.T) {
 	a := make([]float32, 64*64)
 	Sgemm(false, false, 64, 64, 64, 1, a, 64, a, 64, 0, c, 64, nil)
 	ReleaseBuffers()
-	if workspaces32.get() != nil || problems32.get() != nil {
+	if state32.workspaces.get() != nil || state32.problems.get() != nil {
 		t.Fatal("ReleaseBuffers kept cached objects")
 	}
 	Sgemm(false, false, 64, 64, 64, 1, a, 64, a, 64, 0, c, 64, nil) // still works

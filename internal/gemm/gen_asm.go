@@ -82,6 +82,12 @@ func main() {
 	var tables strings.Builder
 	for _, b := range bases {
 		typ := map[bool]string{false: "float32", true: "float64"}[b.double]
+		// add writes kernel k's code and declaration and names it in the table.
+		add := func(k kernel) {
+			k.emit(&asm)
+			fmt.Fprintf(&decl, "\n//go:noescape\nfunc %s(kc int, a *%s, lda int, b *%s, ldb int, c *%s, ldc int, alpha, beta %s, flags int)\n", k.name, typ, typ, typ, typ)
+			tables.WriteString(k.name + ", ")
+		}
 		fmt.Fprintf(&tables, "\n// %sKernels[directA][directB][e] computes 1<<e rows (e < 4) or a full tile (e = 4).\nvar %sKernels = [2][2][5]kernelFunc[%s]{\n", b.name, b.name, typ)
 		for _, da := range []bool{false, true} {
 			tables.WriteString("\t{\n")
@@ -92,10 +98,7 @@ func main() {
 						tables.WriteString("nil, ")
 						continue
 					}
-					k := variant(b, r, da, db, 1)
-					k.emit(&asm)
-					fmt.Fprintf(&decl, "\n//go:noescape\nfunc %s(kc int, a *%s, lda int, b *%s, ldb int, c *%s, ldc int, alpha, beta %s, flags int)\n", k.name, typ, typ, typ, typ)
-					tables.WriteString(k.name + ", ")
+					add(variant(b, r, da, db, 1))
 				}
 				tables.WriteString("},\n")
 			}
@@ -114,10 +117,7 @@ func main() {
 			for _, db := range []bool{false, true} {
 				tables.WriteString("\t\t{")
 				for r := 1; r <= 2; r++ {
-					k := variant(b, r, da, db, ws[r-1])
-					k.emit(&asm)
-					fmt.Fprintf(&decl, "\n//go:noescape\nfunc %s(kc int, a *%s, lda int, b *%s, ldb int, c *%s, ldc int, alpha, beta %s, flags int)\n", k.name, typ, typ, typ, typ)
-					tables.WriteString(k.name + ", ")
+					add(variant(b, r, da, db, ws[r-1]))
 				}
 				tables.WriteString("},\n")
 			}

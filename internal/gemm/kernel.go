@@ -1,9 +1,6 @@
 package gemm
 
-import (
-	"sync/atomic"
-	"unsafe"
-)
+import "unsafe"
 
 // kernelFunc computes rows×nr elements of C (rows = mr for a full tile, or
 // fewer for an edge kernel) from kc steps of A and B:
@@ -42,49 +39,38 @@ type kernel[T Float] struct {
 
 func (k *kernel[T]) hasEdges() bool { return k.fns[0][0][0] != nil }
 
-// Kernel registries: every kernel usable on this machine, best first. The
-// platform files append to them in init; the Go kernel is always last.
-var (
-	kernels32 []*kernel[float32]
-	kernels64 []*kernel[float64]
-	active32  atomic.Pointer[kernel[float32]]
-	active64  atomic.Pointer[kernel[float64]]
-)
-
 func init() {
 	k32 := &kernel[float32]{name: "go-4x4", mr: 4, nr: 4, kc: 256, mc: 128, nc: 2048}
 	k32.fns[0][0][4] = goKernel4x4[float32]
 	k64 := &kernel[float64]{name: "go-4x4", mr: 4, nr: 4, kc: 256, mc: 96, nc: 1024}
 	k64.fns[0][0][4] = goKernel4x4[float64]
-	kernels32 = append(kernels32, k32)
-	kernels64 = append(kernels64, k64)
-	active32.Store(kernels32[0])
-	active64.Store(kernels64[0])
+	register(k32)
+	register(k64)
 }
 
-func activeKernel[T Float]() *kernel[T] {
-	var z T
-	switch any(z).(type) {
-	case float32:
-		return any(active32.Load()).(*kernel[T])
-	default:
-		return any(active64.Load()).(*kernel[T])
-	}
+// register appends the kernels to T's registry (the Go kernel, last) and
+// makes the first one of the registry active.
+func register[T Float](ks ...*kernel[T]) {
+	s := types[T]()
+	s.kernels = append(s.kernels, ks...)
+	s.active.Store(s.kernels[0])
 }
+
+// prefer puts the kernels before those registered so far (the platform
+// kernels before the Go one) and makes the first active.
+func prefer[T Float](ks ...*kernel[T]) {
+	s := types[T]()
+	s.kernels = append(ks, s.kernels...)
+	s.active.Store(s.kernels[0])
+}
+
+func activeKernel[T Float]() *kernel[T] { return types[T]().active.Load() }
 
 // kernelNames lists the kernels available for T, best first (tests).
 func kernelNames[T Float]() []string {
 	var names []string
-	var z T
-	switch any(z).(type) {
-	case float32:
-		for _, k := range kernels32 {
-			names = append(names, k.name)
-		}
-	default:
-		for _, k := range kernels64 {
-			names = append(names, k.name)
-		}
+	for _, k := range types[T]().kernels {
+		names = append(names, k.name)
 	}
 	return names
 }
@@ -93,23 +79,12 @@ func kernelNames[T Float]() []string {
 // restores the previous one. It is a test hook: not safe to use while GEMMs
 // of that type are running.
 func setKernel[T Float](name string) (restore func()) {
-	var z T
-	switch any(z).(type) {
-	case float32:
-		old := active32.Load()
-		for _, k := range kernels32 {
-			if k.name == name {
-				active32.Store(k)
-				return func() { active32.Store(old) }
-			}
-		}
-	default:
-		old := active64.Load()
-		for _, k := range kernels64 {
-			if k.name == name {
-				active64.Store(k)
-				return func() { active64.Store(old) }
-			}
+	s := types[T]()
+	old := s.active.Load()
+	for _, k := range s.kernels {
+		if k.name == name {
+			s.active.Store(k)
+			return func() { s.active.Store(old) }
 		}
 	}
 	panic("gemm: unknown kernel " + name)

@@ -20,8 +20,6 @@ func init() {
 		k32 = append(k32, &kernel[float32]{name: "avx2-6x16", mr: 6, nr: 16, kc: 512, mc: 144, nc: 4096, fns: sgemmAVX2Kernels, wide: sgemmAVX2Wide, wideW: sgemmAVX2WideW})
 		k64 = append(k64, &kernel[float64]{name: "avx2-6x8", mr: 6, nr: 8, kc: 512, mc: 72, nc: 2048, fns: dgemmAVX2Kernels, wide: dgemmAVX2Wide, wideW: dgemmAVX2WideW})
 	}
-	kernels32 = append(k32, kernels32...)
-	kernels64 = append(k64, kernels64...)
-	active32.Store(kernels32[0])
-	active64.Store(kernels64[0])
+	prefer(k32...)
+	prefer(k64...)
 }

@@ -108,27 +108,12 @@ func GemmPackedStrided[T Float](transA bool, m int, alpha T, a []T, lda, strideA
 // packBPooled packs op(B) into a cached PackedB (for a broadcast operand
 // of a batched call); release it with releasePackedB.
 func packBPooled[T Float](transB bool, k, n int, b []T, ldb int) *PackedB[T] {
-	var z T
-	var x any
-	switch any(z).(type) {
-	case float32:
-		x = packed32.get()
-	default:
-		x = packed64.get()
-	}
-	p, ok := x.(*PackedB[T])
-	if !ok || p == nil {
+	p := types[T]().packed.get()
+	if p == nil {
 		p = new(PackedB[T])
 	}
 	p.pack(activeKernel[T](), transB, k, n, b, ldb, p.data)
 	return p
 }
 
-func releasePackedB[T Float](p *PackedB[T]) {
-	switch p := any(p).(type) {
-	case *PackedB[float32]:
-		packed32.put(p)
-	case *PackedB[float64]:
-		packed64.put(p)
-	}
-}
+func releasePackedB[T Float](p *PackedB[T]) { types[T]().packed.put(p) }

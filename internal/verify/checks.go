@@ -48,7 +48,7 @@ func checkModel(ctx context.Context, ref *Reference, m ModelSource, label string
 		if err != nil {
 			return err
 		}
-		c := &checker{ctx: ctx, ref: ref, sess: sess, backend: backend, tol: tol, rule: rule}
+		c := &checker{ctx: ctx, ref: ref, sess: sess, backend: backend, tol: tol, rtol: opts.Rtol, rule: rule}
 		err = c.run(label, opts.Generate, meta, r)
 		sess.Close()
 		if err != nil {
@@ -65,6 +65,7 @@ type checker struct {
 	sess    runtime.Session
 	backend string
 	tol     float64
+	rtol    float64
 	rule    string
 }
 
@@ -149,7 +150,7 @@ func (c *checker) mainOutput() (string, error) {
 
 // compare compares a model output with the reference.
 func (c *checker) compare(name string, got *runtime.Tensor, check string) (OutputDiff, error) {
-	d := OutputDiff{Name: name, Check: check, Backend: c.backend, TorchF32MaxAbsDiff: c.ref.TorchF32MaxAbsDiff, Tol: c.tol, TolRule: c.rule}
+	d := OutputDiff{Name: name, Check: check, Backend: c.backend, TorchF32MaxAbsDiff: c.ref.TorchF32MaxAbsDiff, Tol: c.tol, Rtol: c.rtol, TolRule: c.rule}
 	if got == nil {
 		return d, fmt.Errorf("the model returned no %q", name)
 	}
@@ -165,8 +166,10 @@ func (c *checker) compare(name string, got *runtime.Tensor, check string) (Outpu
 	return d, nil
 }
 
-// diff fills the differences of got from want and the verdict.
+// diff fills the differences of got from want and the verdict: every
+// element within Tol + Rtol·|want|, no NaN.
 func (d *OutputDiff) diff(got []float32, want []float64) {
+	over := false
 	for i, v := range got {
 		if math.IsNaN(float64(v)) {
 			d.NaNs++
@@ -177,8 +180,11 @@ func (d *OutputDiff) diff(got []float32, want []float64) {
 		if want[i] != 0 {
 			d.MaxRelDiff = max(d.MaxRelDiff, e/math.Abs(want[i]))
 		}
+		if e > d.Tol+d.Rtol*math.Abs(want[i]) {
+			over = true
+		}
 	}
-	d.Pass = d.NaNs == 0 && d.MaxAbsDiff <= d.Tol
+	d.Pass = d.NaNs == 0 && !over
 }
 
 // steps runs a KV-cache model on the reference tokens the way generation
@@ -187,7 +193,7 @@ func (d *OutputDiff) diff(got []float32, want []float64) {
 // with the reference.
 func (c *checker) steps(main string, plain []runtime.ValueInfo, cache []cacheInput, full map[string]*runtime.Tensor, check string) (OutputDiff, error) {
 	x := full[builder.InputTokens]
-	d := OutputDiff{Name: main, Check: check, Backend: c.backend, TorchF32MaxAbsDiff: c.ref.TorchF32MaxAbsDiff, Tol: c.tol, TolRule: c.rule, Shape: c.ref.WantShape}
+	d := OutputDiff{Name: main, Check: check, Backend: c.backend, TorchF32MaxAbsDiff: c.ref.TorchF32MaxAbsDiff, Tol: c.tol, Rtol: c.rtol, TolRule: c.rule, Shape: c.ref.WantShape}
 	if x == nil || x.DType() != runtime.Int64 || len(c.ref.WantShape) != 3 {
 		return d, fmt.Errorf("KV-cache model: want int64 tokens %q and [batch seq vocab] outputs", builder.InputTokens)
 	}

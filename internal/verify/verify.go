@@ -53,7 +53,10 @@ type Options struct {
 	Backends []string
 	// Tol is the largest max abs diff that passes; 0 means the default
 	// (see DefaultTol).
-	Tol    float64
+	Tol float64
+	// Rtol adds a tolerance relative to the reference: an element passes
+	// when |got − want| ≤ Tol + Rtol·|want|. 0 (the default) leaves only Tol.
+	Rtol   float64
 	Opset  int64 // export opset for GraphBuilt; 0 means the default
 	Inline bool  // inline model-local functions in the built graph
 	// Generate compares greedy generation with the reference's gen.out
@@ -87,6 +90,8 @@ type OutputDiff struct {
 	TorchF32MaxAbsDiff float64 `json:"torch_f32_max_abs_diff"`
 	Tol                float64 `json:"tol"`
 	TolRule            string  `json:"tol_rule"`
+	// Rtol is Options.Rtol.
+	Rtol float64 `json:"rtol,omitempty"`
 	// Tokens counts the generated tokens compared, Mismatched those that
 	// differ, Ties the rows whose comparison stopped at a near tie (a
 	// float64 margin within twice the tolerance, where float32 may pick
@@ -280,6 +285,9 @@ func (d OutputDiff) failure(r *Result) string {
 	}
 	if d.NaNs > 0 {
 		return fmt.Sprintf("%soutput %s holds %d NaN values", where, d.Name, d.NaNs)
+	}
+	if d.Rtol > 0 {
+		return fmt.Sprintf("%san element differs by more than tol=%.3g (%s) + rtol=%.3g × |reference| (max_abs_diff=%.3g)", where, d.Tol, rule, d.Rtol, d.MaxAbsDiff)
 	}
 	return fmt.Sprintf("%smax_abs_diff=%.3g exceeds tol=%.3g (%s)", where, d.MaxAbsDiff, d.Tol, rule)
 }

@@ -7,6 +7,10 @@
 // (top-k, top-p or top-a with 1.9.2's definitions, or greedy argmax), divides
 // by the temperature, and draws the next token from the softmax with a seeded
 // PCG generator (math/rand/v2), so that one seed always gives one output.
+// [ReadMeta] (a file), [ParseMeta] (bytes) and [MetaOf] (a *graph.Model in
+// memory) read the [Meta] generation needs from the model's xt2onnx
+// metadata. The package links neither the builder nor Gorgonia: a program
+// that only samples pays for the runtime and its backend alone.
 //
 // # Window
 //

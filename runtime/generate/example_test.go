@@ -35,7 +35,12 @@ func Example() {
 	}
 	defer sess.Close()
 
-	g, err := generate.New(sess, generate.MetaFromConfig(cfg, true))
+	meta, err := generate.MetaOf(m) // max_seq_len, vocabulary, KV cache
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	g, err := generate.New(sess, meta)
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -6,10 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/xt2onnx/xt2onnx/builder"
 	"github.com/xt2onnx/xt2onnx/export"
+	"github.com/xt2onnx/xt2onnx/graph"
 	"github.com/xt2onnx/xt2onnx/internal/safetensors"
 	"github.com/xt2onnx/xt2onnx/runtime"
 	"github.com/xt2onnx/xt2onnx/runtime/generate"
@@ -219,8 +221,26 @@ func TestReadMeta(t *testing.T) {
 	if want := (generate.Meta{MaxSeqLen: 128, NumTokens: 256}); meta != want {
 		t.Errorf("ReadMeta = %+v, want %+v", meta, want)
 	}
-	if got := generate.MetaFromConfig(cfg, false); got != meta {
-		t.Errorf("MetaFromConfig = %+v, want %+v", got, meta)
+	if got, err := generate.MetaOf(m); err != nil || got != meta {
+		t.Errorf("MetaOf = %+v, %v; want %+v", got, err, meta)
+	}
+	kv, err := builder.Build(cfg, builder.RandomWeights{}, "", builder.Options{KVCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := generate.MetaOf(kv); err != nil || got != (generate.Meta{MaxSeqLen: 128, NumTokens: 256, KVCache: true}) {
+		t.Errorf("MetaOf(KV-cache model) = %+v, %v", got, err)
+	}
+	for _, tc := range []struct{ key, value, want string }{
+		{runtime.MetaMaxSeqLen, "-3", "is not a sequence length"},
+		{runtime.MetaConfig, "{", "unexpected end of JSON input"},
+		{runtime.MetaConfig, `{"wrapper":{"num_tokens":-1}}`, "must not be negative"},
+	} {
+		bad := &graph.Model{}
+		bad.SetMetadata(tc.key, tc.value)
+		if _, err := generate.MetaOf(bad); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("MetaOf(%s = %s): error %v, want one containing %q", tc.key, tc.value, err, tc.want)
+		}
 	}
 	_, err = generate.ReadMeta(filepath.Join(t.TempDir(), "missing.onnx"))
 	if !errors.Is(err, os.ErrNotExist) {

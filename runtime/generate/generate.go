@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/xt2onnx/xt2onnx/builder"
 	"github.com/xt2onnx/xt2onnx/runtime"
 )
 
@@ -176,12 +175,12 @@ func New(sess runtime.Session, meta Meta) (*Generator, error) {
 	var unknown []string
 	for _, in := range sess.Inputs() {
 		switch {
-		case in.Name == builder.InputTokens:
+		case in.Name == inputTokens:
 			if in.DType != runtime.Int64 || len(in.Shape) != 2 {
 				return nil, fmt.Errorf("generate: input %s: want int64 token ids [batch seq]: generation needs a TransformerWrapper model", in)
 			}
 			haveX = true
-		case in.Name == builder.InputMask && in.DType == runtime.Bool && len(in.Shape) == 2:
+		case in.Name == inputMask && in.DType == runtime.Bool && len(in.Shape) == 2:
 			g.mask = true
 		case strings.HasPrefix(in.Name, "past_"):
 			present := "present_" + strings.TrimPrefix(in.Name, "past_")
@@ -197,7 +196,7 @@ func New(sess runtime.Session, meta Meta) (*Generator, error) {
 		}
 	}
 	if !haveX {
-		return nil, fmt.Errorf("generate: the model has no input %q (int64 [batch seq]); generation needs a decoder-only TransformerWrapper model", builder.InputTokens)
+		return nil, fmt.Errorf("generate: the model has no input %q (int64 [batch seq]); generation needs a decoder-only TransformerWrapper model", inputTokens)
 	}
 	if len(unknown) > 0 {
 		return nil, fmt.Errorf("generate: the model takes inputs generation cannot fill (%s); generation needs a decoder-only TransformerWrapper model (inputs x, mask or the KV cache)", strings.Join(unknown, ", "))
@@ -205,12 +204,12 @@ func New(sess runtime.Session, meta Meta) (*Generator, error) {
 	if g.mask && len(g.cache) > 0 {
 		return nil, errors.New("generate: the model takes both a mask and a KV cache; export it without the mask input")
 	}
-	if o, ok := outputs[builder.OutputLogits]; ok {
+	if o, ok := outputs[outputLogits]; ok {
 		g.logits = o.Name
 	} else if outs := sess.Outputs(); len(outs) == 1 {
 		g.logits = outs[0].Name
 	} else {
-		return nil, fmt.Errorf("generate: the model has no output %q: generation needs the logits (export without --return-embeddings)", builder.OutputLogits)
+		return nil, fmt.Errorf("generate: the model has no output %q: generation needs the logits (export without --return-embeddings)", outputLogits)
 	}
 	if o := outputs[g.logits]; o.DType != runtime.Float32 || (o.Shape != nil && len(o.Shape) != 3) {
 		return nil, fmt.Errorf("generate: output %s: want float32 logits [batch seq vocab]", o)
@@ -342,13 +341,13 @@ func (g *Generator) run(ctx context.Context, out [][]int64, from, batch int, pas
 	if err != nil {
 		return nil, nil, err
 	}
-	inputs := map[string]*runtime.Tensor{builder.InputTokens: x}
+	inputs := map[string]*runtime.Tensor{inputTokens: x}
 	if g.mask {
 		keep := make([]bool, len(ids))
 		for i := range keep {
 			keep[i] = true
 		}
-		if inputs[builder.InputMask], err = runtime.NewBool(shape, keep); err != nil {
+		if inputs[inputMask], err = runtime.NewBool(shape, keep); err != nil {
 			return nil, nil, err
 		}
 	}

@@ -1,12 +1,13 @@
 package generate
 
 import (
+	"encoding/json"
 	"fmt"
 	"strconv"
 
-	"github.com/xt2onnx/xt2onnx/builder"
 	"github.com/xt2onnx/xt2onnx/graph"
 	onnximport "github.com/xt2onnx/xt2onnx/import"
+	"github.com/xt2onnx/xt2onnx/runtime"
 )
 
 // Meta is what generation needs to know about a model beyond its signature.
@@ -25,7 +26,7 @@ type Meta struct {
 }
 
 // ReadMeta reads the Meta of an ONNX file built by xt2onnx from its metadata
-// (builder.MetaMaxSeqLen, builder.MetaConfig, builder.MetaKVCache). A model
+// (runtime.MetaMaxSeqLen, runtime.MetaConfig, runtime.MetaKVCache). A model
 // without these keys gets a zero Meta (no window limit), without error.
 func ReadMeta(path string) (Meta, error) {
 	m, err := onnximport.ReadFileWith(path, onnximport.ReadOptions{SkipTensorData: true})
@@ -34,6 +35,10 @@ func ReadMeta(path string) (Meta, error) {
 	}
 	return metaOf(m, path)
 }
+
+// MetaOf returns the Meta of a model in memory, for example one just made
+// by builder.Build, from the same metadata as ReadMeta.
+func MetaOf(m *graph.Model) (Meta, error) { return metaOf(m, "model") }
 
 // ParseMeta is ReadMeta for a serialized ONNX model held in memory.
 func ParseMeta(model []byte) (Meta, error) {
@@ -46,38 +51,45 @@ func ParseMeta(model []byte) (Meta, error) {
 
 func metaOf(m *graph.Model, name string) (Meta, error) {
 	var meta Meta
-	if s, ok := m.MetadataValue(builder.MetaMaxSeqLen); ok {
+	if s, ok := m.MetadataValue(runtime.MetaMaxSeqLen); ok {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 0 {
-			return Meta{}, fmt.Errorf("generate: %s: metadata %s = %q is not a sequence length", name, builder.MetaMaxSeqLen, s)
+			return Meta{}, fmt.Errorf("generate: %s: metadata %s = %q is not a sequence length", name, runtime.MetaMaxSeqLen, s)
 		}
 		meta.MaxSeqLen = n
 	}
-	if s, ok := m.MetadataValue(builder.MetaKVCache); ok {
+	if s, ok := m.MetadataValue(runtime.MetaKVCache); ok {
 		meta.KVCache = s == "1"
 	}
-	if s, ok := m.MetadataValue(builder.MetaConfig); ok {
-		cfg, err := builder.ParseConfig([]byte(s))
-		if err != nil {
-			return Meta{}, fmt.Errorf("generate: %s: metadata %s: %w", name, builder.MetaConfig, err)
+	if s, ok := m.MetadataValue(runtime.MetaConfig); ok {
+		// Only the two wrapper keys generation needs; the builder
+		// validated the whole config when it wrote it.
+		var cfg struct {
+			Wrapper *struct {
+				NumTokens int `json:"num_tokens"`
+				MaxSeqLen int `json:"max_seq_len"`
+			} `json:"wrapper"`
 		}
-		if cfg.Wrapper != nil {
-			meta.NumTokens = cfg.Wrapper.NumTokens
+		if err := json.Unmarshal([]byte(s), &cfg); err != nil {
+			return Meta{}, fmt.Errorf("generate: %s: metadata %s: %w", name, runtime.MetaConfig, err)
+		}
+		if w := cfg.Wrapper; w != nil {
+			if w.NumTokens < 0 || w.MaxSeqLen < 0 {
+				return Meta{}, fmt.Errorf("generate: %s: metadata %s: wrapper num_tokens %d and max_seq_len %d must not be negative", name, runtime.MetaConfig, w.NumTokens, w.MaxSeqLen)
+			}
+			meta.NumTokens = w.NumTokens
 			if meta.MaxSeqLen == 0 {
-				meta.MaxSeqLen = cfg.Wrapper.MaxSeqLen
+				meta.MaxSeqLen = w.MaxSeqLen
 			}
 		}
 	}
 	return meta, nil
 }
 
-// MetaFromConfig returns the Meta of a TransformerWrapper config, for a model
-// built in memory with builder.Build (kvCache: built with
-// builder.Options.KVCache).
-func MetaFromConfig(cfg *builder.Config, kvCache bool) Meta {
-	meta := Meta{KVCache: kvCache}
-	if cfg != nil && cfg.Wrapper != nil {
-		meta.MaxSeqLen, meta.NumTokens = cfg.Wrapper.MaxSeqLen, cfg.Wrapper.NumTokens
-	}
-	return meta
-}
+// The names of the inputs and the output a TransformerWrapper model built by
+// xt2onnx has (builder.InputTokens, builder.InputMask, builder.OutputLogits).
+const (
+	inputTokens  = "x"
+	inputMask    = "mask"
+	outputLogits = "logits"
+)

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	goruntime "runtime"
-	"strings"
-	"sync"
 
 	"gorgonia.org/tensor"
 
@@ -40,8 +38,7 @@ type session struct {
 	// arenas holds the arenas of finished runs, for the next ones.
 	arenas chan *kernels.Arena
 
-	mu     sync.RWMutex // held for reading by Run, for writing by Close
-	closed bool
+	guard runtime.RunGuard // Run against Close
 }
 
 var _ runtime.Session = (*session)(nil)
@@ -127,11 +124,10 @@ func openWith(src runtime.ModelSource, opts runtime.Options, reg *kernels.Regist
 func valueInfos(vs []graph.ValueInfo, what string) ([]runtime.ValueInfo, error) {
 	out := make([]runtime.ValueInfo, len(vs))
 	for i, v := range vs {
-		dt := runtime.DType(v.DType)
-		if dt.Size() == 0 && v.DType != graph.Undefined {
+		if v.DType.Size() == 0 && v.DType != graph.Undefined {
 			return nil, fmt.Errorf("%s %q has element type %s, which runtime.Tensor cannot hold", what, v.Name, v.DType)
 		}
-		info := runtime.ValueInfo{Name: v.Name, DType: dt}
+		info := runtime.ValueInfo{Name: v.Name, DType: v.DType} // one type: runtime.DType = graph.DType
 		if v.Shape != nil {
 			info.Shape = make([]int64, len(v.Shape))
 			info.DimNames = make([]string, len(v.Shape))
@@ -158,20 +154,11 @@ func (s *session) Outputs() []runtime.ValueInfo { return runtime.CloneValueInfos
 // Run checks the inputs, runs the plan on them with an arena of its own and
 // returns copies of the outputs.
 func (s *session) Run(ctx context.Context, inputs map[string]*runtime.Tensor) (map[string]*runtime.Tensor, error) {
-	if ctx == nil {
-		ctx = context.Background()
+	ctx, end, err := s.guard.Begin(ctx, "native", s.name, s.inputs, inputs)
+	if err != nil {
+		return nil, err
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("native: run %s: %w", s.name, context.Cause(ctx))
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.closed {
-		return nil, fmt.Errorf("native: run %s: %w", s.name, runtime.ErrClosed)
-	}
-	if err := runtime.CheckInputs(s.inputs, inputs); err != nil {
-		return nil, fmt.Errorf("native: run %s: %w", s.name, err)
-	}
+	defer end()
 	dense := make(map[string]*tensor.Dense, len(s.inputs))
 	for _, info := range s.inputs {
 		t := inputs[info.Name]
@@ -188,7 +175,7 @@ func (s *session) Run(ctx context.Context, inputs map[string]*runtime.Tensor) (m
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("native: run %s: %w", s.name, context.Cause(ctx))
 		}
-		return nil, fmt.Errorf("native: run %s on %s: %w", s.name, describe(s.inputs, inputs), err)
+		return nil, fmt.Errorf("native: run %s on %s: %w", s.name, runtime.DescribeInputs(s.inputs, inputs), err)
 	}
 	result := make(map[string]*runtime.Tensor, len(s.outputs))
 	for _, info := range s.outputs {
@@ -228,10 +215,7 @@ func (s *session) recycle(a *kernels.Arena) {
 // Close releases the session's workers and arenas; it waits for runs in
 // flight and is safe to call more than once.
 func (s *session) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.closed {
-		s.closed = true
+	return s.guard.Close(func() error {
 		s.workers.Close()
 		for len(s.arenas) > 0 {
 			<-s.arenas
@@ -239,15 +223,6 @@ func (s *session) Close() error {
 		if err := s.release(); err != nil {
 			return fmt.Errorf("native: close %s: unmapping external data: %w", s.name, err)
 		}
-	}
-	return nil
-}
-
-// describe formats the inputs as `x=int64[2 17], mask=bool[2 17]`.
-func describe(infos []runtime.ValueInfo, inputs map[string]*runtime.Tensor) string {
-	parts := make([]string, len(infos))
-	for i, info := range infos {
-		parts[i] = info.Name + "=" + inputs[info.Name].String()
-	}
-	return strings.Join(parts, ", ")
+		return nil
+	})
 }

@@ -9,7 +9,6 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"unsafe"
 
@@ -49,9 +48,8 @@ type session struct {
 	inputs  []runtime.ValueInfo
 	outputs []runtime.ValueInfo
 
-	mu     sync.RWMutex // held for reading by Run, for writing by Close
-	closed bool
-	sess   *onnx.DynamicAdvancedSession
+	guard runtime.RunGuard // Run against Close
+	sess  *onnx.DynamicAdvancedSession
 }
 
 // open is the backend's runtime.OpenFunc.
@@ -311,20 +309,11 @@ func (s *session) Outputs() []runtime.ValueInfo { return runtime.CloneValueInfos
 
 // Run checks the inputs, runs the model and returns its outputs.
 func (s *session) Run(ctx context.Context, inputs map[string]*runtime.Tensor) (map[string]*runtime.Tensor, error) {
-	if ctx == nil {
-		ctx = context.Background()
+	ctx, end, err := s.guard.Begin(ctx, "ort", s.name, s.inputs, inputs)
+	if err != nil {
+		return nil, err
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("ort: run %s: %w", s.name, err)
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.closed {
-		return nil, fmt.Errorf("ort: run %s: %w", s.name, runtime.ErrClosed)
-	}
-	if err := runtime.CheckInputs(s.inputs, inputs); err != nil {
-		return nil, fmt.Errorf("ort: run %s: %w", s.name, err)
-	}
+	defer end()
 	if len(s.inputs) == 0 {
 		// onnxruntime_go indexes the first input unconditionally.
 		return nil, fmt.Errorf("ort: run %s: models without inputs cannot be run through onnxruntime_go; use the native backend", s.name)
@@ -376,7 +365,7 @@ func (s *session) Run(ctx context.Context, inputs map[string]*runtime.Tensor) (m
 		if errors.Is(err, onnx.ZeroShapeLengthError) {
 			return nil, fmt.Errorf("ort: run %s: an output is a scalar (rank 0), and onnxruntime_go v1.27.0 cannot return scalar outputs; reshape it to [1] in the model: %w", s.name, err)
 		}
-		return nil, ortError("run", s.name, describeInputs(s.inputs, inputs), err)
+		return nil, ortError("run", s.name, runtime.DescribeInputs(s.inputs, inputs), err)
 	}
 
 	result := make(map[string]*runtime.Tensor, len(outs))
@@ -393,27 +382,14 @@ func (s *session) Run(ctx context.Context, inputs map[string]*runtime.Tensor) (m
 // Close releases the ONNX Runtime session; it waits for runs in flight and
 // is safe to call more than once.
 func (s *session) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
+	return s.guard.Close(func() error {
+		err := s.sess.Destroy()
+		s.sess = nil
+		if err != nil {
+			return fmt.Errorf("ort: close %s: %w", s.name, err)
+		}
 		return nil
-	}
-	s.closed = true
-	err := s.sess.Destroy()
-	s.sess = nil
-	if err != nil {
-		return fmt.Errorf("ort: close %s: %w", s.name, err)
-	}
-	return nil
-}
-
-// describeInputs formats the inputs as `x=int64[2 17], mask=bool[2 17]`.
-func describeInputs(infos []runtime.ValueInfo, inputs map[string]*runtime.Tensor) string {
-	parts := make([]string, len(infos))
-	for i, info := range infos {
-		parts[i] = info.Name + "=" + inputs[info.Name].String()
-	}
-	return strings.Join(parts, ", ")
+	})
 }
 
 // destroy releases v. It accepts nil and typed-nil values, which

@@ -30,38 +30,53 @@ func (b BFloat16) Float32() float32 { return safetensors.BF16ToFloat32(uint16(b)
 // Float16From rounds f to the nearest float16 (ties to even); values
 // beyond the float16 range become ±Inf.
 func Float16From(f float64) Float16 {
-	b := math.Float64bits(f)
-	sign := uint16(b>>48) & 0x8000
-	a := math.Abs(f)
-	switch {
-	case math.IsNaN(f):
+	sign := uint16(math.Float64bits(f)>>48) & 0x8000
+	if math.IsNaN(f) {
 		return Float16(sign | 0x7e00)
-	case a >= 65520: // halfway between 65504 and 65536 rounds to even: Inf
-		return Float16(sign | 0x7c00)
-	case a < 1.0/(1<<14): // subnormal: units of 2^-24
-		return Float16(sign | uint16(math.RoundToEven(a*(1<<24))))
 	}
-	frac, exp := math.Frexp(a) // a = frac * 2^exp, frac in [0.5, 1)
-	m := math.RoundToEven(frac * 2048)
-	e := exp - 1
-	if m == 2048 {
-		m = 1024
-		e++
-	}
-	if e > 15 {
-		return Float16(sign | 0x7c00)
-	}
-	return Float16(sign | uint16(e+15)<<10 | (uint16(m) - 1024))
+	return Float16(sign | roundBinary16(math.Abs(f), 10, 15))
 }
 
-// BFloat16From rounds f to the nearest bfloat16 (ties to even).
+// BFloat16From rounds f to the nearest bfloat16 (ties to even), once:
+// straight from the float64, never through float32 (which would round twice
+// and turn 1 + 2^-8 + 2^-40 into 1 instead of 1.0078125). Values from
+// halfway between the largest finite bfloat16 and 2^128 up become ±Inf;
+// NaN stays NaN with the sign and top payload bits of float32(f).
 func BFloat16From(f float64) BFloat16 {
-	b := math.Float32bits(float32(f))
 	if math.IsNaN(f) {
-		return BFloat16(uint16(b>>16) | 0x40)
+		return BFloat16(uint16(math.Float32bits(float32(f))>>16) | 0x40)
 	}
-	b += 0x7fff + (b>>16)&1
-	return BFloat16(b >> 16)
+	sign := uint16(math.Float64bits(f)>>48) & 0x8000
+	return BFloat16(sign | roundBinary16(math.Abs(f), 7, 127))
+}
+
+// roundBinary16 rounds a (≥ 0, not NaN) to the nearest value (ties to even)
+// of a 16-bit binary format with mbits stored mantissa bits and exponent
+// bias bias (float16: 10, 15; bfloat16: 7, 127) and returns its bit
+// pattern without the sign: a subnormal below the smallest normal, the
+// infinity pattern from halfway past the largest finite value up. Every
+// step is exact in float64, so it rounds once.
+func roundBinary16(a float64, mbits, bias int) uint16 {
+	one := 1 << mbits // the implicit leading mantissa bit
+	inf := uint16(2*bias+1) << mbits
+	switch {
+	case math.IsInf(a, 1):
+		return inf
+	case a < math.Ldexp(1, 1-bias):
+		// Subnormal: units of 2^(1-bias-mbits); rounding up to `one`
+		// units gives the smallest normal's pattern.
+		return uint16(math.RoundToEven(math.Ldexp(a, bias-1+mbits)))
+	}
+	frac, exp := math.Frexp(a)                            // a = frac · 2^exp, frac in [0.5, 1)
+	m := int(math.RoundToEven(math.Ldexp(frac, mbits+1))) // in [one, 2·one]
+	e := exp - 1
+	if m == 2*one {
+		m, e = one, e+1
+	}
+	if e > bias { // beyond the largest exponent: Inf
+		return inf
+	}
+	return uint16(e+bias)<<mbits | uint16(m-one)
 }
 
 // The tensor element types of the ONNX types that gorgonia's tensor

@@ -2,6 +2,7 @@ package cmdutil
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -76,4 +77,44 @@ func OrList[T any](values []T) string {
 		s[i] = fmt.Sprint(v)
 	}
 	return orList(s)
+}
+
+// Options returns the values the flag accepts (for shell completion).
+func (e *enumValue) Options() []string { return e.options }
+
+// AddOpsetFlag defines an --opset flag accepting one of opsets (checked
+// by the command), listed in its help and offered by completion.
+func AddOpsetFlag(cmd *cobra.Command, p *int64, def int64, opsets []int64, usage string) {
+	values := make([]string, len(opsets))
+	for i, o := range opsets {
+		values[i] = strconv.FormatInt(o, 10)
+	}
+	cmd.Flags().Int64Var(p, "opset", def, EnumUsage(usage, values))
+	_ = cmd.RegisterFlagCompletionFunc("opset", cobra.FixedCompletions(values, cobra.ShellCompDirectiveNoFileComp))
+}
+
+// EnumUsage appends the values to a flag's help text as StringEnumFlag
+// does: "usage: {a|b}".
+func EnumUsage(usage string, options []string) string {
+	return fmt.Sprintf("%s: {%s}", usage, strings.Join(options, "|"))
+}
+
+// RegisterEnumCompletions makes every StringEnumFlag of root and its subcommands complete its values, unless
+// the command registered its own completion for the flag.
+func RegisterEnumCompletions(root *cobra.Command) {
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		register := func(f *pflag.Flag) {
+			if e, ok := f.Value.(interface{ Options() []string }); ok {
+				if _, exists := c.GetFlagCompletionFunc(f.Name); !exists {
+					_ = c.RegisterFlagCompletionFunc(f.Name, cobra.FixedCompletions(e.Options(), cobra.ShellCompDirectiveNoFileComp))
+				}
+			}
+		}
+		c.Flags().VisitAll(register)
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
 }

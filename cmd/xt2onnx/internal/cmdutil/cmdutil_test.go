@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"reflect"
 	"testing"
 
 	"github.com/spf13/pflag"
@@ -63,6 +64,49 @@ func TestOrList(t *testing.T) {
 	}{{nil, ""}, {[]int64{17}, "17"}, {[]int64{17, 18}, "17 or 18"}, {[]int64{1, 2, 3}, "1, 2 or 3"}} {
 		if got := OrList(tt.in); got != tt.want {
 			t.Errorf("OrList(%v) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestKeyValues(t *testing.T) {
+	type variant struct {
+		Name string  `json:"name"`
+		Rate Float   `json:"rate"`
+		Runs []Float `json:"runs"`
+	}
+	v := struct {
+		Model    string `json:"model"`
+		Latency  struct{ P50, P90 float64 }
+		Variants []variant `json:"variants"`
+		Match    *bool     `json:"match"`
+	}{Model: "preset tiny", Variants: []variant{{"kv-cache", 12.5, []Float{1, 2.5}}, {"no-cache", Float(math.NaN()), nil}}}
+	v.Latency.P50, v.Latency.P90 = 1.25, 3
+	got, err := KeyValues(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][2]string{{"model", "preset tiny"}, {"Latency.P50", "1.25"}, {"Latency.P90", "3"},
+		{"variants.kv-cache.rate", "12.5"}, {"variants.kv-cache.runs", "1 2.5"},
+		{"variants.no-cache.rate", "null"}, {"variants.no-cache.runs", "null"}, {"match", "null"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+}
+
+func TestUserMessage(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{`builder: c.json: attn_layers: unknown key "rotary_emb"`, `c.json: attn_layers: unknown key "rotary_emb"`},
+		{"safetensors: w.safetensors: header length 7 exceeds the limit", "w.safetensors: header length 7 exceeds the limit"},
+		{"native: open bad.onnx: onnximport: invalid model: bad.onnx: model: has no graph", "open bad.onnx: invalid model: bad.onnx: not an ONNX model (it holds no graph)"},
+		{"generate: reading the metadata of m.onnx: onnximport: reading model: x", "reading the metadata of m.onnx: reading model: x"},
+		{"native: CUDA requested (Options.CUDA), but the native backend runs on the CPU only; use Backend \"ort\" with a CUDA build", "CUDA requested (--device cuda), but the native backend runs on the CPU only; use --backend ort with a CUDA build"},
+		{"needs 4 KiB, more than the tensor budget of 1000 B (raise it with runtime.Options.MaxTensorBytes or --max-tensor-bytes if the machine has the memory)", "needs 4 KiB, more than the tensor budget of 1000 B (raise it with --max-tensor-bytes if the machine has the memory)"},
+		{"weights w do not match the config\n  wrong shape (18):\n    builder: x", "weights w do not match the config\n  wrong shape (18):\n    x"},
+		{`tensor "ort: x" of input export: y`, `tensor "ort: x" of input export: y`},
+		{"ort: Options.IntraOpThreads -1: bad", "--threads -1: bad"},
+	} {
+		if got := UserMessage(tt.in); got != tt.want {
+			t.Errorf("UserMessage(%q)\n = %q\nwant %q", tt.in, got, tt.want)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"syscall"
 )
 
@@ -60,4 +61,13 @@ func SignalName(s os.Signal) string {
 		return "SIGTERM"
 	}
 	return s.String()
+}
+
+// CheckOutputFile returns a *FlagError when path, the value of flag, is an
+// existing directory: a file name is wanted, such as example inside it.
+func CheckOutputFile(flag, path, example string) error {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return FlagErrorf("%s %s is a directory: name the file to write, such as %s", flag, path, filepath.Join(path, example))
+	}
+	return nil
 }

@@ -49,6 +49,17 @@ func NewTable(w io.Writer, tty bool, header ...string) *Table {
 // Row adds a row.
 func (t *Table) Row(fields ...string) { t.rows = append(t.rows, fields) }
 
+// RenderWithHeader writes the table with its header line off a terminal
+// too: the header's fields tab-separated as the rows' (run --header).
+func (t *Table) RenderWithHeader() error {
+	if !t.tty && len(t.header) > 0 {
+		if _, err := fmt.Fprintln(t.w, strings.Join(t.header, "\t")); err != nil {
+			return err
+		}
+	}
+	return t.Render()
+}
+
 // Render writes the table.
 func (t *Table) Render() error {
 	if !t.tty {

@@ -14,7 +14,8 @@ import (
 type Factory struct {
 	// IOStreams are the streams to write to.
 	IOStreams *iostreams.IOStreams
-	// Version is the xt2onnx version ("dev" for a build without -ldflags).
+	// Version is the xt2onnx version: the -ldflags value, else the build
+	// information's (internal/buildinfo; "dev" when that records none).
 	Version string
 	// MaxTensorBytes is the global --max-tensor-bytes flag: the bound on
 	// any one tensor the native backend or --random allocates; 0 means

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/xt2onnx/xt2onnx/builder"
+	"github.com/xt2onnx/xt2onnx/graph"
 	onnximport "github.com/xt2onnx/xt2onnx/import"
 	"github.com/xt2onnx/xt2onnx/internal/safetensors"
 	"github.com/xt2onnx/xt2onnx/internal/sysmem"
@@ -44,11 +45,17 @@ func (l Limits) Tokens(input string) int64 {
 // metadata of the model file at path. A model without (readable) metadata
 // gets the defaults: the runtime reports a broken file better.
 func ReadLimits(path string) Limits {
-	l := Limits{Vocab: map[string]int64{}}
 	m, err := onnximport.ReadFileWith(path, onnximport.ReadOptions{SkipTensorData: true})
 	if err != nil {
-		return l
+		return Limits{Vocab: map[string]int64{}}
 	}
+	return LimitsOf(m)
+}
+
+// LimitsOf reads the token ranges and the max sequence length from a
+// model's metadata.
+func LimitsOf(m *graph.Model) Limits {
+	l := Limits{Vocab: map[string]int64{}}
 	if s, ok := m.MetadataValue(builder.MetaMaxSeqLen); ok {
 		if n, err := strconv.ParseInt(s, 10, 64); err == nil && n > 0 {
 			l.MaxSeqLen = n
@@ -90,7 +97,37 @@ func Read(path, prefix string, infos []runtime.ValueInfo) (map[string]*runtime.T
 	if err != nil && prefix == "" && hasAll(f, FixturePrefix, infos) {
 		return nil, fmt.Errorf("%w\n(the file names the inputs %s…: add --prefix %s)", err, FixturePrefix, FixturePrefix)
 	}
-	return inputs, err
+	if err != nil {
+		return nil, err
+	}
+	if err := checkExtra(f, path, prefix, infos); err != nil {
+		return nil, err
+	}
+	return inputs, nil
+}
+
+// checkExtra refuses a tensor meant for an input the model does not have,
+// such as a mask for a model exported without one, which would otherwise
+// be dropped silently and change the result. With a prefix every tensor
+// under it is an input; without one, a mask (mask, *_mask) is.
+func checkExtra(f *safetensors.File, path, prefix string, infos []runtime.ValueInfo) error {
+	names := make([]string, len(infos))
+	known := map[string]bool{}
+	for i, in := range infos {
+		names[i], known[in.Name] = in.Name, true
+	}
+	for _, n := range f.Names() {
+		input, ok := strings.CutPrefix(n, prefix)
+		if !ok || known[input] || (prefix == "" && input != "mask" && !strings.HasSuffix(input, "_mask")) {
+			continue
+		}
+		hint := "leave the tensor out, or use a model that takes it"
+		if input == "mask" || strings.HasSuffix(input, "_mask") {
+			hint = "export the model with --mask on to use the mask, or leave the tensor out"
+		}
+		return fmt.Errorf("inputs %s: the file holds %q, but the model has no input %q (its inputs: %s): %s", path, n, input, strings.Join(names, ", "), hint)
+	}
+	return nil
 }
 
 // hasAll reports whether f holds a tensor prefix+name for every input.

@@ -1,10 +1,12 @@
 package inputs
 
 import (
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/xt2onnx/xt2onnx/internal/safetensors"
 	"github.com/xt2onnx/xt2onnx/runtime"
 )
 
@@ -134,5 +136,45 @@ func TestCheckSeq(t *testing.T) {
 	want := `inputs io.safetensors: input "x" has sequence length 5 (dim 1), longer than the model's max_seq_len 4: truncate it to 4`
 	if err == nil || err.Error() != want {
 		t.Errorf("error = %v, want %q", err, want)
+	}
+}
+
+// TestReadExtraInputs checks that a tensor meant for an input the model does
+// not have (a mask for a model exported without one) is an error, not
+// silently dropped.
+func TestReadExtraInputs(t *testing.T) {
+	dir := t.TempDir()
+	x := safetensors.I64("input.x", []int64{1, 2}, []int64{1, 2})
+	mask := safetensors.Bool("input.mask", []int64{1, 2}, []bool{true, false})
+	out := safetensors.F32("output.logits", []int64{1}, []float32{0})
+	bare := safetensors.Bool("mask", []int64{1, 2}, []bool{true, true})
+	infos := []runtime.ValueInfo{{Name: "x", DType: runtime.Int64, Shape: []int64{-1, -1}}}
+	for _, tt := range []struct {
+		name    string
+		tensors []safetensors.Tensor
+		prefix  string
+		wantErr string
+	}{
+		{name: "only the inputs", tensors: []safetensors.Tensor{x, out}, prefix: "input."},
+		{name: "an extra mask", tensors: []safetensors.Tensor{x, mask, out}, prefix: "input.",
+			wantErr: `holds "input.mask", but the model has no input "mask" (its inputs: x): export the model with --mask on to use the mask, or leave the tensor out`},
+		{name: "an extra mask without a prefix", tensors: []safetensors.Tensor{safetensors.I64("x", []int64{1, 2}, []int64{1, 2}), bare}, prefix: "",
+			wantErr: `holds "mask", but the model has no input "mask"`},
+		{name: "other tensors without a prefix", tensors: []safetensors.Tensor{safetensors.I64("x", []int64{1, 2}, []int64{1, 2}), out}, prefix: ""},
+	} {
+		path := filepath.Join(dir, strings.ReplaceAll(tt.name, " ", "_")+".safetensors")
+		if err := safetensors.Write(path, tt.tensors, nil); err != nil {
+			t.Fatal(err)
+		}
+		got, err := Read(path, tt.prefix, infos)
+		if tt.wantErr == "" {
+			if err != nil || len(got) != 1 {
+				t.Errorf("%s: %v, %d inputs", tt.name, err, len(got))
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+			t.Errorf("%s: error %v, want %q", tt.name, err, tt.wantErr)
+		}
 	}
 }

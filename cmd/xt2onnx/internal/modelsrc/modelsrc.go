@@ -1,13 +1,18 @@
 package modelsrc
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"slices"
 	"strings"
 
 	"github.com/xt2onnx/xt2onnx/builder"
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/cmdutil"
+	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/inputs"
 	xtexport "github.com/xt2onnx/xt2onnx/export"
+	onnximport "github.com/xt2onnx/xt2onnx/import"
 	"github.com/xt2onnx/xt2onnx/runtime"
 	"github.com/xt2onnx/xt2onnx/runtime/generate"
 )
@@ -27,11 +32,43 @@ type Model struct {
 
 // File returns the model in the ONNX file at path, with its metadata.
 func File(path string) (*Model, error) {
+	if err := CheckFile(path); err != nil {
+		return nil, err
+	}
 	meta, err := generate.ReadMeta(path)
 	if err != nil {
 		return nil, err
 	}
 	return &Model{Name: path, Path: path, Meta: meta}, nil
+}
+
+// CheckFile returns an error saying what is wrong when path is not a
+// non-empty regular file: missing, a directory, empty.
+func CheckFile(path string) error {
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("%s: no such file or directory", path)
+	case err != nil:
+		return err
+	case fi.IsDir():
+		return fmt.Errorf("%s is a directory, not an ONNX model file", path)
+	case fi.Size() == 0:
+		return fmt.Errorf("%s is empty: not an ONNX model", path)
+	}
+	return nil
+}
+
+// Limits returns what the model's metadata says about valid inputs.
+func (m *Model) Limits() inputs.Limits {
+	if m.Path != "" {
+		return inputs.ReadLimits(m.Path)
+	}
+	g, err := onnximport.Read(m.Bytes)
+	if err != nil {
+		return inputs.Limits{Vocab: map[string]int64{}}
+	}
+	return inputs.LimitsOf(g)
 }
 
 // Preset builds the built-in preset name with random weights (seed) in
@@ -53,7 +90,11 @@ func Preset(name string, seed uint64, kvCache bool) (*Model, error) {
 	if kvCache {
 		desc += " (KV cache)"
 	}
-	return &Model{Name: desc, Bytes: b, Meta: generate.MetaFromConfig(cfg, kvCache)}, nil
+	meta, err := generate.MetaOf(m)
+	if err != nil {
+		return nil, err
+	}
+	return &Model{Name: desc, Bytes: b, Meta: meta}, nil
 }
 
 // Open opens the model with the session options.

@@ -7,13 +7,10 @@ import (
 	"math/rand/v2"
 	goruntime "runtime"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/xt2onnx/xt2onnx/builder"
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/cmdutil"
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/factory"
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/inputs"
@@ -30,16 +27,17 @@ type Options struct {
 
 	MaxTensorBytes int64 // the global --max-tensor-bytes (0: the default)
 
-	ModelPath string // MODEL.onnx
+	ModelPath string // MODEL.onnx or --model
 	Preset    string // --preset: built in memory, random weights
 	Backend   string
+	Device    string // --device: cpu or cuda
 	Threads   int
 	Batch     int
-	Seq       int // forward: sequence length
+	Seq       int // forward: sequence length; 0: defaultSeq or the model's max_seq_len when shorter
 	Warmup    int
 	Iters     int
-	Generate  int // --generate: new tokens per row; 0 = forward benchmark
-	PromptLen int
+	Generate  int    // --generate or --max-new: new tokens per row; 0 = forward benchmark
+	PromptLen int    // 0: defaultPromptLen or the model's max_seq_len when shorter
 	Seed      uint64 // seed of the random tokens
 	JSON      bool
 }
@@ -50,25 +48,39 @@ const (
 	genIters  = 3
 )
 
+// The default lengths, shortened to the model's max_seq_len.
+const (
+	defaultSeq       = 128
+	defaultPromptLen = 32
+)
+
 // NewCmdBench returns the bench command. runF, when not nil, is called with
 // the parsed options instead of benchmarking (for tests).
 func NewCmdBench(f *factory.Factory, runF func(*Options) error) *cobra.Command {
 	opts := &Options{IO: f.IOStreams}
+	var model modelsrc.ModelFlags
+	var maxNew int
 	cmd := &cobra.Command{
 		Use:   "bench (MODEL.onnx | --preset NAME) [flags]",
 		Short: "measure a model's latency, throughput and generation speed",
 		Long: `Measure how fast a model runs.
 
 By default bench runs the model --warmup times unmeasured, then --iters times
-on random inputs of --batch rows of --seq tokens, and prints the latency
+on random inputs of --batch rows of --seq tokens (default 128, or the
+model's max_seq_len when that is shorter), and prints the latency
 percentiles (p50, p90, p99, nearest rank), the mean, and the throughput in
 tokens per second (batch·seq / mean latency). A KV-cache model runs with an
 empty cache (the prompt pass).
 
-With --generate N, bench instead generates N tokens per row (greedy) after a
-random prompt of --prompt-len tokens, with and without the KV cache, and
-prints both speeds (new tokens of all rows per second, the median over
---iters runs; by default 1 warm-up and 3 runs) and their ratio. A --preset is
+With --generate N (or --max-new N), bench instead generates N tokens per row
+(greedy) after a random prompt of --prompt-len tokens (default 32, or the
+model's max_seq_len when shorter), with and without the KV cache, and prints
+both speeds (new tokens of all rows per second, the median over --iters
+runs; by default 1 warm-up and 3 runs) and their ratio. That is 8 runs of N
+tokens, most of the time in the runs without the cache: preset base with
+--generate 256 takes 6-8 minutes on 2 CPU cores, --max-new 32 --iters 1 a
+few seconds. On a terminal the progress bar names the phase
+("kv-cache run 2/3") and shows tokens per second and the time left. A --preset is
 built twice for this, with and without the cache; a file with the cache runs
 both ways (the no-cache way runs the whole window every step); a file without
 the cache runs only without it.
@@ -76,23 +88,25 @@ the cache runs only without it.
 --preset builds a built-in model in memory with random weights (those of
 "xt2onnx export --preset NAME"), so no file is needed. Results go to stdout:
 aligned on a terminal, "key<TAB>value" lines otherwise, one JSON object with
---json; a progress bar goes to stderr on a terminal.`,
+--json, with the same keys (nested ones joined with "."); a progress bar
+goes to stderr on a terminal.`,
 		Example: `  xt2onnx bench model.onnx --batch 4 --seq 256
 
   # No file needed
   xt2onnx bench --preset base --iters 50 --json
 
-  # Generation speed with and without the KV cache
-  xt2onnx bench --preset base --generate 256 --prompt-len 32`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) > 1 {
-				return cmdutil.FlagErrorf("unexpected argument %q: bench takes 1 model file", args[1])
-			}
-			return nil
-		},
+  # Generation speed with and without the KV cache (about 30 s)
+  xt2onnx bench --preset small --max-new 32 --iters 1`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 1 {
-				opts.ModelPath = args[0]
+			if err := model.Resolve(args); err != nil {
+				return err
+			}
+			opts.ModelPath, opts.Preset = model.Path, model.Preset
+			if cmd.Flags().Changed("max-new") {
+				if cmd.Flags().Changed("generate") {
+					return cmdutil.FlagErrorf("--generate and --max-new are the same: give one")
+				}
+				opts.Generate = maxNew
 			}
 			opts.MaxTensorBytes = f.MaxTensorBytes
 			if err := opts.validate(cmd); err != nil {
@@ -106,34 +120,28 @@ aligned on a terminal, "key<TAB>value" lines otherwise, one JSON object with
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&opts.Preset, "preset", "", modelsrc.PresetUsage("built in memory with random weights"))
-	fl.StringVar(&opts.Backend, "backend", runtime.DefaultBackend, "runtime backend: ort or native")
+	model.Add(cmd, "built in memory with random weights")
+	modelsrc.AddBackendFlag(cmd, &opts.Backend)
+	modelsrc.AddDeviceFlag(cmd, &opts.Device)
 	fl.IntVar(&opts.Threads, "threads", 0, "intra-op threads (0: the backend's default)")
 	fl.IntVar(&opts.Batch, "batch", 1, "rows per run")
-	fl.IntVar(&opts.Seq, "seq", 128, "tokens per row of a forward run")
+	fl.IntVar(&opts.Seq, "seq", 0, fmt.Sprintf("tokens per row of a forward run (default %d, or the model's max_seq_len when shorter)", defaultSeq))
 	fl.IntVar(&opts.Warmup, "warmup", 3, fmt.Sprintf("unmeasured runs first (with --generate: %d)", genWarmup))
 	fl.IntVar(&opts.Iters, "iters", 20, fmt.Sprintf("measured runs (with --generate: %d)", genIters))
 	fl.IntVar(&opts.Generate, "generate", 0, "measure generating `N` tokens per row, with and without the KV cache")
-	fl.IntVar(&opts.PromptLen, "prompt-len", 32, "prompt tokens per row for --generate")
+	fl.IntVar(&maxNew, "max-new", 0, "the same as --generate `N` (generate's name for it)")
+	fl.IntVar(&opts.PromptLen, "prompt-len", 0, fmt.Sprintf("prompt tokens per row for --generate (default %d, or the model's max_seq_len when shorter)", defaultPromptLen))
 	fl.Uint64Var(&opts.Seed, "seed", 0, "seed of the random input tokens")
 	fl.BoolVar(&opts.JSON, "json", false, "print the results as one JSON object")
-	_ = cmd.RegisterFlagCompletionFunc("preset", cobra.FixedCompletions(builder.Presets(), cobra.ShellCompDirectiveNoFileComp))
-	_ = cmd.RegisterFlagCompletionFunc("backend", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-		return runtime.Backends(), cobra.ShellCompDirectiveNoFileComp
-	})
 	return cmd
 }
 
 func (o *Options) validate(cmd *cobra.Command) error {
 	changed := cmd.Flags().Changed
 	switch {
-	case o.ModelPath == "" && o.Preset == "":
-		return cmdutil.FlagErrorf("no model given: name a MODEL.onnx file, or use --preset %s", strings.Join(builder.Presets(), "|"))
-	case o.ModelPath != "" && o.Preset != "":
-		return cmdutil.FlagErrorf("a model file and --preset cannot be used together: choose one")
 	case o.Batch < 1:
 		return cmdutil.FlagErrorf("--batch %d: must be at least 1", o.Batch)
-	case o.Seq < 1:
+	case changed("seq") && o.Seq < 1:
 		return cmdutil.FlagErrorf("--seq %d: must be at least 1", o.Seq)
 	case o.Warmup < 0:
 		return cmdutil.FlagErrorf("--warmup %d: must be 0 or more", o.Warmup)
@@ -141,19 +149,14 @@ func (o *Options) validate(cmd *cobra.Command) error {
 		return cmdutil.FlagErrorf("--iters %d: must be at least 1", o.Iters)
 	case o.Threads < 0:
 		return cmdutil.FlagErrorf("--threads %d: must be 0 (the backend's default) or more", o.Threads)
-	case changed("generate") && o.Generate < 1:
+	case (changed("generate") || changed("max-new")) && o.Generate < 1:
 		return cmdutil.FlagErrorf("--generate %d: must be at least 1 token", o.Generate)
 	case changed("prompt-len") && o.Generate == 0:
 		return cmdutil.FlagErrorf("--prompt-len applies to --generate only: add --generate N")
 	case changed("seq") && o.Generate > 0:
 		return cmdutil.FlagErrorf("--seq applies to forward runs only; with --generate the prompt length is --prompt-len")
-	case o.PromptLen < 1:
+	case changed("prompt-len") && o.PromptLen < 1:
 		return cmdutil.FlagErrorf("--prompt-len %d: must be at least 1", o.PromptLen)
-	}
-	if o.Preset != "" {
-		if err := modelsrc.CheckPreset(o.Preset); err != nil {
-			return err
-		}
 	}
 	if o.Generate > 0 {
 		if !changed("warmup") {
@@ -163,7 +166,7 @@ func (o *Options) validate(cmd *cobra.Command) error {
 			o.Iters = genIters
 		}
 	}
-	return modelsrc.CheckBackend(o.Backend)
+	return modelsrc.CheckRuntime(o.Backend, o.Device, o.Threads)
 }
 
 // latency holds latency statistics in milliseconds.
@@ -236,7 +239,7 @@ func (o *Options) context() context.Context {
 }
 
 func (o *Options) sessionOptions() runtime.Options {
-	return runtime.Options{Backend: o.Backend, IntraOpThreads: o.Threads, MaxTensorBytes: o.MaxTensorBytes}
+	return modelsrc.SessionOptions(o.Backend, o.Device, o.Threads, o.MaxTensorBytes)
 }
 
 func benchRun(o *Options) error {
@@ -269,6 +272,9 @@ func forwardBench(o *Options) error {
 	m, err := o.load(false)
 	if err != nil {
 		return err
+	}
+	if o.Seq == 0 {
+		o.Seq = fit(defaultSeq, m.Meta.MaxSeqLen)
 	}
 	if limit := m.Meta.MaxSeqLen; limit > 0 && o.Seq > limit {
 		return fmt.Errorf("--seq %d is longer than the model's max_seq_len %d: use --seq %d or less", o.Seq, limit, limit)
@@ -314,21 +320,7 @@ func forwardBench(o *Options) error {
 	if o.JSON {
 		return cmdutil.WriteJSON(o.IO.Out, r)
 	}
-	t := cmdutil.NewTable(o.IO.Out, o.IO.IsStdoutTTY())
-	t.Row("model", r.Model)
-	t.Row("backend", r.Backend)
-	t.Row("batch", strconv.Itoa(r.Batch))
-	t.Row("seq", strconv.Itoa(r.Seq))
-	t.Row("iters", strconv.Itoa(r.Iters))
-	t.Row("p50_ms", ms(r.LatencyMS.P50))
-	t.Row("p90_ms", ms(r.LatencyMS.P90))
-	t.Row("p99_ms", ms(r.LatencyMS.P99))
-	t.Row("mean_ms", ms(r.LatencyMS.Mean))
-	t.Row("tokens_per_s", rate(r.TokensPerSecond))
-	t.Row("allocs_per_run", strconv.FormatInt(r.AllocsPerRun, 10))
-	t.Row("bytes_per_run", strconv.FormatInt(r.BytesPerRun, 10))
-	t.Row("peak_rss_mb", strconv.FormatFloat(float64(r.PeakRSSMB), 'f', 1, 64))
-	return t.Render()
+	return writeText(o, r)
 }
 
 // variant is one way of generating.
@@ -397,6 +389,9 @@ func generateBench(o *Options) error {
 		}
 		meta, name = m.Meta, m.Name
 	}
+	if o.PromptLen == 0 {
+		o.PromptLen = fit(defaultPromptLen, meta.MaxSeqLen)
+	}
 	if limit := meta.MaxSeqLen; limit > 0 && o.PromptLen > limit {
 		return fmt.Errorf("--prompt-len %d is longer than the model's max_seq_len %d: use --prompt-len %d or less", o.PromptLen, limit, limit)
 	}
@@ -404,7 +399,7 @@ func generateBench(o *Options) error {
 	prompt := randomTokens(o.Batch, o.PromptLen, meta.NumTokens, o.Seed)
 	ctx := o.context()
 	total := len(variants) * (o.Warmup + o.Iters) * o.Generate
-	bar := o.IO.ProgressBar("generating", total)
+	bar := o.IO.ProgressBar("generating", total).WithRate("tokens")
 	done := 0
 	r := generateResult{Model: name, Backend: o.Backend, Mode: "generate", Batch: o.Batch, PromptLen: o.PromptLen, NewTokens: o.Generate,
 		Warmup: o.Warmup, Iters: o.Iters, Speedup: cmdutil.Float(math.NaN())}
@@ -412,6 +407,11 @@ func generateBench(o *Options) error {
 		vr := variantResult{Name: v.name}
 		var rates []float64
 		for i := range o.Warmup + o.Iters {
+			if i < o.Warmup {
+				bar.SetLabel(fmt.Sprintf("%s warm-up %d/%d", v.name, i+1, o.Warmup))
+			} else {
+				bar.SetLabel(fmt.Sprintf("%s run %d/%d", v.name, i-o.Warmup+1, o.Iters))
+			}
 			base := done
 			opts := gen.Options{MaxNew: o.Generate, Greedy: true, NoCache: v.noCache, OnStep: func(s gen.Step) error {
 				bar.Set(base + s.N)
@@ -449,23 +449,28 @@ func generateBench(o *Options) error {
 	if o.JSON {
 		return cmdutil.WriteJSON(o.IO.Out, r)
 	}
-	t := cmdutil.NewTable(o.IO.Out, o.IO.IsStdoutTTY())
-	t.Row("model", r.Model)
-	t.Row("backend", r.Backend)
-	t.Row("batch", strconv.Itoa(r.Batch))
-	t.Row("prompt_len", strconv.Itoa(r.PromptLen))
-	t.Row("new_tokens", strconv.Itoa(r.NewTokens))
-	t.Row("iters", strconv.Itoa(r.Iters))
-	for _, v := range r.Variants {
-		key := strings.ReplaceAll(v.Name, "-", "_")
-		t.Row(key+"_tokens_per_s", rate(v.TokensPerSecond))
-		t.Row(key+"_median_ms", ms(v.MedianMS))
+	return writeText(o, r)
+}
+
+// writeText prints r as key/value rows with exactly its JSON keys.
+func writeText(o *Options, r any) error {
+	rows, err := cmdutil.KeyValues(r)
+	if err != nil {
+		return err
 	}
-	if r.TokensMatch != nil {
-		t.Row("speedup", strconv.FormatFloat(float64(r.Speedup), 'f', 2, 64))
-		t.Row("tokens_match", strconv.FormatBool(*r.TokensMatch))
+	t := cmdutil.NewTable(o.IO.Out, o.IO.IsStdoutTTY())
+	for _, kv := range rows {
+		t.Row(kv[0], kv[1])
 	}
 	return t.Render()
+}
+
+// fit returns def, or limit when that is known and shorter.
+func fit(def, limit int) int {
+	if limit > 0 && limit < def {
+		return limit
+	}
+	return def
 }
 
 // stats returns the nearest-rank percentiles, mean, min and max of times.
@@ -494,9 +499,6 @@ func median(v []float64) float64 {
 	}
 	return (s[n/2-1] + s[n/2]) / 2
 }
-
-func ms(v cmdutil.Float) string   { return strconv.FormatFloat(float64(v), 'f', 3, 64) }
-func rate(v cmdutil.Float) string { return strconv.FormatFloat(float64(v), 'f', 1, 64) }
 
 // randomTokens returns batch rows of n token ids in [0, vocab) (vocab 2
 // when unknown).

@@ -6,6 +6,7 @@ import (
 	"io"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,7 +16,8 @@ import (
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/factory"
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/iostreams"
 	xtexport "github.com/xt2onnx/xt2onnx/export"
-	_ "github.com/xt2onnx/xt2onnx/runtime/ort" // registers "ort", which --backend accepts
+	_ "github.com/xt2onnx/xt2onnx/runtime/native" // registers "native", which --backend accepts
+	_ "github.com/xt2onnx/xt2onnx/runtime/ort"    // registers "ort"
 )
 
 func TestNewCmdBench(t *testing.T) {
@@ -29,26 +31,34 @@ func TestNewCmdBench(t *testing.T) {
 		{
 			name: "file, defaults",
 			args: []string{"m.onnx"},
-			want: Options{ModelPath: "m.onnx", Backend: "ort", Batch: 1, Seq: 128, Warmup: 3, Iters: 20, PromptLen: 32},
+			want: Options{ModelPath: "m.onnx", Backend: "ort", Device: "cpu", Batch: 1, Warmup: 3, Iters: 20},
 		},
 		{
 			name: "preset, forward flags, json",
 			args: []string{"--preset", "small", "--batch", "4", "--seq", "64", "--warmup", "0", "--iters", "5", "--threads", "2", "--seed", "9", "--json"},
-			want: Options{Preset: "small", Backend: "ort", Batch: 4, Seq: 64, Warmup: 0, Iters: 5, Threads: 2, Seed: 9, JSON: true, PromptLen: 32},
+			want: Options{Preset: "small", Backend: "ort", Device: "cpu", Batch: 4, Seq: 64, Warmup: 0, Iters: 5, Threads: 2, Seed: 9, JSON: true},
 		},
 		{
 			name: "generate: fewer runs by default",
 			args: []string{"--preset", "base", "--generate", "256", "--prompt-len", "16"},
-			want: Options{Preset: "base", Backend: "ort", Batch: 1, Seq: 128, Warmup: 1, Iters: 3, Generate: 256, PromptLen: 16},
+			want: Options{Preset: "base", Backend: "ort", Device: "cpu", Batch: 1, Warmup: 1, Iters: 3, Generate: 256, PromptLen: 16},
 		},
 		{
 			name: "generate with explicit runs",
 			args: []string{"m.onnx", "--generate", "8", "--iters", "5", "--warmup", "0"},
-			want: Options{ModelPath: "m.onnx", Backend: "ort", Batch: 1, Seq: 128, Warmup: 0, Iters: 5, Generate: 8, PromptLen: 32},
+			want: Options{ModelPath: "m.onnx", Backend: "ort", Device: "cpu", Batch: 1, Warmup: 0, Iters: 5, Generate: 8},
 		},
+		{
+			name: "--model, --max-new is --generate, cuda",
+			args: []string{"--model", "m.onnx", "--max-new", "16", "--device", "cuda"},
+			want: Options{ModelPath: "m.onnx", Backend: "ort", Device: "cuda", Batch: 1, Warmup: 1, Iters: 3, Generate: 16},
+		},
+		{name: "cuda on native", args: []string{"m.onnx", "--backend", "native", "--device", "cuda"}, flagErr: true, wantErr: "--device cuda needs --backend ort (the native backend runs on the CPU only)"},
+		{name: "generate and max-new", args: []string{"m.onnx", "--generate", "8", "--max-new", "9"}, flagErr: true, wantErr: "--generate and --max-new are the same: give one"},
+		{name: "zero seq", args: []string{"m.onnx", "--seq", "0"}, flagErr: true, wantErr: "--seq 0: must be at least 1"},
 		{name: "no model", args: nil, flagErr: true, wantErr: "no model given: name a MODEL.onnx file, or use --preset base|small|tiny"},
 		{name: "file and preset", args: []string{"m.onnx", "--preset", "tiny"}, flagErr: true, wantErr: "a model file and --preset cannot be used together: choose one"},
-		{name: "two files", args: []string{"a.onnx", "b.onnx"}, flagErr: true, wantErr: `unexpected argument "b.onnx": bench takes 1 model file`},
+		{name: "two files", args: []string{"a.onnx", "b.onnx"}, flagErr: true, wantErr: `unexpected argument "b.onnx": bench takes one model file`},
 		{name: "zero batch", args: []string{"m.onnx", "--batch", "0"}, flagErr: true, wantErr: "--batch 0: must be at least 1"},
 		{name: "zero iters", args: []string{"m.onnx", "--iters", "0"}, flagErr: true, wantErr: "--iters 0: must be at least 1"},
 		{name: "negative warmup", args: []string{"m.onnx", "--warmup", "-1"}, flagErr: true, wantErr: "--warmup -1: must be 0 or more"},
@@ -56,7 +66,7 @@ func TestNewCmdBench(t *testing.T) {
 		{name: "seq with generate", args: []string{"m.onnx", "--generate", "8", "--seq", "8"}, flagErr: true, wantErr: "--seq applies to forward runs only; with --generate the prompt length is --prompt-len"},
 		{name: "generate 0", args: []string{"m.onnx", "--generate", "0"}, flagErr: true, wantErr: "--generate 0: must be at least 1 token"},
 		{name: "unknown preset", args: []string{"--preset", "huge"}, flagErr: true, wantErr: `unknown preset "huge": want base, small or tiny`},
-		{name: "unknown backend", args: []string{"m.onnx", "--backend", "tpu"}, flagErr: true, wantErr: `unknown backend "tpu": want ort`},
+		{name: "unknown backend", args: []string{"m.onnx", "--backend", "tpu"}, flagErr: true, wantErr: `unknown backend "tpu": want native or ort`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -139,9 +149,9 @@ func TestForward(t *testing.T) {
 			t.Errorf("%s = %q, want %q", k, kv[k], want)
 		}
 	}
-	positive(t, kv, "p50_ms", "p90_ms", "p99_ms", "mean_ms", "tokens_per_s")
-	p50, _ := strconv.ParseFloat(kv["p50_ms"], 64)
-	p99, _ := strconv.ParseFloat(kv["p99_ms"], 64)
+	positive(t, kv, "latency_ms.p50", "latency_ms.p90", "latency_ms.p99", "latency_ms.mean", "tokens_per_second")
+	p50, _ := strconv.ParseFloat(kv["latency_ms.p50"], 64)
+	p99, _ := strconv.ParseFloat(kv["latency_ms.p99"], 64)
 	if p50 > p99 {
 		t.Errorf("p50 %v > p99 %v", p50, p99)
 	}
@@ -202,9 +212,9 @@ func TestGenerate(t *testing.T) {
 		t.Fatal(err)
 	}
 	kv := keyValues(t, stdout)
-	positive(t, kv, "no_cache_tokens_per_s", "no_cache_median_ms")
-	if _, ok := kv["speedup"]; ok {
-		t.Errorf("speedup printed with one variant:\n%s", stdout)
+	positive(t, kv, "variants.no-cache.tokens_per_second", "variants.no-cache.median_ms")
+	if kv["speedup"] != "null" || kv["tokens_match"] != "null" {
+		t.Errorf("speedup or tokens_match given with one variant:\n%s", stdout)
 	}
 	if !strings.Contains(stderr, "has no KV cache") || !strings.Contains(stderr, "--kv-cache") {
 		t.Errorf("stderr %q: want a note suggesting --kv-cache", stderr)
@@ -223,5 +233,111 @@ func TestStats(t *testing.T) {
 	}
 	if m := median([]float64{4, 1, 3, 2}); m != 2.5 {
 		t.Errorf("median even = %v", m)
+	}
+}
+
+// jsonKeys returns the flattened keys of a JSON object: "a.b" for nested
+// objects, "variants.NAME.key" for the variants.
+func jsonKeys(t *testing.T, s string) []string {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		t.Fatalf("%v\n%s", err, s)
+	}
+	var keys []string
+	var walk func(prefix string, v any)
+	walk = func(prefix string, v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, e := range v {
+				walk(prefix+"."+k, e)
+			}
+		case []any:
+			if len(v) > 0 {
+				if _, ok := v[0].(map[string]any); ok {
+					for _, e := range v {
+						o := e.(map[string]any)
+						name := o["name"].(string)
+						delete(o, "name")
+						walk(prefix+"."+name, o)
+					}
+					return
+				}
+			}
+			keys = append(keys, prefix[1:])
+		default:
+			keys = append(keys, prefix[1:])
+		}
+	}
+	walk("", m)
+	slices.Sort(keys)
+	return keys
+}
+
+// TestTextKeysAreJSONKeys checks that the text output names every result
+// as --json does.
+func TestTextKeysAreJSONKeys(t *testing.T) {
+	for _, args := range [][]string{
+		{"--preset", "tiny", "--seq", "8", "--warmup", "0", "--iters", "1"},
+		{"--preset", "tiny", "--max-new", "2", "--prompt-len", "2", "--warmup", "0", "--iters", "1"},
+	} {
+		text, _, err := run(t, false, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		js, _, err := run(t, false, append(args, "--json")...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var textKeys []string
+		for k := range keyValues(t, text) {
+			textKeys = append(textKeys, k)
+		}
+		slices.Sort(textKeys)
+		if want := jsonKeys(t, js); !slices.Equal(textKeys, want) {
+			t.Errorf("%v: text keys\n%q\nJSON keys\n%q", args, textKeys, want)
+		}
+	}
+}
+
+// TestModelLimits checks that the defaults fit a model whose max_seq_len
+// is below them (the fixtures' 64): --seq and --prompt-len shrink to it.
+func TestModelLimits(t *testing.T) {
+	cfg, err := builder.LoadConfig("../../../../../fixtures/xtransformers-1.9.2/dec_basic/config.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := builder.Build(cfg, builder.RandomWeights{}, "", builder.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "dec_basic.onnx")
+	if err := xtexport.WriteFile(path, m, xtexport.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	stdout, _, err := run(t, false, path, "--warmup", "0", "--iters", "1")
+	if err != nil {
+		t.Fatalf("bench with the defaults: %v", err)
+	}
+	if kv := keyValues(t, stdout); kv["seq"] != "64" {
+		t.Errorf("seq %q, want the model's max_seq_len 64\n%s", kv["seq"], stdout)
+	}
+	_, _, err = run(t, false, path, "--seq", "65")
+	if err == nil || err.Error() != "--seq 65 is longer than the model's max_seq_len 64: use --seq 64 or less" {
+		t.Errorf("--seq 65: %v", err)
+	}
+}
+
+// TestGenerateProgress checks that the generation bench labels its phases
+// and shows the rate and the time left on a terminal.
+func TestGenerateProgress(t *testing.T) {
+	_, stderr, err := run(t, true, "--preset", "tiny", "--max-new", "3", "--prompt-len", "2", "--iters", "2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"kv-cache warm-up 1/1 [", "kv-cache run 2/2 [", "no-cache warm-up 1/1 [", "no-cache run 1/2 [", " tokens/s, ETA "} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("progress lacks %q:\n%q", want, stderr)
+		}
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/compare"
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/factory"
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/iostreams"
+	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/modelsrc"
 	"github.com/xt2onnx/xt2onnx/graph"
 	onnximport "github.com/xt2onnx/xt2onnx/import"
 	"github.com/xt2onnx/xt2onnx/runtime"
@@ -32,6 +32,7 @@ type Options struct {
 
 	Dir     string
 	Backend string
+	Device  string // --device: cpu or cuda
 	Ops     []string
 	Rtol    float64
 	Atol    float64
@@ -54,7 +55,7 @@ const selectionFile = "selection-by-op.json"
 func NewCmdConformance(f *factory.Factory, runF func(*Options) error) *cobra.Command {
 	opts := &Options{IO: f.IOStreams}
 	cmd := &cobra.Command{
-		Use:   "conformance [--dir DIR] [--backend native|ort] [--op NAME]",
+		Use:   "conformance [--dir DIR] [--backend ort|native] [--op NAME]",
 		Short: "run ONNX's operator conformance tests with a backend",
 		Long: `Run ONNX's backend node tests with a runtime backend. Each test is a directory
 holding model.onnx (one operator, or its expansion into plain operators) and
@@ -81,8 +82,8 @@ every test's result. Progress goes to stderr on a terminal only.
 Exit status: 0 when no test failed (skips allowed), 1 otherwise.`,
 		Example: `  xt2onnx conformance --dir fixtures/onnx-node-tests/v1.22.0
 
-  # One operator, with ONNX Runtime for comparison
-  xt2onnx conformance --op LayerNormalization --backend ort`,
+  # One operator, with the pure-Go backend
+  xt2onnx conformance --op LayerNormalization --backend native`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Ctx = cmd.Context()
@@ -97,7 +98,8 @@ Exit status: 0 when no test failed (skips allowed), 1 otherwise.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Dir, "dir", DefaultDir, "`DIR`ectory of node tests (one subdirectory per test)")
-	fl.StringVar(&opts.Backend, "backend", "native", "runtime backend")
+	modelsrc.AddBackendFlag(cmd, &opts.Backend)
+	modelsrc.AddDeviceFlag(cmd, &opts.Device)
 	fl.StringSliceVar(&opts.Ops, "op", nil, "run only the tests of these operators (repeat or comma-separate)")
 	fl.Float64Var(&opts.Rtol, "rtol", DefaultRtol, "relative tolerance")
 	fl.Float64Var(&opts.Atol, "atol", DefaultAtol, "absolute tolerance")
@@ -113,10 +115,8 @@ func (o *Options) validate() error {
 		return cmdutil.FlagErrorf("--rtol %g: must be a finite number ≥ 0", o.Rtol)
 	case !(o.Atol >= 0) || math.IsInf(o.Atol, 0):
 		return cmdutil.FlagErrorf("--atol %g: must be a finite number ≥ 0", o.Atol)
-	case !slices.Contains(runtime.Backends(), o.Backend):
-		return cmdutil.FlagErrorf("unknown backend %q: want %s", o.Backend, cmdutil.OrList(runtime.Backends()))
 	}
-	return nil
+	return modelsrc.CheckRuntime(o.Backend, o.Device, 0)
 }
 
 // Result statuses.
@@ -149,7 +149,7 @@ type Report struct {
 
 func conformanceRun(o *Options) error {
 	ios := o.IO
-	rep, err := Run(o.Ctx, o.Dir, o.Backend, o.Ops, o.Rtol, o.Atol, func(i, n int, name string) {
+	rep, err := RunWith(o.Ctx, o.Dir, modelsrc.SessionOptions(o.Backend, o.Device, 0, 0), o.Ops, o.Rtol, o.Atol, func(i, n int, name string) {
 		ios.StartProgress("%d/%d %s", i+1, n, name)
 	})
 	ios.StopProgress()
@@ -178,6 +178,12 @@ func conformanceRun(o *Options) error {
 // empty) with backend and returns the results, sorted by test name.
 // progress, when not nil, is called before each test.
 func Run(ctx context.Context, dir, backend string, ops []string, rtol, atol float64, progress func(i, n int, name string)) (*Report, error) {
+	return RunWith(ctx, dir, runtime.Options{Backend: backend}, ops, rtol, atol, progress)
+}
+
+// RunWith is Run with the session options of every test (backend, device).
+func RunWith(ctx context.Context, dir string, sessOpts runtime.Options, ops []string, rtol, atol float64, progress func(i, n int, name string)) (*Report, error) {
+	backend := sessOpts.BackendName()
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -193,7 +199,7 @@ func Run(ctx context.Context, dir, backend string, ops []string, rtol, atol floa
 		if progress != nil {
 			progress(i, len(names), name)
 		}
-		r := runTest(ctx, filepath.Join(dir, name), backend, rtol, atol)
+		r := runTest(ctx, filepath.Join(dir, name), sessOpts, rtol, atol)
 		r.Name = name
 		switch r.Result {
 		case Pass:
@@ -280,7 +286,8 @@ func readSelection(dir string) (map[string][]string, string, error) {
 }
 
 // runTest runs one test directory.
-func runTest(ctx context.Context, dir, backend string, rtol, atol float64) (r TestResult) {
+func runTest(ctx context.Context, dir string, sessOpts runtime.Options, rtol, atol float64) (r TestResult) {
+	backend := sessOpts.BackendName()
 	defer func() {
 		if p := recover(); p != nil {
 			r = TestResult{Result: Fail, Reason: fmt.Sprintf("panic: %v", p)}
@@ -306,7 +313,7 @@ func runTest(ctx context.Context, dir, backend string, rtol, atol float64) (r Te
 	if reason := bindingLimit(backend, ins, outs); reason != "" {
 		return TestResult{Result: Skip, Reason: reason}
 	}
-	sess, err := runtime.Open(filepath.Join(dir, "model.onnx"), runtime.Options{Backend: backend})
+	sess, err := runtime.Open(filepath.Join(dir, "model.onnx"), sessOpts)
 	if err != nil {
 		return TestResult{Result: Fail, Reason: oneLine(err)}
 	}

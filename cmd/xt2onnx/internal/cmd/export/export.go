@@ -183,7 +183,7 @@ object with --json.`,
 	fl.StringVar(&opts.Preset, "preset", "", "built-in decoder config `NAME`: "+strings.Join(builder.Presets(), ", "))
 	fl.Uint64Var(&opts.Seed, "seed", 0, "seed of the random weights (--preset, --random-weights)")
 	fl.StringVarP(&opts.Output, "output", "o", "", "ONNX `FILE` to write")
-	fl.Int64Var(&opts.Opset, "opset", xtexport.DefaultOpset, "ONNX opset: "+cmdutil.OrList(xtexport.Opsets()))
+	cmdutil.AddOpsetFlag(cmd, &opts.Opset, xtexport.DefaultOpset, xtexport.Opsets(), "ONNX opset")
 	fl.BoolVar(&opts.Inline, "inline", false, "inline model-local functions (for runtimes without function support)")
 	cmdutil.StringEnumFlag(fl, &mask, "mask", "", "auto", []string{"auto", "on", "off"}, "key-padding mask input (auto: when the config's inputs name one, or for encoders)")
 	fl.BoolVar(&opts.ReturnEmbeddings, "return-embeddings", false, "output the final-norm embeddings instead of the logits (return_embeddings=True)")
@@ -192,7 +192,8 @@ object with --json.`,
 	fl.StringVar(&opts.Name, "name", "", "Triton model `NAME` (default: the stem of -o)")
 	fl.IntVar(&opts.TritonMaxBatch, "triton-max-batch", triton.DefaultMaxBatchSize, "max_batch_size of the Triton config")
 	fl.StringVar(&opts.Validate, "validate", "", "check the written file against a reference `REF` (io.safetensors or its folder)")
-	fl.StringSliceVar(&opts.ValidateBackends, "validate-backend", []string{runtime.DefaultBackend}, "backends --validate runs with ("+strings.Join(runtime.Backends(), ", ")+")")
+	fl.StringSliceVar(&opts.ValidateBackends, "validate-backend", []string{runtime.DefaultBackend}, cmdutil.EnumUsage("backends --validate runs with, comma-separated", runtime.Backends()))
+	_ = cmd.RegisterFlagCompletionFunc("validate-backend", cobra.FixedCompletions(runtime.Backends(), cobra.ShellCompDirectiveNoFileComp))
 	fl.Float64Var(&opts.ATol, "atol", 0, "--validate tolerance on the max abs diff (default: max(1e-5, 2× PyTorch's own float32 error))")
 	fl.BoolVar(&opts.ExternalData, "external-data", false, "write the weights to OUT.onnx.data beside the model (automatic above 1.5 GiB of weights)")
 	cmdutil.StringEnumFlag(fl, &opts.DType, "dtype", "", "auto", []string{"auto", "float32", "float16", "bfloat16"},
@@ -249,6 +250,11 @@ func (o *Options) validate(cmd *cobra.Command, mask string) error {
 		return cmdutil.FlagErrorf("--validate-backend and --atol apply to --validate only")
 	case o.ATol < 0 || math.IsNaN(o.ATol) || math.IsInf(o.ATol, 0):
 		return cmdutil.FlagErrorf("--atol %g: must be a positive number (or 0 for the default)", o.ATol)
+	}
+	if o.Output != "" {
+		if err := cmdutil.CheckOutputFile("-o", o.Output, "model.onnx"); err != nil {
+			return err
+		}
 	}
 	for _, b := range o.ValidateBackends {
 		if o.Validate != "" && !slices.Contains(runtime.Backends(), b) {

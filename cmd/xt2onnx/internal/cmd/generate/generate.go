@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/xt2onnx/xt2onnx/builder"
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/cmdutil"
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/factory"
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/iostreams"
@@ -25,11 +24,12 @@ type Options struct {
 
 	MaxTensorBytes int64 // the global --max-tensor-bytes (0: the default)
 
-	ModelPath string // --model
+	ModelPath string // MODEL.onnx or --model
 	Preset    string // --preset: built in memory with the KV cache
 	Prompts   [][]int64
 	Gen       gen.Options // MaxNew, filter, temperature, eos, seed, NoCache
 	Backend   string
+	Device    string // --device: cpu or cuda
 	Threads   int
 	JSON      bool
 }
@@ -38,6 +38,7 @@ type Options struct {
 // called with the parsed options instead of generating (for tests).
 func NewCmdGenerate(f *factory.Factory, runF func(*Options) error) *cobra.Command {
 	opts := &Options{IO: f.IOStreams}
+	var model modelsrc.ModelFlags
 	var (
 		prompt, batch     string
 		topK, topP        float64
@@ -50,12 +51,13 @@ func NewCmdGenerate(f *factory.Factory, runF func(*Options) error) *cobra.Comman
 		noCache, jsonFlag bool
 	)
 	cmd := &cobra.Command{
-		Use:   "generate (--model MODEL.onnx | --preset NAME) (--prompt-tokens IDS | --batch-prompts ROWS) [flags]",
+		Use:   "generate (MODEL.onnx | --preset NAME) (--prompt-tokens IDS | --batch-prompts ROWS) [flags]",
 		Short: "sample tokens from a decoder model",
 		Long: `Continue token prompts with a decoder-only TransformerWrapper model, sampling
 as x-transformers 1.9.2's AutoregressiveWrapper.generate does.
 
-The model is an ONNX file exported by xt2onnx (--model) or a built-in preset
+The model is an ONNX file exported by xt2onnx (the first argument, or
+--model) or a built-in preset
 built in memory with random weights and the KV cache (--preset; the weights
 are those of "xt2onnx export --preset NAME"). Each step runs on the last
 max_seq_len tokens. A model exported with --kv-cache runs the prompt once and
@@ -73,18 +75,21 @@ Each row's new tokens go to stdout, space-separated, one line per prompt row;
 with --json one object (tokens, prompt, timing). The number of tokens
 generated per second (all rows together) goes to stderr, and a progress bar
 too on a terminal.`,
-		Example: `  xt2onnx generate --model model.onnx --prompt-tokens 1,2,3 --max-new 32 --greedy
+		Example: `  xt2onnx generate model.onnx --prompt-tokens 1,2,3 --max-new 32 --greedy
 
   # Two rows, nucleus sampling, reproducible
-  xt2onnx generate --model model.onnx --batch-prompts "1,2;3,4" --top-p 0.9 --seed 7
+  xt2onnx generate model.onnx --batch-prompts "1,2;3,4" --top-p 0.9 --seed 7
 
   # No file needed: the tiny preset with random weights and a KV cache
   xt2onnx generate --preset tiny --prompt-tokens 5 --max-new 64 --temperature 0.7 --json
 
   # Stop at token 2, pad with 0
-  xt2onnx generate --model model.onnx --prompt-tokens 1 --eos 2 --pad 0`,
-		Args: cmdutil.NoArgs,
+  xt2onnx generate model.onnx --prompt-tokens 1 --eos 2 --pad 0`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := model.Resolve(args); err != nil {
+				return err
+			}
+			opts.ModelPath, opts.Preset = model.Path, model.Preset
 			opts.MaxTensorBytes = f.MaxTensorBytes
 			fl := cmd.Flags()
 			changed := fl.Changed
@@ -95,10 +100,6 @@ too on a terminal.`,
 				}
 			}
 			switch {
-			case opts.ModelPath == "" && opts.Preset == "":
-				return cmdutil.FlagErrorf("no model given: use --model MODEL.onnx, or --preset %s for a built-in model", strings.Join(builder.Presets(), "|"))
-			case opts.ModelPath != "" && opts.Preset != "":
-				return cmdutil.FlagErrorf("--model and --preset cannot be used together: choose a file or a built-in model")
 			case prompt == "" && batch == "":
 				return cmdutil.FlagErrorf(`no prompt given: use --prompt-tokens 1,2,3 or --batch-prompts "1,2;3,4"`)
 			case prompt != "" && batch != "":
@@ -121,15 +122,8 @@ too on a terminal.`,
 				return cmdutil.FlagErrorf("--top-p %g: must be between 0 and 1", topP)
 			case topA && !(minPRat > 0):
 				return cmdutil.FlagErrorf("--min-p-ratio %g: must be positive", minPRat)
-			case opts.Threads < 0:
-				return cmdutil.FlagErrorf("--threads %d: must be 0 (the backend's default) or more", opts.Threads)
 			}
-			if opts.Preset != "" {
-				if err := modelsrc.CheckPreset(opts.Preset); err != nil {
-					return err
-				}
-			}
-			if err := modelsrc.CheckBackend(opts.Backend); err != nil {
+			if err := modelsrc.CheckRuntime(opts.Backend, opts.Device, opts.Threads); err != nil {
 				return err
 			}
 			if prompt != "" {
@@ -166,8 +160,7 @@ too on a terminal.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&opts.ModelPath, "model", "", "ONNX `FILE` exported by xt2onnx (a decoder-only TransformerWrapper)")
-	fl.StringVar(&opts.Preset, "preset", "", modelsrc.PresetUsage("built in memory with random weights and the KV cache"))
+	model.Add(cmd, "built in memory with random weights and the KV cache")
 	fl.StringVar(&prompt, "prompt-tokens", "", "prompt token `IDS`, comma-separated: 1,2,3")
 	fl.StringVar(&batch, "batch-prompts", "", "several prompt `ROWS` of one length, rows separated by ';': \"1,2;3,4\"")
 	fl.IntVar(&maxNew, "max-new", 64, "tokens to generate per row")
@@ -182,14 +175,10 @@ too on a terminal.`,
 	fl.Int64Var(&pad, "pad", 0, "`TOKEN` written after each row's first --eos")
 	fl.Uint64Var(&seed, "seed", 0, "seed of the sampling")
 	fl.BoolVar(&noCache, "no-cache", false, "run the whole window every step even when the model has a KV cache")
-	fl.StringVar(&opts.Backend, "backend", runtime.DefaultBackend, "runtime backend: ort or native")
+	modelsrc.AddBackendFlag(cmd, &opts.Backend)
+	modelsrc.AddDeviceFlag(cmd, &opts.Device)
 	fl.IntVar(&opts.Threads, "threads", 0, "intra-op threads (0: the backend's default)")
 	fl.BoolVar(&jsonFlag, "json", false, "print one JSON object: tokens, prompt and timing")
-	_ = cmd.RegisterFlagCompletionFunc("preset", cobra.FixedCompletions(builder.Presets(), cobra.ShellCompDirectiveNoFileComp))
-	_ = cmd.RegisterFlagCompletionFunc("backend", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-		return runtime.Backends(), cobra.ShellCompDirectiveNoFileComp
-	})
-	_ = cmd.MarkFlagFilename("model", "onnx")
 	return cmd
 }
 
@@ -258,7 +247,7 @@ func generateRun(o *Options) error {
 	}
 	var sess runtime.Session
 	if err == nil {
-		sess, err = m.Open(runtime.Options{Backend: o.Backend, IntraOpThreads: o.Threads, MaxTensorBytes: o.MaxTensorBytes})
+		sess, err = m.Open(modelsrc.SessionOptions(o.Backend, o.Device, o.Threads, o.MaxTensorBytes))
 	}
 	ios.StopProgress()
 	if err != nil {

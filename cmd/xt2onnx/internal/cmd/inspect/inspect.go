@@ -15,6 +15,7 @@ import (
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/cmdutil"
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/factory"
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/iostreams"
+	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/modelsrc"
 	"github.com/xt2onnx/xt2onnx/graph"
 	onnximport "github.com/xt2onnx/xt2onnx/import"
 )
@@ -23,7 +24,8 @@ import (
 type Options struct {
 	IO *iostreams.IOStreams
 
-	ModelPath string
+	ModelPath string // MODEL.onnx or --model
+	Preset    string // --preset: built in memory, random weights
 	JSON      bool
 }
 
@@ -31,8 +33,9 @@ type Options struct {
 // with the parsed options instead of inspecting (for tests).
 func NewCmdInspect(f *factory.Factory, runF func(*Options) error) *cobra.Command {
 	opts := &Options{IO: f.IOStreams}
+	var model modelsrc.ModelFlags
 	cmd := &cobra.Command{
-		Use:   "inspect MODEL.onnx",
+		Use:   "inspect (MODEL.onnx | --preset NAME)",
 		Short: "describe an ONNX model file",
 		Long: `Describe an ONNX model file without running it: IR version, producer, opset
 imports, inputs and outputs with their dims (symbolic names such as batch and
@@ -40,6 +43,8 @@ seq), the number of nodes and how often each operator occurs (most frequent
 first), the model-local functions (domain.name, inputs, outputs, attributes,
 node count), the parameter count and size (all initializers), and the
 metadata, with the x-transformers config that xt2onnx embeds pretty-printed.
+--preset describes a built-in decoder as "xt2onnx export --preset NAME"
+writes it.
 
 On a terminal the report is grouped and aligned; otherwise every fact is one
 tab-separated line whose first field says what it is (ir_version, producer,
@@ -52,15 +57,18 @@ and metadata values are printed on one line. --json prints one JSON object.`,
 
   # The embedded model config
   xt2onnx inspect --json model.onnx | jq '.metadata["xt2onnx.config"]'`,
-		Args: cmdutil.ExactArgs(1, "missing MODEL.onnx: name the model file to inspect"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.ModelPath = args[0]
+			if err := model.Resolve(args); err != nil {
+				return err
+			}
+			opts.ModelPath, opts.Preset = model.Path, model.Preset
 			if runF != nil {
 				return runF(opts)
 			}
 			return inspectRun(opts)
 		},
 	}
+	model.Add(cmd, "built in memory with random weights")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the description as JSON")
 	return cmd
 }
@@ -115,11 +123,28 @@ type Function struct {
 }
 
 func inspectRun(o *Options) error {
-	m, err := onnximport.ReadFileWith(o.ModelPath, onnximport.ReadOptions{SkipTensorData: true})
+	var (
+		m    *graph.Model
+		err  error
+		name = o.ModelPath
+	)
+	if o.Preset != "" {
+		var src *modelsrc.Model
+		if src, err = modelsrc.Preset(o.Preset, 0, false); err != nil {
+			return err
+		}
+		name = src.Name
+		m, err = onnximport.Read(src.Bytes)
+	} else {
+		if err := modelsrc.CheckFile(o.ModelPath); err != nil {
+			return err
+		}
+		m, err = onnximport.ReadFileWith(o.ModelPath, onnximport.ReadOptions{SkipTensorData: true})
+	}
 	if err != nil {
 		return err
 	}
-	r := Describe(o.ModelPath, m)
+	r := Describe(name, m)
 	if o.JSON {
 		return cmdutil.WriteJSON(o.IO.Out, r)
 	}

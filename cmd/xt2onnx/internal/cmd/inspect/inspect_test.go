@@ -24,8 +24,11 @@ func TestNewCmdInspect(t *testing.T) {
 	}{
 		{name: "model", args: []string{"m.onnx"}, want: Options{ModelPath: "m.onnx"}},
 		{name: "json", args: []string{"--json", "m.onnx"}, want: Options{ModelPath: "m.onnx", JSON: true}},
-		{name: "no model", args: nil, wantErr: "missing MODEL.onnx: name the model file to inspect"},
-		{name: "two models", args: []string{"a.onnx", "b.onnx"}, wantErr: `unexpected argument "b.onnx": inspect takes 1 argument(s)`},
+		{name: "--model", args: []string{"--model", "m.onnx"}, want: Options{ModelPath: "m.onnx"}},
+		{name: "preset", args: []string{"--preset", "small"}, want: Options{Preset: "small"}},
+		{name: "no model", args: nil, wantErr: "no model given: name a MODEL.onnx file, or use --preset base|small|tiny"},
+		{name: "unknown preset", args: []string{"--preset", "huge"}, wantErr: `unknown preset "huge": want base, small or tiny`},
+		{name: "two models", args: []string{"a.onnx", "b.onnx"}, wantErr: `unexpected argument "b.onnx": inspect takes one model file`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -28,10 +28,12 @@ func TestNewCmdParity(t *testing.T) {
 		flagErr bool
 	}{
 		{"random", []string{"m.onnx", "--random", "--batch", "2", "--seq", "8", "--seed", "3"},
-			Options{ModelPath: "m.onnx", Source: modelinputs.Source{Random: true, Batch: 2, Seq: 8, Seed: 3}, Atol: 1e-5, Backends: def}, "", false},
+			Options{ModelPath: "m.onnx", Source: modelinputs.Source{Random: true, Batch: 2, Seq: 8, Seed: 3}, Atol: 1e-5, Backends: def, Device: "cpu"}, "", false},
 		{"inputs, tolerances, backends, json", []string{"m.onnx", "--inputs", "io.safetensors", "--prefix", "input.", "--atol", "1e-4", "--rtol", "0.01", "--backends", "ort,native", "--json"},
-			Options{ModelPath: "m.onnx", Source: modelinputs.Source{InputsPath: "io.safetensors", Prefix: "input.", Batch: 1, Seq: 16}, Atol: 1e-4, Rtol: 0.01, Backends: []string{"ort", "native"}, JSON: true}, "", false},
-		{"no model", []string{"--random"}, Options{}, "missing MODEL.onnx: name the model file to compare", true},
+			Options{ModelPath: "m.onnx", Source: modelinputs.Source{InputsPath: "io.safetensors", Prefix: "input.", Batch: 1, Seq: 16}, Atol: 1e-4, Rtol: 0.01, Backends: []string{"ort", "native"}, Device: "cpu", JSON: true}, "", false},
+		{"no model", []string{"--random"}, Options{}, "no model given: name a MODEL.onnx file, or use --preset base|small|tiny", true},
+		{"--model and preset", []string{"--preset", "tiny", "--random", "--device", "cuda"}, Options{Preset: "tiny", Source: modelinputs.Source{Random: true, Batch: 1, Seq: 16}, Atol: 1e-5, Backends: def, Device: "cuda"}, "", false},
+		{"cuda without ort", []string{"m.onnx", "--random", "--device", "cuda", "--backends", "native,native2"}, Options{}, `unknown backend "native2": want native or ort`, true},
 		{"no inputs", []string{"m.onnx"}, Options{}, "no inputs given: use --inputs FILE.safetensors or --random", true},
 		{"both inputs", []string{"m.onnx", "--random", "--inputs", "x"}, Options{}, "--inputs and --random cannot be used together", true},
 		{"seq without random", []string{"m.onnx", "--inputs", "x", "--seq", "3"}, Options{}, "--batch, --seq and --seed apply to --random only", true},
@@ -87,7 +89,9 @@ func TestParityRun(t *testing.T) {
 		t.Fatalf("error %v\n%s", err, out)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 2 || !strings.HasPrefix(lines[0], "output\t[2 17 64]\t") || !strings.HasSuffix(lines[0], "\tpass") ||
+	// rtol 0: the relative difference decides nothing, so no column shows
+	// it beside the verdict.
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "output\t[2 17 64]\t") || !strings.HasSuffix(lines[0], "\tpass") || strings.Count(lines[0], "\t") != 3 ||
 		lines[1] != "PASS parity native vs ort: 1 output within atol=1e-05 rtol=0" {
 		t.Errorf("output:\n%s", out)
 	}
@@ -99,9 +103,16 @@ func TestParityRun(t *testing.T) {
 		t.Errorf("atol 0: error %v, want the silent failure status", err)
 	}
 	lines = strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 3 || !strings.HasPrefix(lines[0], "OUTPUT  SHAPE") || !strings.Contains(lines[1], "FAIL: element ") ||
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "OUTPUT  SHAPE") || strings.Contains(lines[0], "REL") || !strings.Contains(lines[1], "FAIL: element ") ||
 		lines[2] != "FAIL parity native vs ort: 1 of 1 output beyond atol=0 rtol=0" {
 		t.Errorf("atol 0 output:\n%s", out)
+	}
+
+	// With an rtol the relative difference takes part and is shown.
+	out, err = run(t, true, model, "--random", "--rtol", "1e-3")
+	if lines = strings.Split(strings.TrimSpace(out), "\n"); err != nil || len(lines) != 3 || !strings.Contains(lines[0], "MAX REL DIFF") ||
+		lines[2] != "PASS parity native vs ort: 1 output within atol=1e-05 rtol=0.001" {
+		t.Errorf("--rtol 1e-3: %v\n%s", err, out)
 	}
 
 	out, err = run(t, false, model, "--random", "--backends", "ort,native", "--json")

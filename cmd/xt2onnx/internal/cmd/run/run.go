@@ -2,21 +2,21 @@ package run
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/cmdutil"
+	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/compare"
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/factory"
 	modelinputs "github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/inputs"
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/iostreams"
+	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/modelsrc"
 	"github.com/xt2onnx/xt2onnx/internal/safetensors"
 	"github.com/xt2onnx/xt2onnx/internal/tensorio"
 	"github.com/xt2onnx/xt2onnx/runtime"
@@ -27,12 +27,14 @@ type Options struct {
 	IO  *iostreams.IOStreams
 	Ctx context.Context
 
-	ModelPath          string
+	ModelPath          string // MODEL.onnx or --model
+	Preset             string // --preset: built in memory, random weights
 	modelinputs.Source        // --inputs/--prefix or --random/--batch/--seq/--seed
 	Output             string // -o: safetensors file for the outputs
 	Backend            string
+	Device             string // --device: cpu or cuda (--cuda is its deprecated alias)
 	Threads            int
-	CUDA               bool
+	Header             bool // --header: a header line off a terminal too
 	JSON               bool
 	MaxTensorBytes     int64 // the global --max-tensor-bytes (0: the default)
 }
@@ -44,8 +46,10 @@ const firstValues = 4
 // parsed options instead of running (for tests).
 func NewCmdRun(f *factory.Factory, runF func(*Options) error) *cobra.Command {
 	opts := &Options{IO: f.IOStreams}
+	var model modelsrc.ModelFlags
+	var cuda bool
 	cmd := &cobra.Command{
-		Use:   "run MODEL.onnx (--inputs FILE.safetensors | --random) [-o OUT.safetensors]",
+		Use:   "run (MODEL.onnx | --preset NAME) (--inputs FILE.safetensors | --random) [-o OUT.safetensors]",
 		Short: "run an ONNX model and summarise its outputs",
 		Long: `Run an ONNX model once and print, for each output, its name, dtype, shape,
 minimum, maximum, mean and first values.
@@ -62,9 +66,14 @@ named seq or *_seq take --seq (unnamed ones: the first and the second dim). A
 sequence longer than the max_seq_len in the model's metadata is refused before
 running.
 
-On a terminal the summary is an aligned table; otherwise one tab-separated
-line per output without a header (first values space-separated), or a JSON
-array with --json. -o writes every output to a safetensors file, atomically.`,
+--preset builds a built-in decoder in memory with random weights (those of
+"xt2onnx export --preset NAME") instead of reading a file.
+
+On a terminal the summary is an aligned table with a header; otherwise one
+tab-separated line per output without a header (--header adds it), whose
+columns are NAME, DTYPE, SHAPE, MIN, MAX, MEAN and FIRST VALUES (the first
+values space-separated), or a JSON array with --json. -o writes every output
+to a safetensors file, atomically.`,
 		Example: `  xt2onnx run model.onnx --random --batch 2 --seq 16
 
   # A reference fixture's inputs, outputs saved for comparison
@@ -72,9 +81,14 @@ array with --json. -o writes every output to a safetensors file, atomically.`,
 
   # Four intra-op threads, JSON summary
   xt2onnx run model.onnx --random --threads 4 --json`,
-		Args: cmdutil.ExactArgs(1, "missing MODEL.onnx: name the model file to run"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.ModelPath = args[0]
+			if err := model.Resolve(args); err != nil {
+				return err
+			}
+			opts.ModelPath, opts.Preset = model.Path, model.Preset
+			if cuda {
+				opts.Device = "cuda"
+			}
 			opts.Ctx = cmd.Context()
 			opts.MaxTensorBytes = f.MaxTensorBytes
 			if err := opts.validate(cmd); err != nil {
@@ -87,11 +101,15 @@ array with --json. -o writes every output to a safetensors file, atomically.`,
 		},
 	}
 	fl := cmd.Flags()
+	model.Add(cmd, "built in memory with random weights")
 	opts.Source.AddFlags(fl)
 	fl.StringVarP(&opts.Output, "output", "o", "", "write the outputs to this safetensors `FILE`")
-	fl.StringVar(&opts.Backend, "backend", runtime.DefaultBackend, "runtime backend")
+	modelsrc.AddBackendFlag(cmd, &opts.Backend)
+	modelsrc.AddDeviceFlag(cmd, &opts.Device)
 	fl.IntVar(&opts.Threads, "threads", 0, "intra-op threads (0: the backend's default)")
-	fl.BoolVar(&opts.CUDA, "cuda", false, "run on an NVIDIA GPU (ort backend with CUDA)")
+	fl.BoolVar(&cuda, "cuda", false, "run on an NVIDIA GPU (the same as --device cuda)")
+	_ = fl.MarkDeprecated("cuda", "use --device cuda")
+	fl.BoolVar(&opts.Header, "header", false, "print the column names off a terminal too (NAME DTYPE SHAPE MIN MAX MEAN FIRST VALUES)")
 	fl.BoolVar(&opts.JSON, "json", false, "print the summary as JSON")
 	return cmd
 }
@@ -101,13 +119,15 @@ func (o *Options) validate(cmd *cobra.Command) error {
 	if err := o.Source.Validate(changed); err != nil {
 		return err
 	}
-	switch {
-	case o.Threads < 0:
-		return cmdutil.FlagErrorf("--threads %d: must be 0 (the backend's default) or more", o.Threads)
-	case !slices.Contains(runtime.Backends(), o.Backend):
-		return cmdutil.FlagErrorf("unknown backend %q: want %s", o.Backend, cmdutil.OrList(runtime.Backends()))
+	if o.Output != "" {
+		if err := cmdutil.CheckOutputFile("-o", o.Output, "outputs.safetensors"); err != nil {
+			return err
+		}
 	}
-	return nil
+	if o.Header && o.JSON {
+		return cmdutil.FlagErrorf("--header applies to the table, not to --json")
+	}
+	return modelsrc.CheckRuntime(o.Backend, o.Device, o.Threads)
 }
 
 func runRun(o *Options) error {
@@ -117,13 +137,25 @@ func runRun(o *Options) error {
 			return fmt.Errorf("cannot write %s: directory %s does not exist", o.Output, filepath.Dir(o.Output))
 		}
 	}
-	limits := modelinputs.ReadLimits(o.ModelPath)
+	m := &modelsrc.Model{Name: o.ModelPath, Path: o.ModelPath}
+	if o.Preset != "" {
+		ios.StartProgress("building preset %s", o.Preset)
+		var err error
+		m, err = modelsrc.Preset(o.Preset, 0, false)
+		ios.StopProgress()
+		if err != nil {
+			return err
+		}
+	} else if err := modelsrc.CheckFile(o.ModelPath); err != nil {
+		return err
+	}
+	limits := m.Limits()
 	if o.Random && limits.MaxSeqLen > 0 && o.Seq > limits.MaxSeqLen {
 		return fmt.Errorf("--seq %d is longer than the model's max_seq_len %d: use --seq %d or less", o.Seq, limits.MaxSeqLen, limits.MaxSeqLen)
 	}
 
-	ios.StartProgress("loading %s", o.ModelPath)
-	sess, err := runtime.Open(o.ModelPath, runtime.Options{Backend: o.Backend, IntraOpThreads: o.Threads, CUDA: o.CUDA, MaxTensorBytes: o.MaxTensorBytes})
+	ios.StartProgress("loading %s", m.Name)
+	sess, err := m.Open(modelsrc.SessionOptions(o.Backend, o.Device, o.Threads, o.MaxTensorBytes))
 	ios.StopProgress()
 	if err != nil {
 		return err
@@ -152,7 +184,7 @@ func runRun(o *Options) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	ios.StartProgress("running %s", o.ModelPath)
+	ios.StartProgress("running %s", m.Name)
 	outs, err := sess.Run(ctx, inputs)
 	ios.StopProgress()
 	if err != nil {
@@ -188,6 +220,9 @@ func runRun(o *Options) error {
 		}
 		t.Row(s.Name, s.DType, runtime.FormatShape(s.Shape), formatFloat(float64(s.Min)), formatFloat(float64(s.Max)), formatFloat(float64(s.Mean)), strings.Join(first, " "))
 	}
+	if o.Header && !ios.IsStdoutTTY() {
+		return t.RenderWithHeader()
+	}
 	return t.Render()
 }
 
@@ -204,40 +239,11 @@ type outputStats struct {
 	First []cmdutil.Float `json:"first"`
 }
 
-// values returns t's elements as float64, or an error for non-numeric types.
-func values(t *runtime.Tensor) ([]float64, error) {
-	conv := func(n int, at func(int) float64) []float64 {
-		out := make([]float64, n)
-		for i := range out {
-			out[i] = at(i)
-		}
-		return out
-	}
-	switch d := t.Data().(type) {
-	case []float32:
-		return conv(len(d), func(i int) float64 { return float64(d[i]) }), nil
-	case []float64:
-		return d, nil
-	case []int64:
-		return conv(len(d), func(i int) float64 { return float64(d[i]) }), nil
-	case []int32:
-		return conv(len(d), func(i int) float64 { return float64(d[i]) }), nil
-	case []bool:
-		return conv(len(d), func(i int) float64 {
-			if d[i] {
-				return 1
-			}
-			return 0
-		}), nil
-	}
-	return nil, errors.New("no numeric summary for " + t.DType().String())
-}
-
 func summarize(name string, t *runtime.Tensor) outputStats {
 	s := outputStats{Name: name, DType: t.DType().String(), Shape: t.Shape(), First: []cmdutil.Float{}}
 	nan := cmdutil.Float(math.NaN())
 	s.Min, s.Max, s.Mean = nan, nan, nan
-	v, err := values(t)
+	v, err := compare.Values(t)
 	if err != nil || len(v) == 0 {
 		return s
 	}

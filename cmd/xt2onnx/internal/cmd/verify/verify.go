@@ -2,7 +2,6 @@ package verify
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -14,6 +13,7 @@ import (
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/cmdutil"
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/factory"
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/iostreams"
+	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/modelsrc"
 	xtexport "github.com/xt2onnx/xt2onnx/export"
 	xtverify "github.com/xt2onnx/xt2onnx/internal/verify"
 	"github.com/xt2onnx/xt2onnx/runtime"
@@ -26,9 +26,11 @@ type Options struct {
 
 	FixtureDir string
 	Backend    string
+	Device     string // --device: cpu or cuda
 	Graph      string
-	Tol        float64
-	Opset      int64 // 0: the builder's default
+	Tol        float64 // --atol (--tol is its alias); 0: the default
+	Rtol       float64 // --rtol
+	Opset      int64
 	Inline     bool
 	// Generate compares greedy generation with the reference, token by token.
 	Generate bool
@@ -57,7 +59,9 @@ and its output is compared with PyTorch's float64 output. One line per check
 gives the output's shape, max abs diff, max rel diff, PyTorch's own float32
 error, the tolerance and ok/FAIL. The default tolerance is 1e-5, or twice
 PyTorch's own float32 error on these inputs when that is larger (two float32
-computations each err by about that much); --tol sets it.
+computations each err by about that much); --atol sets it (--tol is its
+older name) and --rtol adds a tolerance relative to the reference value: an
+element passes when |got − want| ≤ atol + rtol·|want|, as for parity.
 
 --generate also runs greedy generation from the reference's gen.start and
 compares every token with what x-transformers' AutoregressiveWrapper.generate
@@ -72,8 +76,8 @@ The last line is the verdict, either
 "FAIL <case> graph=<g> backend=<b> <reason>". A build the builder does not
 support yet is a FAIL, with the builder's message as the reason.
 
-With --json the result is printed as one JSON object on one line (the
-verdict line is its "line" field), which is then the last line.
+With --json the result is printed as one indented JSON object, as every
+--json output is (the verdict line is its "line" field).
 
 The exit status is 0 only for PASS, and 1 for FAIL.`,
 		Example: `  xt2onnx verify --fixture fixtures/xtransformers-1.9.2/dec_basic
@@ -89,7 +93,7 @@ The exit status is 0 only for PASS, and 1 for FAIL.`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Ctx = cmd.Context()
-			if err := opts.validate(); err != nil {
+			if err := opts.validate(cmd); err != nil {
 				return err
 			}
 			if runF != nil {
@@ -100,33 +104,40 @@ The exit status is 0 only for PASS, and 1 for FAIL.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&opts.FixtureDir, "fixture", "", "fixture `DIR`ectory (config.json, model.safetensors, io.safetensors)")
-	fl.StringVar(&opts.Backend, "backend", runtime.DefaultBackend, "runtime backend")
+	modelsrc.AddBackendFlag(cmd, &opts.Backend)
+	modelsrc.AddDeviceFlag(cmd, &opts.Device)
 	cmdutil.StringEnumFlag(fl, &opts.Graph, "graph", "", xtverify.GraphBuilt, xtverify.Graphs, "graph to check")
-	fl.Float64Var(&opts.Tol, "tol", 0, "largest max abs diff that passes (default: max(1e-5, 2× PyTorch's own float32 error))")
-	fl.Int64Var(&opts.Opset, "opset", 0, "ONNX opset of the built graph (0: the default, "+fmt.Sprint(xtexport.DefaultOpset)+")")
+	fl.Float64Var(&opts.Tol, "atol", 0, "largest abs diff that passes (default: max(1e-5, 2× PyTorch's own float32 error))")
+	fl.Float64Var(&opts.Tol, "tol", 0, "the same as --atol")
+	_ = fl.MarkHidden("tol")
+	fl.Float64Var(&opts.Rtol, "rtol", 0, "tolerance relative to the reference value, added to --atol")
+	cmdutil.AddOpsetFlag(cmd, &opts.Opset, xtexport.DefaultOpset, xtexport.Opsets(), "ONNX opset of the built graph")
 	fl.BoolVar(&opts.Inline, "inline", false, "inline model-local functions in the built graph")
 	fl.BoolVar(&opts.Generate, "generate", false, "also compare greedy generation with the reference's gen.out, token by token")
 	fl.BoolVar(&opts.KVCache, "kv-cache", false, "also check the model exported with a KV cache, one token at a time")
-	fl.BoolVar(&opts.JSON, "json", false, "print the result as one line of JSON")
+	fl.BoolVar(&opts.JSON, "json", false, "print the result as JSON")
 	return cmd
 }
 
-func (o *Options) validate() error {
+func (o *Options) validate(cmd *cobra.Command) error {
+	changed := cmd.Flags().Changed
 	switch {
 	case o.FixtureDir == "":
 		return cmdutil.FlagErrorf("--fixture is required: name the fixture directory")
+	case changed("atol") && changed("tol"):
+		return cmdutil.FlagErrorf("--tol is the old name of --atol: give one")
 	case o.Tol < 0 || math.IsNaN(o.Tol) || math.IsInf(o.Tol, 0):
-		return cmdutil.FlagErrorf("--tol %g: must be a positive number (or 0 for the default)", o.Tol)
-	case o.Opset != 0 && !slices.Contains(xtexport.Opsets(), o.Opset):
+		return cmdutil.FlagErrorf("--atol %g: must be a positive number (or 0 for the default)", o.Tol)
+	case o.Rtol < 0 || math.IsNaN(o.Rtol) || math.IsInf(o.Rtol, 0):
+		return cmdutil.FlagErrorf("--rtol %g: must be a finite number ≥ 0", o.Rtol)
+	case !slices.Contains(xtexport.Opsets(), o.Opset):
 		return cmdutil.FlagErrorf("--opset %d is not supported: want %s", o.Opset, cmdutil.OrList(xtexport.Opsets()))
-	case o.Graph != xtverify.GraphBuilt && (o.Opset != 0 || o.Inline):
+	case o.Graph != xtverify.GraphBuilt && (changed("opset") || o.Inline):
 		return cmdutil.FlagErrorf("--opset and --inline apply to --graph %s only", xtverify.GraphBuilt)
 	case o.Graph != xtverify.GraphBuilt && (o.Generate || o.KVCache):
 		return cmdutil.FlagErrorf("--generate and --kv-cache apply to --graph %s only", xtverify.GraphBuilt)
-	case !slices.Contains(runtime.Backends(), o.Backend):
-		return cmdutil.FlagErrorf("unknown backend %q: want %s", o.Backend, cmdutil.OrList(runtime.Backends()))
 	}
-	return nil
+	return modelsrc.CheckRuntime(o.Backend, o.Device, 0)
 }
 
 // Row formats one check: "output <name> shape=<s> max_abs_diff=<a>
@@ -180,8 +191,9 @@ func verifyRun(o *Options) error {
 	}
 	ios.StartProgress("verifying %s (graph %s, backend %s)", o.FixtureDir, o.Graph, o.Backend)
 	r, err := xtverify.Fixture(ctx, o.FixtureDir, xtverify.Options{
-		Graph: o.Graph, Backend: o.Backend, Tol: o.Tol, Opset: o.Opset, Inline: o.Inline,
+		Graph: o.Graph, Backend: o.Backend, Tol: o.Tol, Rtol: o.Rtol, Opset: o.Opset, Inline: o.Inline,
 		Generate: o.Generate, KVCache: o.KVCache,
+		Runtime: modelsrc.SessionOptions(o.Backend, o.Device, 0, 0),
 	})
 	ios.StopProgress()
 	if err != nil {
@@ -190,19 +202,18 @@ func verifyRun(o *Options) error {
 	return Print(ios, r, o.JSON)
 }
 
-// Print writes a verification: with asJSON one line of JSON, otherwise one
+// Print writes a verification: with asJSON indented JSON, otherwise one
 // line per check and the verdict line last; notes (checks that could not
 // run) go to stderr. It returns cmdutil.ErrSilent for a FAIL.
 func Print(ios *iostreams.IOStreams, r *xtverify.Result, asJSON bool) error {
 	for _, n := range r.Notes {
 		fmt.Fprintf(ios.ErrOut, "note: %s\n", n)
 	}
+	r.Reason = cmdutil.UserMessage(r.Reason) // the builder's message, without its package prefix
 	if asJSON {
-		b, err := json.Marshal(jsonResult{Result: r, MaxAbsDiff: cmdutil.Float(r.MaxAbsDiff), Line: r.Line()})
-		if err != nil {
-			return fmt.Errorf("encoding JSON output: %w", err)
+		if err := cmdutil.WriteJSON(ios.Out, jsonResult{Result: r, MaxAbsDiff: cmdutil.Float(r.MaxAbsDiff), Line: r.Line()}); err != nil {
+			return err
 		}
-		fmt.Fprintf(ios.Out, "%s\n", b)
 	} else {
 		for _, d := range r.Outputs {
 			fmt.Fprintln(ios.Out, Row(d, strings.Contains(r.Backend, ",")))
