@@ -75,6 +75,16 @@ type Options struct {
 	// Part exports one half of an XTransformer (see Part); the zero value
 	// exports the whole model, src and tgt in, logits out.
 	Part Part
+	// Stream builds a model whose weights are read or generated only when
+	// it is written: every large initializer carries a graph.TensorSource
+	// (a mapped file's pages are released after each tensor), so
+	// exporting a model needs about
+	// one tensor of memory, not the whole model. The written bytes are
+	// identical to those of a build without Stream. The weights must stay
+	// open until the model is written, and the model's tensors must be
+	// written by one goroutine at a time (their sources share scratch
+	// memory).
+	Stream bool
 }
 
 // Part names one half of an XTransformer exported as two models, so that
@@ -205,16 +215,23 @@ func Build(cfg *Config, w Weights, sourceName string, opts Options) (*graph.Mode
 		opts.Opset = DefaultOpset
 	}
 	if _, random := w.(RandomWeights); random || isRandomPtr(w) {
-		// Random weights are generated in memory: refuse a config whose
-		// weights cannot fit before generating any.
-		if err := checkSize(cfg, opts); err != nil {
+		// Random weights are generated in memory (streamed: one tensor at
+		// a time): refuse a config whose weights cannot fit before
+		// generating any.
+		check := checkSize
+		if opts.Stream {
+			check = checkLargest
+		}
+		if err := check(cfg, opts); err != nil {
 			return nil, err
 		}
 	}
 	if sourceName == "" {
 		sourceName = "(weights)"
 	}
-	mb, g, err := build(cfg, opts, newParams(w, sourceName), false)
+	p := newParams(w, sourceName)
+	p.stream = opts.Stream
+	mb, g, err := build(cfg, opts, p, false)
 	if err != nil {
 		return nil, err
 	}
@@ -333,6 +350,14 @@ func (mb *modelBuilder) buffer(name string, values []float32, shape ...int64) st
 
 func (mb *modelBuilder) param(spec paramSpec) string {
 	name, shape := spec.name, spec.shape
+	if mb.p.stream && !mb.p.dry && graph.NumElements(shape) >= streamMinElements {
+		src, raw := mb.p.source(spec, false)
+		v, err := mb.b.Initializer(&graph.Tensor{Name: name, DType: graph.Float, Dims: shape, Raw: raw, Source: src})
+		if err != nil {
+			mb.p.err.Other = append(mb.p.err.Other, err.Error())
+		}
+		return v
+	}
 	raw := mb.p.get(spec)
 	if raw == nil && !mb.p.dry {
 		raw = make([]byte, 4*graph.NumElements(shape))
@@ -347,6 +372,16 @@ func (mb *modelBuilder) param(spec paramSpec) string {
 // linearWeight adds an nn.Linear weight (PyTorch [out, in]) transposed to
 // [in, out] for MatMul, named name + "_t".
 func (mb *modelBuilder) linearWeight(name string, out, in int64) string {
+	if mb.p.stream && !mb.p.dry {
+		src, _ := mb.p.source(paramSpec{name: name, shape: []int64{out, in}, init: initLinear}, true)
+		t := &graph.Tensor{Name: name + "_t", DType: graph.Float, Dims: []int64{in, out}, Source: src,
+			Doc: "transpose of " + name + " ([out, in] in PyTorch) to [in, out]"}
+		v, err := mb.b.Initializer(t)
+		if err != nil {
+			mb.p.err.Other = append(mb.p.err.Other, err.Error())
+		}
+		return v
+	}
 	raw := mb.p.get(paramSpec{name: name, shape: []int64{out, in}, init: initLinear})
 	switch {
 	case mb.p.dry:

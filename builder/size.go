@@ -106,6 +106,20 @@ func (e *SizeError) Error() string {
 	return msg
 }
 
+// checkLargest refuses a streamed config whose largest tensor (generated
+// or transposed in memory while it is written) exceeds half of memory.
+func checkLargest(cfg *Config, opts Options) error {
+	s, err := EstimateSize(cfg, opts)
+	if err != nil {
+		return err
+	}
+	mem := sysmem.Limit()
+	if b := satMul(s.Largest.Elements(), 4); b < 0 || b > mem/2 {
+		return &SizeError{Size: s, Limit: mem / 2, What: "half of this machine's memory for its largest tensor", Hint: "check num_tokens, dim and max_seq_len"}
+	}
+	return nil
+}
+
 // checkSize refuses a config whose random weights would not fit in memory,
 // or whose largest tensor exceeds half of it.
 func checkSize(cfg *Config, opts Options) error {

@@ -74,6 +74,29 @@ func (w *SafetensorsWeights) RawFloat32(name string) ([]byte, bool) {
 	return b, err == nil
 }
 
+// FloatDType returns the storage type shared by every floating-point
+// tensor of the file ("F16", "BF16", "F32" or "F64"), or "mixed" when
+// they differ, or "" when there are none.
+func (w *SafetensorsWeights) FloatDType() string {
+	got := ""
+	for _, n := range w.f.Names() {
+		info, _ := w.f.Info(n)
+		switch info.DType {
+		case safetensors.DTypeF16, safetensors.DTypeBF16, safetensors.DTypeF32, safetensors.DTypeF64:
+			if got != "" && got != info.DType.String() {
+				return "mixed"
+			}
+			got = info.DType.String()
+		}
+	}
+	return got
+}
+
+// DontNeed advises that the named tensor will not be read again soon (a
+// streamed export calls it after writing the tensor), so that its pages of
+// the mapping leave the process's resident set.
+func (w *SafetensorsWeights) DontNeed(name string) { w.f.DontNeed(name) }
+
 // RandomWeights generates every parameter the model asks for from a seeded
 // generator, initialised the way PyTorch initialises each kind of layer
 // (norm gains 1, biases 0, linear weights uniform in ±1/√fan_in, embeddings
@@ -156,7 +179,10 @@ type params struct {
 	src    Weights
 	name   string
 	rng    *rand.Rand
+	pcg    *rand.PCG // rng's source, whose state streamed sources save
 	random bool
+	stream bool // hand out TensorSources instead of bytes (Options.Stream)
+	st     streamState
 	dry    bool // only record the specs: nothing is read or generated
 	used   map[string]bool
 	specs  []paramSpec
@@ -165,13 +191,17 @@ type params struct {
 
 func newParams(src Weights, sourceName string) *params {
 	p := &params{src: src, name: sourceName, used: map[string]bool{}}
+	seed, random := uint64(0), false
 	if r, ok := src.(RandomWeights); ok {
-		p.random = true
-		p.rng = rand.New(rand.NewPCG(r.Seed, 0x78743278))
+		seed, random = r.Seed, true
 	}
 	if r, ok := src.(*RandomWeights); ok {
+		seed, random = r.Seed, true
+	}
+	if random {
 		p.random = true
-		p.rng = rand.New(rand.NewPCG(r.Seed, 0x78743278))
+		p.pcg = rand.NewPCG(seed, 0x78743278)
+		p.rng = rand.New(p.pcg)
 	}
 	p.err.Source = sourceName
 	return p
@@ -211,31 +241,9 @@ func (p *params) get(spec paramSpec) []byte {
 }
 
 func (p *params) generate(spec paramSpec) []byte {
-	n := graph.NumElements(spec.shape)
-	vals := make([]float32, n)
-	switch spec.init {
-	case initOnes:
-		for i := range vals {
-			vals[i] = 1
-		}
-	case initConst:
-		for i := range vals {
-			vals[i] = spec.value
-		}
-	case initValues:
-		copy(vals, spec.values)
-	case initLinear:
-		fanIn := n / spec.shape[0]
-		bound := 1 / math.Sqrt(float64(fanIn))
-		for i := range vals {
-			vals[i] = float32((p.rng.Float64()*2 - 1) * bound)
-		}
-	case initNormal:
-		for i := range vals {
-			vals[i] = float32(p.rng.NormFloat64())
-		}
-	}
-	return f32bytes(vals)
+	raw := make([]byte, 4*graph.NumElements(spec.shape))
+	fillRandom(raw, spec, p.rng)
+	return raw
 }
 
 // finish reports unused tensors of the source and returns the collected

@@ -14,7 +14,10 @@
 // the model's configuration as JSON, goes into the model's metadata
 // (graph.Model.SetMetadata) before export.
 //
-// Tensor data is written as little-endian raw_data inside the model file.
-// A protobuf message cannot exceed 2 GiB, so larger models are refused with
-// [ErrTooLarge]; writing weights as ONNX external data is future work.
+// Tensor data is written as little-endian raw_data inside the model file,
+// or, with Options.ExternalData or above Options.ExternalDataThreshold, as
+// ONNX external data in one file beside the model (see [ExternalDataPath]),
+// streamed tensor by tensor (graph.Tensor.Source). A protobuf message
+// cannot exceed 2 GiB, so a model larger than that without external data
+// is refused with [ErrTooLarge].
 package export

@@ -64,7 +64,7 @@ var maxBytes int64 = MaxModelBytes
 
 // ErrTooLarge is returned (wrapped, with the size) for a model whose
 // ModelProto would exceed protobuf's 2 GiB limit. Such models need ONNX
-// external data, which export does not write yet.
+// external data (Options.ExternalData).
 var ErrTooLarge = errors.New("export: model exceeds protobuf's 2 GiB message limit")
 
 // Options controls how a model is written. The zero value writes opset 18,
@@ -83,6 +83,61 @@ type Options struct {
 	// DefaultProducerName and Version. The model's own fields are ignored.
 	ProducerName    string
 	ProducerVersion string
+	// ExternalData makes WriteFile write every initializer of at least
+	// ExternalDataMinBytes as ONNX external data: one file named
+	// ExternalDataPath(path) beside the model, each tensor at a 64-byte
+	// aligned offset, streamed tensor by tensor (graph.Tensor.Source
+	// included) so the weights never sit in memory together. Marshal
+	// cannot write external data.
+	ExternalData bool
+	// ExternalDataThreshold turns ExternalData on automatically when the
+	// initializers' data exceeds this many bytes; 0 means
+	// DefaultExternalDataThreshold, a negative value never.
+	ExternalDataThreshold int64
+}
+
+// DefaultExternalDataThreshold is the initializer size above which
+// WriteFile writes external data unless told otherwise: 1.5 GiB, safely
+// under protobuf's 2 GiB message limit. Models below it are written as
+// one file, byte for byte as without external data support.
+const DefaultExternalDataThreshold = 3 << 29
+
+// ExternalDataMinBytes is the smallest tensor written to the external data
+// file; smaller ones stay inside the model, as onnx's own writer does.
+const ExternalDataMinBytes = 1024
+
+// ExternalDataAlign is the alignment of every tensor's offset in the
+// external data file.
+const ExternalDataAlign = 64
+
+// ExternalDataPath returns the external data file of the model at
+// modelPath: modelPath + ".data".
+func ExternalDataPath(modelPath string) string { return modelPath + ".data" }
+
+// InitializerBytes returns the size of the data of m's graph
+// initializers.
+func InitializerBytes(m *graph.Model) int64 {
+	if m == nil || m.Graph == nil {
+		return 0
+	}
+	var n int64
+	for _, t := range m.Graph.Initializers {
+		n += t.ByteSize()
+	}
+	return n
+}
+
+// UsesExternalData reports whether WriteFile writes m with external data
+// under opts.
+func UsesExternalData(m *graph.Model, opts Options) bool {
+	if opts.ExternalData {
+		return true
+	}
+	th := opts.ExternalDataThreshold
+	if th == 0 {
+		th = DefaultExternalDataThreshold
+	}
+	return th > 0 && InitializerBytes(m) > th
 }
 
 // Marshal returns the ONNX ModelProto bytes of m, written as opts says. It
@@ -91,13 +146,13 @@ type Options struct {
 // that fails graph.Check (the error wraps the *graph.CheckError values,
 // which name the node at fault) and a model larger than 2 GiB (ErrTooLarge).
 func Marshal(m *graph.Model, opts Options) ([]byte, error) {
-	mp, err := toProto(m, opts)
+	mp, err := toProto(m, opts, nil)
 	if err != nil {
 		return nil, err
 	}
 	mo := proto.MarshalOptions{Deterministic: true}
 	if size := int64(mo.Size(mp)); size > maxBytes {
-		return nil, fmt.Errorf("%w: it serialises to %d bytes (%.2f GiB); writing weights as external data is not supported yet",
+		return nil, fmt.Errorf("%w: it serialises to %d bytes (%.2f GiB); write its weights as external data (WriteFile with Options.ExternalData; xt2onnx export --external-data)",
 			ErrTooLarge, size, float64(size)/(1<<30))
 	}
 	data, err := mo.Marshal(mp)
@@ -166,7 +221,14 @@ func opsetList() string {
 // written to a temporary file in the same directory, synced, and renamed
 // over path, so path holds either its old content or the complete new
 // model, never a partial file.
+//
+// With external data (Options.ExternalData, or initializers over
+// Options.ExternalDataThreshold), the data file is written first, the same
+// way, then the model; both are complete or untouched.
 func WriteFile(path string, m *graph.Model, opts Options) error {
+	if UsesExternalData(m, opts) {
+		return writeExternal(path, m, opts)
+	}
 	data, err := Marshal(m, opts)
 	if err != nil {
 		return err

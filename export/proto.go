@@ -10,7 +10,10 @@ import (
 )
 
 // toProto validates m against opts and converts it to a ModelProto.
-func toProto(m *graph.Model, opts Options) (*onnxpb.ModelProto, error) {
+//
+// ext, when not nil, receives the initializers written as external data
+// (see writeExternal): they get an external reference instead of data.
+func toProto(m *graph.Model, opts Options, ext *externalLayout) (*onnxpb.ModelProto, error) {
 	m, opset, err := prepare(m, opts)
 	if err != nil {
 		return nil, err
@@ -36,7 +39,7 @@ func toProto(m *graph.Model, opts Options) (*onnxpb.ModelProto, error) {
 	for _, e := range m.Metadata {
 		mp.MetadataProps = append(mp.MetadataProps, &onnxpb.StringStringEntryProto{Key: proto.String(e.Key), Value: proto.String(e.Value)})
 	}
-	if mp.Graph, err = graphProto(m.Graph, ""); err != nil {
+	if mp.Graph, err = graphProto(m.Graph, "", ext); err != nil {
 		return nil, err
 	}
 	for _, f := range m.Functions {
@@ -66,7 +69,7 @@ func opsetProtos(imports []graph.OpsetImport) []*onnxpb.OperatorSetIdProto {
 }
 
 // graphProto converts a graph; prefix locates a sub-graph in errors.
-func graphProto(g *graph.Graph, prefix string) (*onnxpb.GraphProto, error) {
+func graphProto(g *graph.Graph, prefix string, ext *externalLayout) (*onnxpb.GraphProto, error) {
 	gp := &onnxpb.GraphProto{
 		Name:      optString(g.Name),
 		DocString: optString(g.Doc),
@@ -75,6 +78,14 @@ func graphProto(g *graph.Graph, prefix string) (*onnxpb.GraphProto, error) {
 		ValueInfo: valueInfoProtos(g.ValueInfo),
 	}
 	for _, t := range g.Initializers {
+		if ext != nil && t.ByteSize() >= ExternalDataMinBytes {
+			tp, err := ext.add(t)
+			if err != nil {
+				return nil, fmt.Errorf("export: %sinitializer: %w", prefix, err)
+			}
+			gp.Initializer = append(gp.Initializer, tp)
+			continue
+		}
 		tp, err := tensorProto(t)
 		if err != nil {
 			return nil, fmt.Errorf("export: %sinitializer: %w", prefix, err)
@@ -122,7 +133,10 @@ func tensorProto(t *graph.Tensor) (*onnxpb.TensorProto, error) {
 	if err := t.Check(); err != nil {
 		return nil, err
 	}
-	raw := t.Raw
+	raw, err := t.Bytes()
+	if err != nil {
+		return nil, err
+	}
 	if raw == nil {
 		raw = []byte{} // present but empty: the tensor has no elements
 	}
@@ -193,7 +207,7 @@ func attrProto(a graph.Attr, nodeWhere string) (*onnxpb.AttributeProto, error) {
 		if a.G == nil {
 			return nil, fmt.Errorf("export: %s: graph attribute has no graph", where)
 		}
-		gp, err := graphProto(a.G, where+": ")
+		gp, err := graphProto(a.G, where+": ", nil)
 		if err != nil {
 			return nil, err
 		}

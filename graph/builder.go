@@ -173,7 +173,7 @@ func (b *Builder) Initializer(t *Tensor) (string, error) {
 	b.s.used[t.Name] = true
 	if b.s.function {
 		b.s.nodes = append(b.s.nodes, &Node{Name: t.Name, OpType: "Constant", Outputs: []string{t.Name},
-			Attrs: []Attr{ATensor("value", &Tensor{DType: t.DType, Dims: t.Dims, Raw: t.Raw})}})
+			Attrs: []Attr{ATensor("value", &Tensor{DType: t.DType, Dims: t.Dims, Raw: t.Raw, Source: t.Source})}})
 		return t.Name, nil
 	}
 	b.s.inits = append(b.s.inits, t)

@@ -23,6 +23,8 @@ const (
 	Uint32    DType = 12
 	Uint64    DType = 13
 	BFloat16  DType = 16
+	Uint4     DType = 21 // two per byte, the first in the low nibble
+	Int4      DType = 22 // two per byte, the first in the low nibble
 )
 
 var dtypeNames = map[DType]string{
@@ -30,6 +32,7 @@ var dtypeNames = map[DType]string{
 	Uint16: "uint16", Int16: "int16", Int32: "int32", Int64: "int64",
 	String: "string", Bool: "bool", Float16: "float16", Double: "float64",
 	Uint32: "uint32", Uint64: "uint64", BFloat16: "bfloat16",
+	Uint4: "uint4", Int4: "int4",
 }
 
 // String returns the lower-case Go-style name of the type ("float32", "int64").
@@ -40,8 +43,24 @@ func (d DType) String() string {
 	return fmt.Sprintf("dtype(%d)", int32(d))
 }
 
+// Bits returns the size in bits of one element: 4 for int4 and uint4,
+// 8×Size otherwise.
+func (d DType) Bits() int {
+	if d == Int4 || d == Uint4 {
+		return 4
+	}
+	return 8 * d.Size()
+}
+
+// ByteSize returns the bytes n elements of d occupy (sub-byte types
+// packed, the last byte padded).
+func (d DType) ByteSize(n int64) int64 {
+	return (n*int64(d.Bits()) + 7) / 8
+}
+
 // Size returns the size in bytes of one element, or 0 for types without a
-// fixed size (string, undefined).
+// fixed size (string, undefined) and for the sub-byte types (int4, uint4:
+// see Bits).
 func (d DType) Size() int {
 	switch d {
 	case Float, Int32, Uint32:

@@ -1,8 +1,10 @@
 package graph
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"math"
 )
 
@@ -10,12 +12,75 @@ import (
 // node or a tensor attribute. Its data is always held as little-endian raw
 // bytes, which may alias memory owned by someone else (for example a memory
 // mapped safetensors file); a Tensor never modifies Raw.
+//
+// A tensor may instead leave Raw nil and name a Source that produces its
+// bytes when they are written (a streamed export: the builder's
+// Options.Stream), so that a model larger than memory never exists in
+// memory at once. Code that needs the bytes calls Bytes.
 type Tensor struct {
 	Name  string
 	DType DType
 	Dims  []int64
 	Raw   []byte
 	Doc   string
+	// Source produces the data when Raw is nil; nil for in-memory tensors.
+	Source TensorSource
+}
+
+// TensorSource produces a tensor's little-endian bytes on demand. A
+// source may share scratch memory with other sources of the same model,
+// so sources of one model must not be written concurrently.
+type TensorSource interface {
+	// WriteData writes exactly the tensor's bytes to w.
+	WriteData(w io.Writer) error
+}
+
+// ByteSize returns the size of the tensor's data in bytes, from its dims
+// and dtype.
+func (t *Tensor) ByteSize() int64 {
+	return t.DType.ByteSize(t.NumElements())
+}
+
+// Bytes returns the tensor's data: Raw, or the bytes its Source produces
+// (a new slice each call, checked against the dims).
+func (t *Tensor) Bytes() ([]byte, error) {
+	if t.Raw != nil || t.Source == nil {
+		return t.Raw, nil
+	}
+	var buf bytes.Buffer
+	buf.Grow(int(t.ByteSize()))
+	if err := t.WriteData(&buf); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// WriteData writes the tensor's data to w (Raw, or what Source produces)
+// and checks that exactly ByteSize bytes were written.
+func (t *Tensor) WriteData(w io.Writer) error {
+	if t.Raw != nil || t.Source == nil {
+		_, err := w.Write(t.Raw)
+		return err
+	}
+	cw := &countingWriter{w: w}
+	if err := t.Source.WriteData(cw); err != nil {
+		return fmt.Errorf("tensor %q: producing data: %w", t.Name, err)
+	}
+	if want := t.ByteSize(); cw.n != want {
+		return fmt.Errorf("tensor %q: shape %v of %s needs %d bytes, its source wrote %d", t.Name, t.Dims, t.DType, want, cw.n)
+	}
+	return nil
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // NumElements returns the product of the dimensions (1 for a scalar).
@@ -39,11 +104,13 @@ func (t *Tensor) Check() error {
 			return fmt.Errorf("tensor %q: dim %d is negative (%d)", t.Name, i, d)
 		}
 	}
-	size := t.DType.Size()
-	if size == 0 {
+	if t.DType.Bits() == 0 {
 		return fmt.Errorf("tensor %q: unsupported dtype %s", t.Name, t.DType)
 	}
-	if want := t.NumElements() * int64(size); int64(len(t.Raw)) != want {
+	if t.Raw == nil && t.Source != nil {
+		return nil // the source's output is checked when it is written
+	}
+	if want := t.ByteSize(); int64(len(t.Raw)) != want {
 		return fmt.Errorf("tensor %q: shape %v of %s needs %d bytes, data has %d", t.Name, t.Dims, t.DType, want, len(t.Raw))
 	}
 	return nil

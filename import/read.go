@@ -20,6 +20,16 @@ type ReadOptions struct {
 	// data; 0 means half the memory available to the process (as
 	// runtime.DefaultMaxTensorBytes).
 	MaxTensorBytes int64
+	// SkipExternalData leaves tensors stored as external data without
+	// data (Raw nil): their names, types and shapes are read, and the data
+	// files are not opened. For tools that read only metadata (inspect).
+	SkipExternalData bool
+	// SkipTensorData reads no tensor data of the main graph's initializers
+	// at all: SkipExternalData, and the raw_data stored inside the model
+	// file is skipped over without being copied (the file is memory-mapped
+	// and only the pages of the other fields are touched). Such tensors
+	// have names, types and shapes but Raw nil.
+	SkipTensorData bool
 }
 
 // maxModelBytes is the largest model file ReadFile reads: protobuf cannot
@@ -42,13 +52,53 @@ func ReadFile(path string) (*graph.Model, error) {
 // covers the tensor's offset and length; refusals are *ExternalDataError
 // or *FormatError values naming the tensor and the location.
 func ReadFileWith(path string, opts ReadOptions) (*graph.Model, error) {
+	if opts.SkipTensorData {
+		return readStripped(path)
+	}
 	data, err := readModelFile(path)
 	if err != nil {
 		return nil, err
 	}
-	r := &reader{file: path, ext: extdata.New(filepath.Dir(path)), maxTensorBytes: opts.MaxTensorBytes}
+	r := &reader{file: path, ext: extdata.New(filepath.Dir(path)), maxTensorBytes: opts.MaxTensorBytes, skipExt: opts.SkipExternalData}
 	defer r.close()
 	return r.read(data)
+}
+
+// ReadFileMapped is ReadFileWith, except that external data is memory-mapped
+// instead of copied: tensors stored there alias the mapped data file, which
+// stays mapped until release is called (after which the model's external
+// tensors must not be used). Checks and refusals are those of ReadFileWith.
+// release is never nil.
+func ReadFileMapped(path string, opts ReadOptions) (m *graph.Model, release func() error, err error) {
+	data, err := readModelFile(path)
+	if err != nil {
+		return nil, func() error { return nil }, err
+	}
+	r := &reader{file: path, ext: extdata.New(filepath.Dir(path)), maxTensorBytes: opts.MaxTensorBytes, mapped: true}
+	defer r.close()
+	m, err = r.read(data)
+	if err != nil {
+		_ = r.ext.Unmap()
+		return nil, func() error { return nil }, err
+	}
+	return m, r.ext.Unmap, nil
+}
+
+// readStripped reads the model at path without its initializers' data
+// (ReadOptions.SkipTensorData).
+func readStripped(path string) (*graph.Model, error) {
+	data, release, err := mapModelFile(path)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	stripped, err := stripTensorData(data)
+	if err != nil {
+		return nil, &FormatError{File: path, Problem: "not an ONNX ModelProto (truncated or not an .onnx file?)", Err: err}
+	}
+	r := &reader{file: path, ext: extdata.New(filepath.Dir(path)), skipExt: true, skipData: true}
+	defer r.close()
+	return r.read(stripped)
 }
 
 // readModelFile reads a model file after checking that it is a regular
@@ -98,6 +148,9 @@ type reader struct {
 	file           string
 	ext            *extdata.Dir // nil when there is no directory (Read)
 	maxTensorBytes int64
+	skipExt        bool // leave external tensors without data
+	skipData       bool // initializers may lack their (stripped) data
+	mapped         bool // alias external data in a mapping of its file
 }
 
 func (r *reader) close() {

@@ -32,6 +32,7 @@ type Dir struct {
 type File struct {
 	f    *os.File
 	Size int64
+	data []byte // the mapping, once Map was called
 }
 
 // New returns a Dir for the model directory dir; nothing is opened yet.
@@ -137,7 +138,38 @@ func FileKind(m fs.FileMode) string {
 	return "special file"
 }
 
-// Close closes every opened file.
+// Map returns the whole file, memory-mapped read-only (read into memory
+// where mapping is unavailable). The mapping outlives Close: it is released
+// by Dir.Unmap. The file was checked to be regular at Open; a file that is
+// truncated while mapped faults on access, as any mapped file does.
+func (ef *File) Map() ([]byte, error) {
+	if ef.data != nil || ef.Size == 0 {
+		return ef.data, nil
+	}
+	b, err := mapFile(ef)
+	if err != nil {
+		return nil, err
+	}
+	ef.data = b
+	return b, nil
+}
+
+// Unmap releases every mapping Map made; the bytes it returned must no
+// longer be used.
+func (x *Dir) Unmap() error {
+	var first error
+	for _, f := range x.files {
+		if f.data != nil {
+			if err := unmap(f.data); err != nil && first == nil {
+				first = err
+			}
+			f.data = nil
+		}
+	}
+	return first
+}
+
+// Close closes every opened file (mappings stay until Unmap).
 func (x *Dir) Close() {
 	for _, f := range x.files {
 		_ = f.f.Close() // read-only files: a close error loses nothing

@@ -135,6 +135,19 @@ func (f *File) Bytes(name string) ([]byte, error) {
 	return f.data[t.begin:t.end:t.end], nil
 }
 
+// DontNeed advises that the named tensor's pages of the mapping will not be
+// read again soon, so that they leave the process's resident set (a
+// streamed export calls it after each tensor). Slices from Bytes stay
+// valid: touched again, the pages are read from the file. A no-op for
+// files held in ordinary memory.
+func (f *File) DontNeed(name string) {
+	t, err := f.lookup(name)
+	if err != nil || f.release == nil {
+		return
+	}
+	dontNeed(f.data[t.begin:t.end])
+}
+
 func (f *File) lookup(name string) (*tensorEntry, error) {
 	if f.closed {
 		return nil, &Error{File: f.name, Tensor: name, Kind: ErrClosed, Msg: "file is closed"}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -53,4 +54,23 @@ func mapFile(path string) (data []byte, release func() error, err error) {
 		return nil, nil, fmt.Errorf("safetensors: mmap %s: %w", path, err)
 	}
 	return data, func() error { return unix.Munmap(data) }, nil
+}
+
+// dontNeed tells the kernel that the pages of b (a part of a mapping) will
+// not be needed soon: they leave the process's resident set and are read
+// from the file again if touched. It is advice; errors are ignored.
+func dontNeed(b []byte) {
+	page := os.Getpagesize()
+	if len(b) < page {
+		return
+	}
+	start := uintptr(unsafe.Pointer(&b[0]))
+	// Only whole pages inside b: the neighbours' pages may be in use.
+	lo := (start + uintptr(page) - 1) &^ uintptr(page-1)
+	hi := (start + uintptr(len(b))) &^ uintptr(page-1)
+	if hi <= lo {
+		return
+	}
+	off := int(lo - start)
+	_ = unix.Madvise(b[off:off+int(hi-lo)], unix.MADV_DONTNEED)
 }

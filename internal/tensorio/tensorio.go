@@ -3,9 +3,12 @@
 package tensorio
 
 import (
+	"bytes"
+	"encoding/binary"
 	"fmt"
 	"sort"
 	"strings"
+	"unsafe"
 
 	"github.com/xt2onnx/xt2onnx/internal/safetensors"
 	"github.com/xt2onnx/xt2onnx/runtime"
@@ -109,9 +112,42 @@ func ToSafetensors(prefix string, ts map[string]*runtime.Tensor) ([]safetensors.
 		case runtime.Bool:
 			v, _ := t.Bools()
 			out = append(out, safetensors.Bool(name, t.Shape(), v))
+		case runtime.Float16:
+			v, _ := t.Float16Bits()
+			out = append(out, safetensors.Tensor{Name: name, DType: safetensors.DTypeF16, Shape: t.Shape(), Data: leBytes(v)})
+		case runtime.BFloat16:
+			v, _ := t.BFloat16Bits()
+			out = append(out, safetensors.Tensor{Name: name, DType: safetensors.DTypeBF16, Shape: t.Shape(), Data: leBytes(v)})
+		case runtime.Int32:
+			v, _ := t.Int32s()
+			out = append(out, safetensors.Tensor{Name: name, DType: safetensors.DTypeI32, Shape: t.Shape(), Data: leBytes(v)})
+		case runtime.Int16:
+			v, _ := t.Int16s()
+			out = append(out, safetensors.Tensor{Name: name, DType: safetensors.DTypeI16, Shape: t.Shape(), Data: leBytes(v)})
+		case runtime.Int8:
+			v, _ := t.Int8s()
+			out = append(out, safetensors.Tensor{Name: name, DType: safetensors.DTypeI8, Shape: t.Shape(), Data: leBytes(v)})
+		case runtime.Uint16:
+			v, _ := t.Uint16s()
+			out = append(out, safetensors.Tensor{Name: name, DType: safetensors.DTypeU16, Shape: t.Shape(), Data: leBytes(v)})
+		case runtime.Uint32:
+			v, _ := t.Uint32s()
+			out = append(out, safetensors.Tensor{Name: name, DType: safetensors.DTypeU32, Shape: t.Shape(), Data: leBytes(v)})
+		case runtime.Uint64:
+			v, _ := t.Uint64s()
+			out = append(out, safetensors.Tensor{Name: name, DType: safetensors.DTypeU64, Shape: t.Shape(), Data: leBytes(v)})
 		default:
 			return nil, fmt.Errorf("tensor %q: cannot store %s in safetensors yet", n, t.DType())
 		}
 	}
 	return out, nil
+}
+
+// leBytes returns the little-endian bytes of v, each element in its own
+// width.
+func leBytes[T int8 | int16 | int32 | uint16 | uint32 | uint64](v []T) []byte {
+	var buf bytes.Buffer
+	buf.Grow(len(v) * int(unsafe.Sizeof(T(0))))
+	_ = binary.Write(&buf, binary.LittleEndian, v)
+	return buf.Bytes()
 }

@@ -262,17 +262,25 @@ func Paths(dir, name string) (config, model string) {
 // creating the directories it needs. Each file is written to a temporary
 // file in its directory and renamed into place. It returns the two paths.
 func WriteRepository(dir string, c *Config, model []byte) (configPath, modelPath string, err error) {
-	if err := CheckName(c.Name); err != nil {
-		return "", "", err
-	}
 	if len(model) == 0 {
 		return "", "", errors.New("triton: empty model")
+	}
+	return WriteRepositoryWith(dir, c, func(path string) error { return writeAtomic(path, model) })
+}
+
+// WriteRepositoryWith is WriteRepository with the model written by
+// writeModel, given the model's path in the repository (so that an
+// exporter writing external data puts its data file beside it, where
+// ONNX Runtime looks for it). writeModel must write atomically.
+func WriteRepositoryWith(dir string, c *Config, writeModel func(path string) error) (configPath, modelPath string, err error) {
+	if err := CheckName(c.Name); err != nil {
+		return "", "", err
 	}
 	configPath, modelPath = Paths(dir, c.Name)
 	if err := os.MkdirAll(filepath.Dir(modelPath), 0o755); err != nil {
 		return "", "", fmt.Errorf("triton: creating the model repository: %w", err)
 	}
-	if err := writeAtomic(modelPath, model); err != nil {
+	if err := writeModel(modelPath); err != nil {
 		return "", "", err
 	}
 	if err := writeAtomic(configPath, []byte(c.Text())); err != nil {

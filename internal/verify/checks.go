@@ -32,11 +32,13 @@ func checkModel(ctx context.Context, ref *Reference, m ModelSource, label string
 	r.Tol, r.TolRule, r.TorchF32MaxAbsDiff = tol, rule, ref.TorchF32MaxAbsDiff
 	var meta generate.Meta
 	if opts.Generate {
-		b, err := m.bytes()
-		if err != nil {
-			return err
+		var err error
+		if m.Path != "" {
+			meta, err = generate.ReadMeta(m.Path) // external data stays unread
+		} else {
+			meta, err = generate.ParseMeta(m.Bytes)
 		}
-		if meta, err = generate.ParseMeta(b); err != nil {
+		if err != nil {
 			return err
 		}
 	}

@@ -187,13 +187,6 @@ func (m ModelSource) open(opts runtime.Options) (runtime.Session, error) {
 	return runtime.OpenBytes(m.Bytes, opts)
 }
 
-func (m ModelSource) bytes() ([]byte, error) {
-	if m.Path != "" {
-		return os.ReadFile(m.Path)
-	}
-	return m.Bytes, nil
-}
-
 // Fixture verifies the reference folder dir (config.json,
 // model.safetensors, io.safetensors and, for the torch graphs, PyTorch's
 // exports). A failing comparison, an unsupported option or a run error is a

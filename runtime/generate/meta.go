@@ -64,7 +64,7 @@ type Meta struct {
 // gets a zero Meta without error (New refuses it: generation needs to know
 // the wrapper and its window).
 func ReadMeta(path string) (Meta, error) {
-	m, err := onnximport.ReadFile(path)
+	m, err := onnximport.ReadFileWith(path, onnximport.ReadOptions{SkipTensorData: true})
 	if err != nil {
 		return Meta{}, fmt.Errorf("generate: reading the metadata of %s: %w", path, err)
 	}

@@ -33,6 +33,9 @@ type session struct {
 
 	maxTensorBytes int64 // Options.MaxTensorBytes
 
+	// release unmaps the model's external data file (a no-op without one).
+	release func() error
+
 	// arenas holds the arenas of finished runs, for the next ones.
 	arenas chan *kernels.Arena
 
@@ -59,9 +62,12 @@ func openWith(src runtime.ModelSource, opts runtime.Options, reg *kernels.Regist
 	}
 	var m *graph.Model
 	var err error
+	release := func() error { return nil }
 	switch {
 	case src.Path != "":
-		m, err = onnximport.ReadFileWith(src.Path, onnximport.ReadOptions{MaxTensorBytes: opts.MaxTensorBytes})
+		// External data is mapped, not copied: the session owns the
+		// mapping and releases it on Close.
+		m, release, err = onnximport.ReadFileMapped(src.Path, onnximport.ReadOptions{MaxTensorBytes: opts.MaxTensorBytes})
 	case len(src.Bytes) > 0:
 		m, err = onnximport.Read(src.Bytes)
 	default:
@@ -70,6 +76,12 @@ func openWith(src runtime.ModelSource, opts runtime.Options, reg *kernels.Regist
 	if err != nil {
 		return nil, fmt.Errorf("native: open %s: %w", name, err)
 	}
+	ok := false
+	defer func() {
+		if !ok {
+			_ = release()
+		}
+	}()
 	pm, err := engine.PrepareWith(m, reg, engine.PrepareOptions{MaxNodes: opts.MaxNodes})
 	if err != nil {
 		return nil, fmt.Errorf("native: open %s: %w", name, err)
@@ -99,8 +111,9 @@ func openWith(src runtime.ModelSource, opts runtime.Options, reg *kernels.Regist
 	if err != nil {
 		return nil, fmt.Errorf("native: open %s: %w", name, err)
 	}
+	ok = true
 	return &session{
-		name: name, plan: plan, inputs: inputs, outputs: outputs,
+		name: name, plan: plan, inputs: inputs, outputs: outputs, release: release,
 		workers:        kernels.NewPool(opts.IntraOpThreads),
 		maxTensorBytes: opts.MaxTensorBytes,
 		arenas:         make(chan *kernels.Arena, goruntime.GOMAXPROCS(0)),
@@ -229,6 +242,9 @@ func (s *session) Close() error {
 		s.workers.Close()
 		for len(s.arenas) > 0 {
 			<-s.arenas
+		}
+		if err := s.release(); err != nil {
+			return fmt.Errorf("native: close %s: unmapping external data: %w", s.name, err)
 		}
 		return nil
 	})

@@ -135,6 +135,14 @@ func sessionOptions(lib string, opts runtime.Options) (*onnx.SessionOptions, err
 	if err := so.SetGraphOptimizationLevel(onnx.GraphOptimizationLevelEnableAll); err != nil {
 		return nil, fmt.Errorf("ort: set graph optimization level: %w", err)
 	}
+	// ONNX Runtime fuses DequantizeLinear → MatMul into MatMulNBits and by
+	// default (accuracy level 4) quantizes the activations to int8 there:
+	// a weight-only quantized model would then compute something else
+	// than its graph says (max abs logit error 0.021 instead of 0.012 on
+	// preset small, int8). Level 1 keeps the activations float32.
+	if err := so.AddSessionConfigEntry("session.qdq_matmulnbits_accuracy_level", "1"); err != nil {
+		return nil, fmt.Errorf("ort: set the MatMulNBits accuracy level: %w", err)
+	}
 	if opts.IntraOpThreads > 0 {
 		if err := so.SetIntraOpNumThreads(opts.IntraOpThreads); err != nil {
 			return nil, fmt.Errorf("ort: Options.IntraOpThreads %d: %w", opts.IntraOpThreads, err)

@@ -16,7 +16,13 @@ import (
 // weights are then held once. Bool data, which must be exactly 0 or 1 in
 // Go, and misaligned data are copied. Element types the native backend
 // cannot hold are reported as an *UnsupportedError.
+//
+// int4 and uint4 tensors (two elements a byte, the first in the low
+// nibble) are unpacked to int8 and uint8, which DequantizeLinear reads.
 func DenseFromTensor(t *graph.Tensor) (*tensor.Dense, error) {
+	if t.DType == graph.Int4 || t.DType == graph.Uint4 {
+		return unpack4(t)
+	}
 	dt, err := DenseDtype(t.DType)
 	if err != nil {
 		return nil, fmt.Errorf("native: tensor %q: %w", t.Name, err)
@@ -50,6 +56,33 @@ func DenseFromTensor(t *graph.Tensor) (*tensor.Dense, error) {
 		swapBytes(raw, int(dt.Size()))
 	}
 	return out, nil
+}
+
+// unpack4 unpacks an int4 or uint4 tensor to int8 or uint8.
+func unpack4(t *graph.Tensor) (*tensor.Dense, error) {
+	if err := t.Check(); err != nil {
+		return nil, fmt.Errorf("native: %w", err)
+	}
+	shape := make([]int, len(t.Dims))
+	for i, d := range t.Dims {
+		if d > maxDim {
+			return nil, fmt.Errorf("native: tensor %q: dimension %d is too large", t.Name, d)
+		}
+		shape[i] = int(d)
+	}
+	n := int(t.NumElements())
+	if t.DType == graph.Uint4 {
+		v := make([]uint8, n)
+		for i := range v {
+			v[i] = t.Raw[i/2] >> (4 * (i % 2)) & 0xf
+		}
+		return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(v)), nil
+	}
+	v := make([]int8, n)
+	for i := range v {
+		v[i] = int8(t.Raw[i/2]<<(4*(1-i%2))) >> 4 // sign-extend the nibble
+	}
+	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(v)), nil
 }
 
 // TensorFromDense converts a dense tensor into an IR tensor called name,

@@ -18,6 +18,7 @@ func DefaultRegistry() *Registry {
 	registerShape(r)
 	registerIndex(r)
 	registerCast(r)
+	registerQuant(r)
 	registerReduce(r)
 	registerLogic(r)
 	registerAttention(r)

@@ -45,7 +45,7 @@ func (l Limits) Tokens(input string) int64 {
 // metadata of the model file at path. A model without (readable) metadata
 // gets the defaults: the runtime reports a broken file better.
 func ReadLimits(path string) Limits {
-	m, err := onnximport.ReadFile(path)
+	m, err := onnximport.ReadFileWith(path, onnximport.ReadOptions{SkipTensorData: true})
 	if err != nil {
 		return Limits{Vocab: map[string]int64{}}
 	}

@@ -21,8 +21,10 @@ import (
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/modelsrc"
 	xtexport "github.com/xt2onnx/xt2onnx/export"
 	"github.com/xt2onnx/xt2onnx/graph"
+	"github.com/xt2onnx/xt2onnx/internal/sysmem"
 	"github.com/xt2onnx/xt2onnx/internal/triton"
 	xtverify "github.com/xt2onnx/xt2onnx/internal/verify"
+	"github.com/xt2onnx/xt2onnx/precision"
 	"github.com/xt2onnx/xt2onnx/runtime"
 )
 
@@ -66,8 +68,20 @@ type Options struct {
 	// Device is --device, where --validate runs: "" (not given) or "cpu",
 	// or "cuda".
 	Device string
-	JSON   bool
+	// ExternalData writes the weights to OUT.onnx.data beside the model
+	// (automatic above export.DefaultExternalDataThreshold).
+	ExternalData bool
+	// DType is the model's precision: "auto" (float32, or the checkpoint's
+	// own float16/bfloat16), "float32", "float16" or "bfloat16".
+	DType string
+	// Quantize is "" (none), "int8" or "int4": weight-only quantization of
+	// every MatMul weight, BlockSize rows to a scale.
+	Quantize  string
+	BlockSize int64
+	JSON      bool
 }
+
+var dtypes = map[string]graph.DType{"float32": graph.Float, "float16": graph.Float16, "bfloat16": graph.BFloat16}
 
 var maskModes = map[string]builder.MaskMode{"auto": builder.MaskAuto, "on": builder.MaskOn, "off": builder.MaskOff}
 
@@ -113,6 +127,25 @@ DIR/NAME/config.pbtxt (platform onnxruntime_onnx, dynamic batching up to
 dim left out and other dynamic dims as -1) and DIR/NAME/1/model.onnx. NAME is
 --name, or the stem of -o; -o may be left out when --name is given.
 
+Weights go to one external data file beside the model (OUT.onnx.data,
+64-byte aligned, as ONNX Runtime and onnx write it) with --external-data, and
+automatically when they exceed 1.5 GiB; they are streamed tensor by tensor from
+the memory-mapped safetensors file (or the random generator), so exporting
+needs about one tensor of memory, not the whole model. Keep the two files
+together: both backends find the data file next to the model.
+
+--dtype float16 stores the weights and computes in float16, LayerNorm and
+softmax excepted (float32, with Casts around them); --dtype bfloat16 stores the
+weights in bfloat16 and computes in float32 (ONNX Runtime's CPU provider has
+no bfloat16 kernels). Inputs and outputs stay float32 in both. With the
+default, auto, a checkpoint whose floating-point weights are all F16 (or all
+BF16) gives float16 (bfloat16); anything else float32.
+
+--quantize int8|int4 stores every MatMul weight as int8 or int4 with one
+float32 scale per --block-size input rows and output column (symmetric), each
+turned back into float32 by a standard DequantizeLinear (opset 21 or later, so
+--quantize exports at opset 23); embeddings, norms and biases stay float32.
+
 Every file is written to a temporary file in its directory and renamed into
 place, so none is ever left half-written. A summary (path, bytes, opset, parameters,
 model-local functions or "inlined", KV cache, Triton paths, seconds) goes to
@@ -135,6 +168,13 @@ object with --json.`,
 
   # A decoder with a KV cache, for fast generation
   xt2onnx export --config config.json --weights model.safetensors --kv-cache -o gen.onnx
+
+  # Weights in model.onnx.data beside model.onnx (automatic above 1.5 GiB)
+  xt2onnx export --config config.json --weights model.safetensors --external-data -o model.onnx
+
+  # Half precision, or int4 weights in blocks of 32 rows
+  xt2onnx export --config config.json --weights model.safetensors --dtype float16 -o model-f16.onnx
+  xt2onnx export --config config.json --weights model.safetensors --quantize int4 --block-size 32 -o model-q4.onnx
 
   # A Triton model repository: models/tiny/config.pbtxt, models/tiny/1/model.onnx
   xt2onnx export --preset tiny --triton-repo models --name tiny`,
@@ -178,6 +218,12 @@ object with --json.`,
 	fl.Float64Var(&opts.ATol, "atol", 0, "--validate tolerance on the max abs diff (default: max(1e-5, 2× PyTorch's own float32 error))")
 	fl.Float64Var(&opts.RTol, "rtol", 0, "--validate tolerance relative to the reference value, added to --atol")
 	modelsrc.AddDeviceFlag(cmd, &device)
+	fl.BoolVar(&opts.ExternalData, "external-data", false, "write the weights to OUT.onnx.data beside the model (automatic above 1.5 GiB of weights)")
+	cmdutil.StringEnumFlag(fl, &opts.DType, "dtype", "", "auto", []string{"auto", "float32", "float16", "bfloat16"},
+		"precision (auto: float32, or float16/bfloat16 when every weight of --weights is F16/BF16)")
+	cmdutil.StringEnumFlag(fl, &opts.Quantize, "quantize", "", "", []string{"int8", "int4"},
+		"store every MatMul weight quantized, dequantized by DequantizeLinear (implies --opset 23)")
+	fl.Int64Var(&opts.BlockSize, "block-size", precision.DefaultBlockSize, "input rows of a weight that share a scale, with --quantize")
 	fl.BoolVar(&opts.JSON, "json", false, "print the summary as JSON")
 	_ = cmd.RegisterFlagCompletionFunc("preset", cobra.FixedCompletions(builder.Presets(), cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.MarkFlagFilename("config", "json")
@@ -215,6 +261,14 @@ func (o *Options) validate(cmd *cobra.Command, mask string) error {
 		return cmdutil.FlagErrorf("--triton-max-batch %d: must be at least 1", o.TritonMaxBatch)
 	case !slices.Contains(xtexport.Opsets(), o.Opset):
 		return cmdutil.FlagErrorf("--opset %d is not supported: want %s", o.Opset, cmdutil.OrList(xtexport.Opsets()))
+	case changed("block-size") && o.Quantize == "":
+		return cmdutil.FlagErrorf("--block-size applies to --quantize only")
+	case o.Quantize != "" && o.BlockSize < 2:
+		return cmdutil.FlagErrorf("--block-size %d: must be at least 2", o.BlockSize)
+	case o.Quantize != "" && o.DType != "auto" && o.DType != "float32":
+		return cmdutil.FlagErrorf("--quantize and --dtype %s cannot be used together: quantized weights are dequantized to float32", o.DType)
+	case o.Quantize != "" && changed("opset") && o.Opset < precision.MinQuantizeOpset:
+		return cmdutil.FlagErrorf("--quantize needs --opset %d or later (blocked DequantizeLinear); want --opset 23", precision.MinQuantizeOpset)
 	case (changed("validate-backend") || changed("atol") || changed("rtol") || changed("device")) && o.Validate == "":
 		return cmdutil.FlagErrorf("--validate-backend, --atol, --rtol and --device apply to --validate only")
 	case o.RTol < 0 || math.IsNaN(o.RTol) || math.IsInf(o.RTol, 0):
@@ -239,6 +293,12 @@ func (o *Options) validate(cmd *cobra.Command, mask string) error {
 	}
 	if o.Preset != "" {
 		o.RandomWeights = true
+	}
+	if o.Quantize != "" {
+		if !changed("opset") {
+			o.Opset = 23
+		}
+		o.DType = "float32"
 	}
 	if o.TritonRepo != "" && o.Name == "" {
 		o.Name = strings.TrimSuffix(filepath.Base(o.Output), filepath.Ext(o.Output))
@@ -268,6 +328,10 @@ type summary struct {
 	Functions  int    `json:"functions"`
 	Inlined    bool   `json:"inlined"`
 	KVCache    bool   `json:"kv_cache"`
+	// DType is the precision of the weights.
+	DType string `json:"dtype"`
+	// ExternalData is the weights file beside the model, when there is one.
+	ExternalData string `json:"external_data,omitempty"`
 	// TritonConfig and TritonModel are the files written into the Triton
 	// repository, when there is one.
 	TritonConfig string  `json:"triton_config,omitempty"`
@@ -318,10 +382,23 @@ func exportRun(o *Options) (err error) {
 	if err != nil {
 		return err
 	}
-	if b := size.Bytes(); b < 0 || b >= xtexport.MaxModelBytes {
-		return &builder.SizeError{Size: size, Limit: xtexport.MaxModelBytes, What: "one ONNX protobuf file",
-			Hint: "writing weights as external data is not supported yet; check num_tokens, dim, depth and max_seq_len"}
+	if b := size.Bytes(); b < 0 {
+		return &builder.SizeError{Size: size, Limit: math.MaxInt64, What: "any file",
+			Hint: "check num_tokens, dim, depth and max_seq_len"}
 	}
+	// Weights stream to disk: they must fit there.
+	for _, dir := range []string{filepath.Dir(o.Output), o.TritonRepo} {
+		if dir == "." && o.Output == "" {
+			continue
+		}
+		if free, ok := sysmem.FreeDisk(dir); ok && size.Bytes() > free {
+			return &builder.SizeError{Size: size, Limit: free, What: "the free space in " + dir,
+				Hint: "free some space, write elsewhere, or check num_tokens, dim, depth and max_seq_len"}
+		}
+	}
+	// Weights are read (or generated) while the file is written, one
+	// tensor at a time: the bytes are those of an in-memory build.
+	bopts.Stream = true
 	if o.RandomWeights {
 		w, source = builder.RandomWeights{Seed: o.Seed}, fmt.Sprintf("random weights (seed %d)", o.Seed)
 	} else {
@@ -347,8 +424,32 @@ func exportRun(o *Options) (err error) {
 		ios.StopProgress()
 		return err
 	}
-	xopts := xtexport.Options{Opset: o.Opset, InlineFunctions: o.Inline}
-	s := summary{Path: o.Output, Opset: o.Opset, Inlined: o.Inline, KVCache: o.KVCache}
+	dtype := o.DType
+	if dtype == "auto" || dtype == "" {
+		dtype = "float32"
+		if sw, ok := w.(*builder.SafetensorsWeights); ok {
+			switch sw.FloatDType() {
+			case "F16":
+				dtype = "float16"
+			case "BF16":
+				dtype = "bfloat16"
+			}
+		}
+	}
+	if err := precision.Convert(m, dtypes[dtype]); err != nil {
+		ios.StopProgress()
+		return err
+	}
+	if o.Quantize != "" {
+		bits := map[string]int{"int8": 8, "int4": 4}[o.Quantize]
+		if _, err := precision.Quantize(m, precision.QuantizeOptions{Bits: bits, BlockSize: o.BlockSize}); err != nil {
+			ios.StopProgress()
+			return err
+		}
+		dtype = o.Quantize
+	}
+	xopts := xtexport.Options{Opset: o.Opset, InlineFunctions: o.Inline, ExternalData: o.ExternalData}
+	s := summary{Path: o.Output, Opset: o.Opset, Inlined: o.Inline, KVCache: o.KVCache, DType: dtype}
 	if o.Output != "" {
 		ios.StartProgress("writing %s", o.Output)
 		err = xtexport.WriteFile(o.Output, m, xopts)
@@ -377,6 +478,9 @@ func exportRun(o *Options) (err error) {
 		return err
 	}
 	s.Bytes = fi.Size()
+	if xtexport.UsesExternalData(m, xopts) {
+		s.ExternalData = xtexport.ExternalDataPath(s.Path)
+	}
 	s.Seconds = time.Since(start).Seconds()
 	s.Params, s.ParamBytes = paramCount(m.Graph)
 	if !o.Inline {
@@ -413,6 +517,10 @@ func exportRun(o *Options) (err error) {
 	t.Row("params", strconv.FormatInt(s.Params, 10))
 	t.Row("functions", functions)
 	t.Row("kv_cache", strconv.FormatBool(s.KVCache))
+	t.Row("dtype", s.DType)
+	if s.ExternalData != "" {
+		t.Row("external_data", s.ExternalData)
+	}
 	if s.TritonConfig != "" {
 		t.Row("triton_config", s.TritonConfig)
 		t.Row("triton_model", s.TritonModel)
@@ -434,18 +542,16 @@ func writeTriton(o *Options, m *graph.Model, xopts xtexport.Options, source stri
 	if err != nil {
 		return "", "", err
 	}
-	b, err := xtexport.Marshal(m, xopts)
-	if err != nil {
-		return "", "", err
-	}
-	return triton.WriteRepository(o.TritonRepo, c, b)
+	return triton.WriteRepositoryWith(o.TritonRepo, c, func(path string) error {
+		return xtexport.WriteFile(path, m, xopts)
+	})
 }
 
 // paramCount returns the number of elements and bytes of g's initializers.
 func paramCount(g *graph.Graph) (n, bytes int64) {
 	for _, t := range g.Initializers {
 		n += t.NumElements()
-		bytes += int64(len(t.Raw))
+		bytes += t.ByteSize()
 	}
 	return n, bytes
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/cmdtest"
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/cmdutil"
 	xtexport "github.com/xt2onnx/xt2onnx/export"
+	"github.com/xt2onnx/xt2onnx/precision"
 	_ "github.com/xt2onnx/xt2onnx/runtime/native" // --validate-backend accepts registered backends
 	_ "github.com/xt2onnx/xt2onnx/runtime/ort"
 )
@@ -169,6 +170,12 @@ func TestNewCmdExport(t *testing.T) {
 			got.IO, got.Ctx = nil, nil
 			if reflect.DeepEqual(got.ValidateBackends, []string{"ort"}) && tt.want.ValidateBackends == nil {
 				got.ValidateBackends = nil // the default, left out of the table
+			}
+			if got.DType == "auto" && tt.want.DType == "" {
+				got.DType = "" // the defaults, left out of the table
+			}
+			if got.BlockSize == precision.DefaultBlockSize && tt.want.BlockSize == 0 {
+				got.BlockSize = 0
 			}
 			if !reflect.DeepEqual(*got, tt.want) {
 				t.Errorf("options\n got %+v\nwant %+v", *got, tt.want)

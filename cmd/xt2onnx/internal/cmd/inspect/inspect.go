@@ -139,7 +139,7 @@ func inspectRun(o *Options) error {
 		if err := modelsrc.CheckFile(o.ModelPath); err != nil {
 			return err
 		}
-		m, err = onnximport.ReadFile(o.ModelPath)
+		m, err = onnximport.ReadFileWith(o.ModelPath, onnximport.ReadOptions{SkipTensorData: true})
 	}
 	if err != nil {
 		return err
@@ -202,7 +202,7 @@ func Describe(path string, m *graph.Model) *Report {
 	}
 	for _, t := range g.Initializers {
 		r.Params += t.NumElements()
-		r.ParamBytes += int64(len(t.Raw))
+		r.ParamBytes += t.ByteSize()
 	}
 	for _, e := range m.Metadata {
 		if json.Valid([]byte(e.Value)) && strings.HasPrefix(strings.TrimSpace(e.Value), "{") {
