@@ -9,9 +9,8 @@
 # The commands are the ```sh blocks, all in one bash session (variables set
 # in one block hold in the next), from the clone's top folder. A block right
 # after "<!-- readme-commands: setup -->" is the set-up (make demo, make
-# test): instead of it this script runs `make ort`, the part of it the
-# commands need, so that CI (which has just run make test) does not run the
-# whole suite again. A block right after "<!-- readme-commands: skip (why) -->"
+# test): of it this script runs `make demo` (which installs ONNX Runtime and
+# builds bin/xt2onnx) and leaves out `make test`, which CI has just run. A block right after "<!-- readme-commands: skip (why) -->"
 # needs what CI lacks (PyTorch, a Triton server) and is left out.
 #
 # go install writes into a temporary GOPATH (the module cache stays where it
@@ -31,7 +30,7 @@ extract() {
 			if (skip) { mode = "skip" } else if (setup) { mode = "setup" } else { mode = "run" }
 			skip = 0; setup = 0
 			if (mode == "run") { printf "\n# --- README.md line %d\n", NR + 1 }
-			if (mode == "setup") { printf "\n# --- README.md line %d: the set-up (make demo, make test); its first step instead:\nmake ort\n", NR + 1 }
+			if (mode == "setup") { printf "\n# --- README.md line %d: the set-up (make demo, make test); make test is what CI has just run:\nmake demo\n", NR + 1 }
 			next
 		}
 		/^```/ && inblock { inblock = 0; next }
