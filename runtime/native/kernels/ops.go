@@ -19,6 +19,7 @@ func DefaultRegistry() *Registry {
 	registerIndex(r)
 	registerCast(r)
 	registerQuant(r)
+	registerContrib(r)
 	registerReduce(r)
 	registerLogic(r)
 	registerAttention(r)
