@@ -65,9 +65,12 @@ func renderOpsDoc(r *Registry) string {
 		if rw.domain != "" {
 			name = rw.domain + "." + rw.op
 		}
-		url := fmt.Sprintf("https://onnx.ai/onnx/operators/onnx__%s.html", rw.op)
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | [onnx__%s](%s) |\n", name, strings.Join(rw.versions, ", "),
-			strings.Join(rw.inputs, " / "), strings.Join(rw.outputs, " / "), rw.op, url)
+		link := fmt.Sprintf("[onnx__%s](https://onnx.ai/onnx/operators/onnx__%s.html)", rw.op, rw.op)
+		if rw.domain == DomainMicrosoft {
+			link = fmt.Sprintf("[ContribOperators.md](https://github.com/microsoft/onnxruntime/blob/main/docs/ContribOperators.md#%s.%s)", rw.domain, rw.op)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", name, strings.Join(rw.versions, ", "),
+			strings.Join(rw.inputs, " / "), strings.Join(rw.outputs, " / "), link)
 	}
 	return b.String()
 }
