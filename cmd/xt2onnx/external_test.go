@@ -121,9 +121,11 @@ func TestExportPrecisions(t *testing.T) {
 		{[]string{"--dtype", "bfloat16", "--external-data"}, "bfloat16", "18"},
 		{[]string{"--quantize", "int8"}, "int8", "23"},
 		{[]string{"--quantize", "int4", "--block-size", "16", "--external-data"}, "int4", "23"},
+		{[]string{"--quantize", "int4", "--quantize-format", "matmulnbits", "--accuracy-level", "4"}, "int4", "18"},
+		{[]string{"--quantize", "int8", "--quantize-format", "matmulnbits", "--external-data"}, "int8", "18"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
-			path := filepath.Join(dir, tc.dtype+".onnx")
+			path := filepath.Join(dir, strings.Join(tc.args, "")+".onnx")
 			r := xt2onnx(t, append([]string{"export", "--preset", "tiny", "-o", path}, tc.args...)...)
 			if r.code != 0 {
 				t.Fatalf("exit %d\n%s", r.code, r.stderr)
@@ -145,6 +147,8 @@ func TestExportPrecisions(t *testing.T) {
 		{"--quantize", "int8", "--dtype", "float16"},
 		{"--quantize", "int8", "--opset", "18"},
 		{"--quantize", "int4", "--block-size", "1"},
+		{"--quantize", "int4", "--quantize-format", "matmulnbits", "--block-size", "8"},
+		{"--quantize-format", "matmulnbits"},
 		{"--dtype", "float8"},
 	} {
 		r := xt2onnx(t, append([]string{"export", "--preset", "tiny", "-o", filepath.Join(dir, "bad.onnx")}, args...)...)

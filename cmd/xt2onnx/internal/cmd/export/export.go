@@ -78,7 +78,12 @@ type Options struct {
 	// every MatMul weight, BlockSize rows to a scale.
 	Quantize  string
 	BlockSize int64
-	JSON      bool
+	// QuantizeFormat is how quantized weights are written: "dq"
+	// (DequantizeLinear, the default) or "matmulnbits" (ONNX Runtime's
+	// com.microsoft.MatMulNBits, with AccuracyLevel).
+	QuantizeFormat string
+	AccuracyLevel  int64
+	JSON           bool
 }
 
 var dtypes = map[string]graph.DType{"float32": graph.Float, "float16": graph.Float16, "bfloat16": graph.BFloat16}
@@ -145,6 +150,11 @@ BF16) gives float16 (bfloat16); anything else float32.
 float32 scale per --block-size input rows and output column (symmetric), each
 turned back into float32 by a standard DequantizeLinear (opset 21 or later, so
 --quantize exports at opset 23); embeddings, norms and biases stay float32.
+--quantize-format matmulnbits writes each quantized MatMul as ONNX Runtime's
+contrib operator com.microsoft.MatMulNBits instead (the same weights, packed
+for it; --block-size a power of two of at least 16; --accuracy-level sets its
+accuracy_level, 4 letting ONNX Runtime compute in int8): faster in ONNX
+Runtime, run by the native backend too, but not by other runtimes.
 
 Every file is written to a temporary file in its directory and renamed into
 place, so none is ever left half-written. A summary (path, bytes, opset, parameters,
@@ -175,6 +185,9 @@ object with --json.`,
   # Half precision, or int4 weights in blocks of 32 rows
   xt2onnx export --config config.json --weights model.safetensors --dtype float16 -o model-f16.onnx
   xt2onnx export --config config.json --weights model.safetensors --quantize int4 --block-size 32 -o model-q4.onnx
+
+  # int4 weights as ONNX Runtime's MatMulNBits, for speed in ONNX Runtime
+  xt2onnx export --config config.json --weights model.safetensors --quantize int4 --quantize-format matmulnbits -o model-q4n.onnx
 
   # A Triton model repository: models/tiny/config.pbtxt, models/tiny/1/model.onnx
   xt2onnx export --preset tiny --triton-repo models --name tiny`,
@@ -222,8 +235,11 @@ object with --json.`,
 	cmdutil.StringEnumFlag(fl, &opts.DType, "dtype", "", "auto", []string{"auto", "float32", "float16", "bfloat16"},
 		"precision (auto: float32, or float16/bfloat16 when every weight of --weights is F16/BF16)")
 	cmdutil.StringEnumFlag(fl, &opts.Quantize, "quantize", "", "", []string{"int8", "int4"},
-		"store every MatMul weight quantized, dequantized by DequantizeLinear (implies --opset 23)")
+		"store every MatMul weight quantized (--quantize-format dq: dequantized by DequantizeLinear, implies --opset 23)")
 	fl.Int64Var(&opts.BlockSize, "block-size", precision.DefaultBlockSize, "input rows of a weight that share a scale, with --quantize")
+	cmdutil.StringEnumFlag(fl, &opts.QuantizeFormat, "quantize-format", "", precision.FormatDQ, precision.QuantizeFormats(),
+		"how --quantize writes the weights (dq: standard DequantizeLinear, any runtime; matmulnbits: ONNX Runtime's com.microsoft.MatMulNBits, faster there)")
+	fl.Int64Var(&opts.AccuracyLevel, "accuracy-level", 0, "accuracy_level of MatMulNBits, with --quantize-format matmulnbits: 0 unset, 1 float32, 2 float16, 3 bfloat16, 4 int8")
 	fl.BoolVar(&opts.JSON, "json", false, "print the summary as JSON")
 	_ = cmd.RegisterFlagCompletionFunc("preset", cobra.FixedCompletions(builder.Presets(), cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.MarkFlagFilename("config", "json")
@@ -265,9 +281,17 @@ func (o *Options) validate(cmd *cobra.Command, mask string) error {
 		return cmdutil.FlagErrorf("--block-size applies to --quantize only")
 	case o.Quantize != "" && o.BlockSize < 2:
 		return cmdutil.FlagErrorf("--block-size %d: must be at least 2", o.BlockSize)
+	case changed("quantize-format") && o.Quantize == "":
+		return cmdutil.FlagErrorf("--quantize-format applies to --quantize only")
+	case changed("accuracy-level") && o.QuantizeFormat != precision.FormatMatMulNBits:
+		return cmdutil.FlagErrorf("--accuracy-level applies to --quantize-format matmulnbits only")
+	case o.AccuracyLevel < 0 || o.AccuracyLevel > 4:
+		return cmdutil.FlagErrorf("--accuracy-level %d: want 0 (unset), 1 (float32), 2 (float16), 3 (bfloat16) or 4 (int8)", o.AccuracyLevel)
+	case o.Quantize != "" && o.QuantizeFormat == precision.FormatMatMulNBits && (o.BlockSize < 16 || o.BlockSize&(o.BlockSize-1) != 0):
+		return cmdutil.FlagErrorf("--block-size %d: --quantize-format matmulnbits wants a power of two of at least 16 (16, 32, 64, 128…)", o.BlockSize)
 	case o.Quantize != "" && o.DType != "auto" && o.DType != "float32":
 		return cmdutil.FlagErrorf("--quantize and --dtype %s cannot be used together: quantized weights are dequantized to float32", o.DType)
-	case o.Quantize != "" && changed("opset") && o.Opset < precision.MinQuantizeOpset:
+	case o.Quantize != "" && o.QuantizeFormat == precision.FormatDQ && changed("opset") && o.Opset < precision.MinQuantizeOpset:
 		return cmdutil.FlagErrorf("--quantize needs --opset %d or later (blocked DequantizeLinear); want --opset 23", precision.MinQuantizeOpset)
 	case (changed("validate-backend") || changed("atol") || changed("rtol") || changed("device")) && o.Validate == "":
 		return cmdutil.FlagErrorf("--validate-backend, --atol, --rtol and --device apply to --validate only")
@@ -295,7 +319,7 @@ func (o *Options) validate(cmd *cobra.Command, mask string) error {
 		o.RandomWeights = true
 	}
 	if o.Quantize != "" {
-		if !changed("opset") {
+		if !changed("opset") && o.QuantizeFormat == precision.FormatDQ {
 			o.Opset = 23
 		}
 		o.DType = "float32"
@@ -442,7 +466,7 @@ func exportRun(o *Options) (err error) {
 	}
 	if o.Quantize != "" {
 		bits := map[string]int{"int8": 8, "int4": 4}[o.Quantize]
-		if _, err := precision.Quantize(m, precision.QuantizeOptions{Bits: bits, BlockSize: o.BlockSize}); err != nil {
+		if _, err := precision.Quantize(m, precision.QuantizeOptions{Bits: bits, BlockSize: o.BlockSize, Format: o.QuantizeFormat, AccuracyLevel: o.AccuracyLevel}); err != nil {
 			ios.StopProgress()
 			return err
 		}

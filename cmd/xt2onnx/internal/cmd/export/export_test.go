@@ -155,6 +155,41 @@ func TestNewCmdExport(t *testing.T) {
 			flagErr: true,
 		},
 		{
+			name: "int4 as MatMulNBits keeps the default opset",
+			args: []string{"--preset", "tiny", "--quantize", "int4", "--quantize-format", "matmulnbits", "--accuracy-level", "4", "--block-size", "64", "-o", "m.onnx"},
+			want: Options{Preset: "tiny", RandomWeights: true, Output: "m.onnx", Opset: 18, TritonMaxBatch: 8, DType: "float32",
+				Quantize: "int4", BlockSize: 64, QuantizeFormat: "matmulnbits", AccuracyLevel: 4},
+		},
+		{
+			name:    "MatMulNBits block size not a power of two",
+			args:    []string{"--preset", "tiny", "--quantize", "int4", "--quantize-format", "matmulnbits", "--block-size", "24", "-o", "m.onnx"},
+			wantErr: "--block-size 24: --quantize-format matmulnbits wants a power of two of at least 16 (16, 32, 64, 128…)",
+			flagErr: true,
+		},
+		{
+			name:    "quantize format without quantize",
+			args:    []string{"--preset", "tiny", "--quantize-format", "matmulnbits", "-o", "m.onnx"},
+			wantErr: "--quantize-format applies to --quantize only",
+			flagErr: true,
+		},
+		{
+			name:    "accuracy level with dq",
+			args:    []string{"--preset", "tiny", "--quantize", "int4", "--accuracy-level", "4", "-o", "m.onnx"},
+			wantErr: "--accuracy-level applies to --quantize-format matmulnbits only",
+			flagErr: true,
+		},
+		{
+			name:    "accuracy level 5",
+			args:    []string{"--preset", "tiny", "--quantize", "int4", "--quantize-format", "matmulnbits", "--accuracy-level", "5", "-o", "m.onnx"},
+			wantErr: "--accuracy-level 5: want 0 (unset), 1 (float32), 2 (float16), 3 (bfloat16) or 4 (int8)",
+			flagErr: true,
+		},
+		{
+			name:    "unknown quantize format",
+			args:    []string{"--preset", "tiny", "--quantize", "int4", "--quantize-format", "qdq", "-o", "m.onnx"},
+			wantErr: `invalid argument "qdq" for "--quantize-format" flag: want dq or matmulnbits`,
+		},
+		{
 			name:    "positional argument",
 			args:    []string{"model.json", "-o", "m.onnx"},
 			wantErr: `unexpected argument "model.json": export takes flags only`,
@@ -176,6 +211,9 @@ func TestNewCmdExport(t *testing.T) {
 			}
 			if got.BlockSize == precision.DefaultBlockSize && tt.want.BlockSize == 0 {
 				got.BlockSize = 0
+			}
+			if got.QuantizeFormat == precision.FormatDQ && tt.want.QuantizeFormat == "" {
+				got.QuantizeFormat = ""
 			}
 			if !reflect.DeepEqual(*got, tt.want) {
 				t.Errorf("options\n got %+v\nwant %+v", *got, tt.want)
