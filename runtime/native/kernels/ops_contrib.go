@@ -42,11 +42,11 @@ func shapeMatMulNBits(n *Node, in []Type) ([]Type, error) {
 		return []Type{t}, nil
 	}
 	if len(a) == 0 {
-		return nil, fmt.Errorf("A must have rank ≥ 1, got a scalar")
+		return nil, fmt.Errorf("input A must have rank ≥ 1, got a scalar")
 	}
 	k := attrIntOf(n, "K", 0)
 	if conflict(a[len(a)-1], Known(k)) {
-		return nil, fmt.Errorf("A's last dimension %s is not K = %d", a[len(a)-1], k)
+		return nil, fmt.Errorf("the last dimension of input A, %s , is not K = %d", a[len(a)-1], k)
 	}
 	t.Shape = append(cloneDims(a[:len(a)-1]), Known(attrIntOf(n, "N", 0)))
 	return []Type{t}, nil
@@ -151,17 +151,17 @@ func addRows[T float32 | float64](out, bias []T) {
 func (s nbitsSpec) check(x, b, scales, zp, bias *tensor.Dense) error {
 	dt := x.Dtype()
 	if dt != tensor.Float32 && dt != tensor.Float64 {
-		return fmt.Errorf("A must be float32, float64, float16 or bfloat16, got %s", dtName(dt))
+		return fmt.Errorf("input A must be float32, float64, float16 or bfloat16, got %s", dtName(dt))
 	}
 	xs := shapeOf(x)
 	if len(xs) == 0 || xs[len(xs)-1] != s.k {
-		return fmt.Errorf("A has shape %v: its last dimension must be K = %d", xs, s.k)
+		return fmt.Errorf("input A has shape %v: its last dimension must be K = %d", xs, s.k)
 	}
 	if b.Dtype() != tensor.Uint8 {
-		return fmt.Errorf("B must be uint8, got %s", dtName(b.Dtype()))
+		return fmt.Errorf("input B must be uint8, got %s", dtName(b.Dtype()))
 	}
 	if want := []int{s.n, s.kBlocks, s.blob}; !equalInts(shapeOf(b), want) {
-		return fmt.Errorf("B has shape %v, want [N, k_blocks, blob_size] = %v (K %d, N %d, bits %d, block_size %d)", shapeOf(b), want, s.k, s.n, s.bits, s.block)
+		return fmt.Errorf("input B has shape %v, want [N, k_blocks, blob_size] = %v (K %d, N %d, bits %d, block_size %d)", shapeOf(b), want, s.k, s.n, s.bits, s.block)
 	}
 	if scales.Dtype() != dt {
 		return fmt.Errorf("scales are %s, A %s: they must match", dtName(scales.Dtype()), dtName(dt))
