@@ -46,7 +46,7 @@ func shapeMatMulNBits(n *Node, in []Type) ([]Type, error) {
 	}
 	k := attrIntOf(n, "K", 0)
 	if conflict(a[len(a)-1], Known(k)) {
-		return nil, fmt.Errorf("the last dimension of input A, %s , is not K = %d", a[len(a)-1], k)
+		return nil, fmt.Errorf("the last dimension of input A, %s, is not K = %d", a[len(a)-1], k)
 	}
 	t.Shape = append(cloneDims(a[:len(a)-1]), Known(attrIntOf(n, "N", 0)))
 	return []Type{t}, nil
