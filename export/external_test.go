@@ -109,7 +109,11 @@ func TestTinyPresetGoldenHash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const want = "c3860dbce6ab8c7f3d32fb3f3bfe6d28c18257e47df6905c3dabf74818da5732" // main before external data: export --preset tiny --seed 3
+	// export --preset tiny --seed 3 of main before external data landed
+	// (5376d72). The builder of issue 12 emits each attention's q before its
+	// k, so the hash differs from the one before that (c3860dbc…), which
+	// had the same nodes in another order.
+	const want = "a962f9606794070e2a467665fd7c754e6d9f35316c301fd00078f5379990a594"
 	if got := sum(data); got != want {
 		t.Fatalf("preset tiny (seed 3) sha256 %s, want %s", got, want)
 	}

@@ -41,6 +41,15 @@ func (l Limits) Tokens(input string) int64 {
 	return DefaultVocab
 }
 
+// CheckSeq returns an error when inputs of seq positions would be longer
+// than the model's max_seq_len (when it is known).
+func (l Limits) CheckSeq(seq int64) error {
+	if l.MaxSeqLen > 0 && seq > l.MaxSeqLen {
+		return fmt.Errorf("--seq %d is longer than the model's max_seq_len %d: use --seq %d or less", seq, l.MaxSeqLen, l.MaxSeqLen)
+	}
+	return nil
+}
+
 // ReadLimits reads the token ranges and the max sequence length from the
 // metadata of the model file at path. A model without (readable) metadata
 // gets the defaults: the runtime reports a broken file better.

@@ -1,6 +1,7 @@
 package inputs
 
 import (
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -175,6 +176,22 @@ func TestReadExtraInputs(t *testing.T) {
 		}
 		if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 			t.Errorf("%s: error %v, want %q", tt.name, err, tt.wantErr)
+		}
+	}
+}
+
+func TestLimitsCheckSeq(t *testing.T) {
+	for _, tc := range []struct {
+		max, seq int64
+		wantErr  string
+	}{
+		{0, 1 << 20, ""}, // unknown limit: anything goes
+		{64, 64, ""},
+		{64, 65, "--seq 65 is longer than the model's max_seq_len 64: use --seq 64 or less"},
+	} {
+		err := Limits{MaxSeqLen: tc.max}.CheckSeq(tc.seq)
+		if got := fmt.Sprint(err); (tc.wantErr == "" && err != nil) || (tc.wantErr != "" && got != tc.wantErr) {
+			t.Errorf("max %d seq %d: error %v, want %q", tc.max, tc.seq, err, tc.wantErr)
 		}
 	}
 }

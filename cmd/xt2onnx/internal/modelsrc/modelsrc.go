@@ -60,6 +60,28 @@ func CheckFile(path string) error {
 	return nil
 }
 
+// Progress is the part of iostreams.IOStreams that Resolve reports with.
+type Progress interface {
+	StartProgress(format string, args ...any)
+	StopProgress()
+}
+
+// Resolve returns the model a command was given: the built-in preset when
+// preset is set (built in memory with random weights, seed 0, reporting on
+// p while it builds), else the file at path, checked to be a non-empty
+// regular file.
+func Resolve(p Progress, path, preset string) (*Model, error) {
+	if preset == "" {
+		if err := CheckFile(path); err != nil {
+			return nil, err
+		}
+		return &Model{Name: path, Path: path}, nil
+	}
+	p.StartProgress("building preset %s", preset)
+	defer p.StopProgress()
+	return Preset(preset, 0, false)
+}
+
 // Limits returns what the model's metadata says about valid inputs.
 func (m *Model) Limits() inputs.Limits {
 	if m.Path != "" {

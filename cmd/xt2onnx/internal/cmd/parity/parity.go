@@ -159,21 +159,15 @@ func parityRun(o *Options) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	m := &modelsrc.Model{Name: o.ModelPath, Path: o.ModelPath}
-	if o.Preset != "" {
-		ios.StartProgress("building preset %s", o.Preset)
-		var err error
-		m, err = modelsrc.Preset(o.Preset, 0, false)
-		ios.StopProgress()
-		if err != nil {
-			return err
-		}
-	} else if err := modelsrc.CheckFile(o.ModelPath); err != nil {
+	m, err := modelsrc.Resolve(ios, o.ModelPath, o.Preset)
+	if err != nil {
 		return err
 	}
 	limits := m.Limits()
-	if o.Random && limits.MaxSeqLen > 0 && o.Seq > limits.MaxSeqLen {
-		return fmt.Errorf("--seq %d is longer than the model's max_seq_len %d: use --seq %d or less", o.Seq, limits.MaxSeqLen, limits.MaxSeqLen)
+	if o.Random {
+		if err := limits.CheckSeq(int64(o.Seq)); err != nil {
+			return err
+		}
 	}
 	var sessions [2]runtime.Session
 	for i, b := range o.Backends {
@@ -192,7 +186,6 @@ func parityRun(o *Options) error {
 	}
 	infos := sessions[0].Inputs()
 	var inputs map[string]*runtime.Tensor
-	var err error
 	if o.Random {
 		inputs, err = modelinputs.Random(infos, o.Batch, o.Seq, o.Seed, limits.Tokens, o.MaxTensorBytes)
 	} else {

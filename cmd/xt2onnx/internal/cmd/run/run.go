@@ -137,21 +137,15 @@ func runRun(o *Options) error {
 			return fmt.Errorf("cannot write %s: directory %s does not exist", o.Output, filepath.Dir(o.Output))
 		}
 	}
-	m := &modelsrc.Model{Name: o.ModelPath, Path: o.ModelPath}
-	if o.Preset != "" {
-		ios.StartProgress("building preset %s", o.Preset)
-		var err error
-		m, err = modelsrc.Preset(o.Preset, 0, false)
-		ios.StopProgress()
-		if err != nil {
-			return err
-		}
-	} else if err := modelsrc.CheckFile(o.ModelPath); err != nil {
+	m, err := modelsrc.Resolve(ios, o.ModelPath, o.Preset)
+	if err != nil {
 		return err
 	}
 	limits := m.Limits()
-	if o.Random && limits.MaxSeqLen > 0 && o.Seq > limits.MaxSeqLen {
-		return fmt.Errorf("--seq %d is longer than the model's max_seq_len %d: use --seq %d or less", o.Seq, limits.MaxSeqLen, limits.MaxSeqLen)
+	if o.Random {
+		if err := limits.CheckSeq(int64(o.Seq)); err != nil {
+			return err
+		}
 	}
 
 	ios.StartProgress("loading %s", m.Name)
