@@ -175,3 +175,22 @@ func TestMatMulNBitsBudget(t *testing.T) {
 		t.Fatalf("error %v, want a budget error (a 16×64 float32 weight is 4 KiB > 1 KiB)", err)
 	}
 }
+
+// The shape rule keeps A's leading dimensions (named ones too) and puts N
+// last; a known last dimension other than K is an error.
+func TestMatMulNBitsShape(t *testing.T) {
+	s, _ := DefaultRegistry().Lookup(DomainMicrosoft, "MatMulNBits", 1)
+	n := &Node{Node: &graph.Node{Name: "n", Domain: DomainMicrosoft, OpType: "MatMulNBits", Attrs: nbitsAttrs(64, 10, 4, 32)}, Opset: 1}
+	a := Type{DType: graph.Float, Shape: []Dim{{Expr: "batch"}, {Expr: "seq"}, Known(64)}}
+	out, err := s.Shape(n, []Type{a, {}, {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := out[0].String(); got != "float32[batch seq 10]" {
+		t.Errorf("output %s, want float32[batch seq 10]", got)
+	}
+	a.Shape[2] = Known(63)
+	if _, err := s.Shape(n, []Type{a, {}, {}}); err == nil || !strings.Contains(err.Error(), "is not K = 64") {
+		t.Errorf("error %v, want one saying the last dimension is not K", err)
+	}
+}
