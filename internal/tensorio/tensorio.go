@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"unsafe"
 
 	"github.com/xt2onnx/xt2onnx/internal/safetensors"
 	"github.com/xt2onnx/xt2onnx/runtime"
@@ -84,8 +83,26 @@ func convert(f *safetensors.File, info safetensors.TensorInfo, want runtime.DTyp
 	return nil, fmt.Errorf("stored as %s, model expects %s (no exact conversion)", info.DType, want)
 }
 
+// safetensorsDTypes maps each runtime dtype safetensors can store to its
+// safetensors name.
+var safetensorsDTypes = map[runtime.DType]safetensors.DType{
+	runtime.Float32:  safetensors.DTypeF32,
+	runtime.Float64:  safetensors.DTypeF64,
+	runtime.Float16:  safetensors.DTypeF16,
+	runtime.BFloat16: safetensors.DTypeBF16,
+	runtime.Int8:     safetensors.DTypeI8,
+	runtime.Int16:    safetensors.DTypeI16,
+	runtime.Int32:    safetensors.DTypeI32,
+	runtime.Int64:    safetensors.DTypeI64,
+	runtime.Uint8:    safetensors.DTypeU8,
+	runtime.Uint16:   safetensors.DTypeU16,
+	runtime.Uint32:   safetensors.DTypeU32,
+	runtime.Uint64:   safetensors.DTypeU64,
+	runtime.Bool:     safetensors.DTypeBool,
+}
+
 // ToSafetensors converts named runtime tensors to safetensors tensors,
-// sorted by name, with prefix added to each name.
+// sorted by name, with prefix added to each name. Each keeps its own dtype.
 func ToSafetensors(prefix string, ts map[string]*runtime.Tensor) ([]safetensors.Tensor, error) {
 	names := make([]string, 0, len(ts))
 	for n := range ts {
@@ -95,59 +112,20 @@ func ToSafetensors(prefix string, ts map[string]*runtime.Tensor) ([]safetensors.
 	out := make([]safetensors.Tensor, 0, len(names))
 	for _, n := range names {
 		t := ts[n]
-		name := prefix + n
-		switch t.DType() {
-		case runtime.Float32:
-			v, _ := t.Float32s()
-			out = append(out, safetensors.F32(name, t.Shape(), v))
-		case runtime.Float64:
-			v, _ := t.Float64s()
-			out = append(out, safetensors.F64(name, t.Shape(), v))
-		case runtime.Int64:
-			v, _ := t.Int64s()
-			out = append(out, safetensors.I64(name, t.Shape(), v))
-		case runtime.Uint8:
-			v, _ := t.Uint8s()
-			out = append(out, safetensors.U8(name, t.Shape(), v))
-		case runtime.Bool:
-			v, _ := t.Bools()
-			out = append(out, safetensors.Bool(name, t.Shape(), v))
-		case runtime.Float16:
-			v, _ := t.Float16Bits()
-			out = append(out, safetensors.Tensor{Name: name, DType: safetensors.DTypeF16, Shape: t.Shape(), Data: leBytes(v)})
-		case runtime.BFloat16:
-			v, _ := t.BFloat16Bits()
-			out = append(out, safetensors.Tensor{Name: name, DType: safetensors.DTypeBF16, Shape: t.Shape(), Data: leBytes(v)})
-		case runtime.Int32:
-			v, _ := t.Int32s()
-			out = append(out, safetensors.Tensor{Name: name, DType: safetensors.DTypeI32, Shape: t.Shape(), Data: leBytes(v)})
-		case runtime.Int16:
-			v, _ := t.Int16s()
-			out = append(out, safetensors.Tensor{Name: name, DType: safetensors.DTypeI16, Shape: t.Shape(), Data: leBytes(v)})
-		case runtime.Int8:
-			v, _ := t.Int8s()
-			out = append(out, safetensors.Tensor{Name: name, DType: safetensors.DTypeI8, Shape: t.Shape(), Data: leBytes(v)})
-		case runtime.Uint16:
-			v, _ := t.Uint16s()
-			out = append(out, safetensors.Tensor{Name: name, DType: safetensors.DTypeU16, Shape: t.Shape(), Data: leBytes(v)})
-		case runtime.Uint32:
-			v, _ := t.Uint32s()
-			out = append(out, safetensors.Tensor{Name: name, DType: safetensors.DTypeU32, Shape: t.Shape(), Data: leBytes(v)})
-		case runtime.Uint64:
-			v, _ := t.Uint64s()
-			out = append(out, safetensors.Tensor{Name: name, DType: safetensors.DTypeU64, Shape: t.Shape(), Data: leBytes(v)})
-		default:
+		dt, ok := safetensorsDTypes[t.DType()]
+		if !ok {
 			return nil, fmt.Errorf("tensor %q: cannot store %s in safetensors yet", n, t.DType())
 		}
+		out = append(out, safetensors.Tensor{Name: prefix + n, DType: dt, Shape: t.Shape(), Data: leBytes(t.Data())})
 	}
 	return out, nil
 }
 
-// leBytes returns the little-endian bytes of v, each element in its own
-// width.
-func leBytes[T int8 | int16 | int32 | uint16 | uint32 | uint64](v []T) []byte {
+// leBytes encodes a slice of fixed-size elements (a runtime.Tensor's
+// data) little-endian; bools become one byte each, 0 or 1.
+func leBytes(data any) []byte {
 	var buf bytes.Buffer
-	buf.Grow(len(v) * int(unsafe.Sizeof(T(0))))
-	_ = binary.Write(&buf, binary.LittleEndian, v)
+	buf.Grow(binary.Size(data))
+	_ = binary.Write(&buf, binary.LittleEndian, data)
 	return buf.Bytes()
 }
