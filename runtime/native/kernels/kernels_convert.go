@@ -30,12 +30,9 @@ func DenseFromTensor(t *graph.Tensor) (*tensor.Dense, error) {
 	if err := t.Check(); err != nil {
 		return nil, fmt.Errorf("native: %w", err)
 	}
-	shape := make([]int, len(t.Dims))
-	for i, d := range t.Dims {
-		if d > maxDim {
-			return nil, fmt.Errorf("native: tensor %q: dimension %d is too large", t.Name, d)
-		}
-		shape[i] = int(d)
+	shape, err := denseShape(t)
+	if err != nil {
+		return nil, err
 	}
 	size := int(dt.Size())
 	if littleEndian && dt != tensor.Bool && len(t.Raw) > 0 && uintptr(unsafe.Pointer(&t.Raw[0]))%uintptr(size) == 0 {
@@ -63,12 +60,9 @@ func unpack4(t *graph.Tensor) (*tensor.Dense, error) {
 	if err := t.Check(); err != nil {
 		return nil, fmt.Errorf("native: %w", err)
 	}
-	shape := make([]int, len(t.Dims))
-	for i, d := range t.Dims {
-		if d > maxDim {
-			return nil, fmt.Errorf("native: tensor %q: dimension %d is too large", t.Name, d)
-		}
-		shape[i] = int(d)
+	shape, err := denseShape(t)
+	if err != nil {
+		return nil, err
 	}
 	n := int(t.NumElements())
 	if t.DType == graph.Uint4 {
@@ -114,4 +108,17 @@ func swapBytes(raw []byte, size int) {
 			raw[a], raw[b] = raw[b], raw[a]
 		}
 	}
+}
+
+// denseShape returns t's dims as a Dense shape, refusing a dimension too
+// large for the native backend.
+func denseShape(t *graph.Tensor) ([]int, error) {
+	shape := make([]int, len(t.Dims))
+	for i, d := range t.Dims {
+		if d > maxDim {
+			return nil, fmt.Errorf("native: tensor %q: dimension %d is too large", t.Name, d)
+		}
+		shape[i] = int(d)
+	}
+	return shape, nil
 }
