@@ -453,6 +453,22 @@ func mapNumeric(ec *ExecContext, x *tensor.Dense, op string) (*tensor.Dense, err
 // where selects from x where cond is true and from y elsewhere, with
 // three-way broadcasting. It moves elements by size, so it serves every
 // element type.
+// whereTyped is where's loop for one element type.
+func whereTyped[T any](p *bplan, c []bool, x, y, d []T) {
+	cs, xst, yst := p.istr[0], p.istr[1], p.istr[2]
+	p.each(func(o int, offs []int) {
+		ci, xi, yi := offs[0], offs[1], offs[2]
+		out := d[o : o+p.inner]
+		for i := range out {
+			if c[ci+i*cs] {
+				out[i] = x[xi+i*xst]
+			} else {
+				out[i] = y[yi+i*yst]
+			}
+		}
+	})
+}
+
 func where(ec *ExecContext, cond, x, y *tensor.Dense) (*tensor.Dense, error) {
 	if cond.Dtype() != tensor.Bool {
 		return nil, fmt.Errorf("condition must be bool, got %s", dtName(cond.Dtype()))
@@ -466,6 +482,11 @@ func where(ec *ExecContext, cond, x, y *tensor.Dense) (*tensor.Dense, error) {
 	}
 	out := ec.alloc(x.Dtype(), p.out)
 	c := view[bool](cond)
+	if x.Dtype() == tensor.Float32 {
+		// The attention masks' case, without a copy call per element.
+		whereTyped(p, c, view[float32](x), view[float32](y), view[float32](out))
+		return out, nil
+	}
 	es := int(x.Dtype().Size())
 	xs, ys, d := x.Header.Raw, y.Header.Raw, out.Header.Raw
 	cs, xst, yst := p.istr[0], p.istr[1], p.istr[2]

@@ -60,6 +60,22 @@ func batchGemmFloat[T gemm.Float](ec *ExecContext, transA, transB bool, m, n, k 
 		ldb = k
 	}
 	r := ec.runner()
+	if m == 1 && !transA && !transB {
+		// Vector-matrix products (a decode step's attention over a KV
+		// cache read in place): gemm.Gemv streams B's rows.
+		one := func(i int) {
+			j := jobs[i]
+			gemm.Gemv(k, n, a[j.a:j.a+k], b[j.b:j.b+k*n], n, c[j.c:j.c+n])
+		}
+		if r != nil && len(jobs) > 1 && float64(k)*float64(n)*float64(len(jobs)) >= 1<<18 {
+			r.Run(len(jobs), one)
+			return
+		}
+		for i := range jobs {
+			one(i)
+		}
+		return
+	}
 	if sa, sb, sc, ok := uniform(jobs); ok {
 		gemm.GemmStrided(transA, transB, m, n, k, 1, a, lda, sa, b, ldb, sb, 0, c, n, sc, len(jobs), r)
 		return
