@@ -72,6 +72,10 @@ type Options struct {
 	// ContinuousTransformerWrapper decoders, and the decoder part of an
 	// XTransformer.
 	KVCache bool
+	// KVLayout chooses how a KVCache model takes and returns its
+	// self-attention cache (KVLayoutConcat, the zero value, or
+	// KVLayoutBuffer).
+	KVLayout KVLayout
 	// Part exports one half of an XTransformer (see Part); the zero value
 	// exports the whole model, src and tgt in, logits out.
 	Part Part
@@ -86,6 +90,30 @@ type Options struct {
 	// memory).
 	Stream bool
 }
+
+// KVLayout is the form of a KV-cache model's self-attention cache.
+type KVLayout string
+
+// The KV-cache layouts.
+const (
+	// KVLayoutConcat takes past_key_<i> and past_value_<i> ([batch, kv
+	// heads, past_seq, dim_head]) and returns them extended by the new
+	// positions (present_*), the convention of most ONNX decoder exports.
+	// The graph's Concat writes the whole cache at every step.
+	KVLayoutConcat KVLayout = ""
+	// KVLayoutBuffer takes the cache as fixed-capacity buffers the caller
+	// owns and returns only the new positions, so a step reads the cache
+	// and writes nothing of it: cache_key_<i> holds the keys transposed
+	// ([batch, kv heads, dim_head, capacity]), cache_value_<i> the values
+	// ([batch, kv heads, capacity, dim_head]), cache_len (int64 [1]) how
+	// many leading positions of them are valid (clamped to the capacity;
+	// the other slots must hold finite values, which get zero weight);
+	// new_key_<i> ([batch, kv heads, dim_head, seq]) and
+	// new_value_<i> ([batch, kv heads, seq, dim_head]) are the step's
+	// positions, which the caller writes at cache_len before the next
+	// step. Token-shift caches keep the concat form.
+	KVLayoutBuffer KVLayout = "buffer"
+)
 
 // Part names one half of an XTransformer exported as two models, so that
 // generation runs the encoder once per source and then only the decoder.
@@ -112,6 +140,7 @@ const (
 	MetaKVCache     = "xt2onnx.kv_cache"     // "1" when the model takes past_* inputs
 	MetaCacheSlides = "xt2onnx.cache_slides" // "1" when the cache may slide (Config.CacheSlides)
 	MetaPart        = "xt2onnx.part"         // "encoder" or "decoder" for an XTransformer part
+	MetaKVLayout    = "xt2onnx.kv_layout"    // "buffer" for KVLayoutBuffer; absent for concat
 )
 
 // Names of the cross-attention inputs of an XTransformer decoder part (and
@@ -191,6 +220,11 @@ func Unsupported(cfg *Config, opts Options) []string {
 			out = append(out, "KV cache together with a mask input (generation needs none)")
 		}
 	}
+	if opts.KVLayout != KVLayoutConcat && opts.KVLayout != KVLayoutBuffer {
+		out = append(out, fmt.Sprintf("KV layout %q (want %q or %q)", opts.KVLayout, "concat", KVLayoutBuffer))
+	} else if opts.KVLayout == KVLayoutBuffer && !opts.KVCache {
+		out = append(out, "KV layout buffer without the KV cache (Options.KVCache)")
+	}
 	if opts.Opset != 0 && opts.Opset < 17 {
 		out = append(out, fmt.Sprintf("opset %d (LayerNormalization needs opset 17 or newer)", opts.Opset))
 	}
@@ -254,6 +288,9 @@ func Build(cfg *Config, w Weights, sourceName string, opts Options) (*graph.Mode
 	m.SetMetadata(MetaConfig, string(cfgJSON))
 	if opts.KVCache {
 		m.SetMetadata(MetaKVCache, "1")
+		if opts.KVLayout == KVLayoutBuffer {
+			m.SetMetadata(MetaKVLayout, string(KVLayoutBuffer))
+		}
 		if cfg.CacheSlides() {
 			m.SetMetadata(MetaCacheSlides, "1")
 		}

@@ -1,6 +1,8 @@
 package builder
 
 import (
+	"bytes"
+	"fmt"
 	"math"
 
 	"github.com/xt2onnx/xt2onnx/graph"
@@ -57,7 +59,29 @@ func (mb *modelBuilder) selfSite(prefix string, l *AttentionLayers, x, mask stri
 	if mb.kv != nil {
 		past = mb.kv.pastLen
 	}
-	if mem > 0 || past != "" {
+	var valid string // KVLayoutBuffer: which keys hold a position
+	if mb.kv != nil && mb.kv.buffer {
+		// Keys: num_mem_kv memory keys, the buffer's capacity slots (the
+		// first past of them valid), the new ones; queries are the new
+		// ones, at mem + past + 0 … n−1.
+		qpos = b.Op("Add", p+".query_positions.past", []string{qpos, past})
+		slots := mb.rangeOf(p+".slots", mb.kv.capacity)
+		bufPos, newPos := slots, qpos
+		parts, keep := []string{}, []string{}
+		if mem > 0 {
+			m := b.ConstInt64("const.mem_kv", nil, mem)
+			bufPos = b.Op("Add", p+".slot_positions", []string{slots, m})
+			newPos = b.Op("Add", p+".query_positions.offset", []string{qpos, m})
+			parts = append(parts, mb.rangeOf(p+".mem_positions", m))
+			keep = append(keep, b.Const("const.mem_valid", &graph.Tensor{DType: graph.Bool, Dims: []int64{mem}, Raw: bytes.Repeat([]byte{1}, int(mem))}))
+		}
+		qpos = newPos
+		parts = append(parts, bufPos, newPos)
+		kpos = b.Op("Concat", p+".key_positions", parts, graph.AInt("axis", 0))
+		keep = append(keep, b.Op("Less", p+".slot_valid", []string{slots, past}),
+			b.Op("Expand", p+".new_valid", []string{b.Const("const.true_1d", &graph.Tensor{DType: graph.Bool, Dims: []int64{1}, Raw: []byte{1}}), ops.Unsqueeze(b, p+".n_1d", n, 0)}))
+		valid = b.Op("Concat", p+".key_valid", keep, graph.AInt("axis", 0))
+	} else if mem > 0 || past != "" {
 		j := n
 		if past != "" {
 			qpos = b.Op("Add", p+".query_positions.past", []string{qpos, past})
@@ -70,12 +94,24 @@ func (mb *modelBuilder) selfSite(prefix string, l *AttentionLayers, x, mask stri
 		kpos = mb.rangeOf(p+".key_positions", j)
 	}
 	s := &attnSite{self: true, keep: mb.keepMask(p, l, l.Causal(), qpos, kpos, mask, mem)}
+	if valid != "" {
+		v := ops.Unsqueeze(b, p+".key_valid_row", valid, 0)
+		if s.keep == "" {
+			s.keep = v
+		} else {
+			s.keep = b.Op("And", p+".keep_valid", []string{s.keep, v})
+		}
+	}
 	switch l.RelPos() {
 	case RelPosT5:
 		s.bias = mb.t5Bias(prefix, l, qpos, kpos)
 	case RelPosAlibi, RelPosLearnedAlibi:
 		s.bias = mb.alibiBias(prefix, l, qpos, kpos)
 	case RelPosDynamic:
+		if valid != "" {
+			s.bias = mb.dynamicBiasRows(prefix, l, qpos, kpos)
+			break
+		}
 		s.bias = mb.dynamicBias(prefix, l, kpos)
 		if past != "" {
 			// the rows of the new queries only
@@ -204,7 +240,8 @@ func (mb *modelBuilder) attention(path string, l *AttentionLayers, site *attnSit
 		}
 	}
 
-	composite := prev != "" || wantPre || a.TalkingHeads || site.bias != "" || a.SparseTopK != nil
+	buffered := mb.kv != nil && mb.kv.buffer && site.self
+	composite := prev != "" || wantPre || a.TalkingHeads || site.bias != "" || a.SparseTopK != nil || buffered
 	scale := float32(math.Pow(float64(dh), -0.5))
 	var qGain, kGain string
 	fused := false // q, k normalised inside CosineSimAttention
@@ -236,12 +273,18 @@ func (mb *modelBuilder) attention(path string, l *AttentionLayers, site *attnSit
 		k = mb.applyRotary(path+".k_rotary", k, site.rot, site.rot.kScale, site.rot.kCos, site.rot.kSin)
 		v = mb.applyRotary(path+".v_rotary", v, site.rot, site.rot.kScale, site.rot.kCos, site.rot.kSin)
 	}
+	var blocks []kvBlock // buffered: the key/value blocks the queries attend to
 	if mb.kv != nil && site.self {
 		kvHeads := h
 		if a.OneKVHead {
 			kvHeads = 1
 		}
-		k, v = mb.cacheKV(path, k, v, kvHeads, dh, vdh)
+		if buffered {
+			bufK, bufV, kt := mb.cacheNew(path, k, v, kvHeads, dh, vdh)
+			blocks = []kvBlock{{kt: bufK, v: bufV, size: mb.kv.capacity}, {kt: kt, v: v, size: mb.scalarLen(path+".n_new", x)}}
+		} else {
+			k, v = mb.cacheKV(path, k, v, kvHeads, dh, vdh)
+		}
 	}
 	if m := int64(a.NumMemKV); m > 0 {
 		batch := b.Op("Shape", path+".batch", []string{x}, graph.AInt("start", 0), graph.AInt("end", 1))
@@ -253,8 +296,12 @@ func (mb *modelBuilder) attention(path string, l *AttentionLayers, site *attnSit
 			memK = mb.l2norm(path+".mem_k.l2norm", memK, 1)
 			memK = b.Op("Mul", path+".mem_k.scaled", []string{memK, kGain})
 		}
-		k = b.Op("Concat", path+".k_with_mem", []string{memK, k}, graph.AInt("axis", 2))
-		v = b.Op("Concat", path+".v_with_mem", []string{memV, v}, graph.AInt("axis", 2))
+		if buffered {
+			blocks = append([]kvBlock{{kt: ops.Transpose(b, path+".mem_k_t", memK, 0, 1, 3, 2), v: memV, size: b.ConstInt64("const.mem_kv", nil, m)}}, blocks...)
+		} else {
+			k = b.Op("Concat", path+".k_with_mem", []string{memK, k}, graph.AInt("axis", 2))
+			v = b.Op("Concat", path+".v_with_mem", []string{memV, v}, graph.AInt("axis", 2))
+		}
 	}
 
 	var out, pre string
@@ -265,6 +312,8 @@ func (mb *modelBuilder) attention(path string, l *AttentionLayers, site *attnSit
 		out = ops.CallAttention(b, mb.lib, path+".attend", q, k, v, site.keep, scale)
 	case !composite:
 		out = ops.Attend(b, path+".attend", q, k, v, scale)
+	case buffered:
+		out, pre = mb.blockAttention(path, l, site, q, blocks, prev, scale)
 	default:
 		out, pre = mb.compositeAttention(path, l, site, q, k, v, prev, scale)
 	}
@@ -298,10 +347,52 @@ func (mb *modelBuilder) attention(path string, l *AttentionLayers, site *attnSit
 // the options that act between the logits and the softmax: residual
 // attention, talking heads, a position bias and sparse top-k.
 func (mb *modelBuilder) compositeAttention(path string, l *AttentionLayers, site *attnSite, q, k, v, prev string, scale float32) (string, string) {
+	b := mb.b
+	kt := ops.Transpose(b, path+".k_t", k, 0, 1, 3, 2)
+	attn, pre := mb.attentionWeights(path, l, site, b.Op("MatMul", path+".qk", []string{q, kt}), prev, scale)
+	return b.Op("MatMul", path+".attend", []string{attn, v}), pre
+}
+
+// kvBlock is one part of the keys and values a KVLayoutBuffer
+// self-attention layer attends to: keys transposed [b, h, d, size], values
+// [b, h, size, d], size a scalar int64.
+type kvBlock struct{ kt, v, size string }
+
+// blockAttention is compositeAttention over keys and values held in
+// separate blocks (memory key/values, the cache buffer, the new
+// positions): the logits of each block are concatenated, so the softmax
+// and everything before it see one row, and the weights are split again
+// to weigh each block's values. No block is copied.
+func (mb *modelBuilder) blockAttention(path string, l *AttentionLayers, site *attnSite, q string, blocks []kvBlock, prev string, scale float32) (string, string) {
+	b := mb.b
+	dots := make([]string, len(blocks))
+	sizes := make([]string, len(blocks))
+	for i, blk := range blocks {
+		dots[i] = b.Op("MatMul", fmt.Sprintf("%s.qk_%d", path, i), []string{q, blk.kt})
+		sizes[i] = ops.Unsqueeze(b, fmt.Sprintf("%s.block_size_%d", path, i), blk.size, 0)
+	}
+	attn, pre := mb.attentionWeights(path, l, site, b.Op("Concat", path+".qk", dots, graph.AInt("axis", -1)), prev, scale)
+	split := b.Op("Concat", path+".block_sizes", sizes, graph.AInt("axis", 0))
+	weights := b.OpN(graph.DomainONNX, "Split", path+".attn_blocks", []string{attn, split}, len(blocks), graph.AInt("axis", -1))
+	var out string
+	for i, blk := range blocks {
+		o := b.Op("MatMul", fmt.Sprintf("%s.attend_%d", path, i), []string{weights[i], blk.v})
+		if out == "" {
+			out = o
+		} else {
+			out = b.Op("Add", fmt.Sprintf("%s.attend_sum_%d", path, i), []string{out, o})
+		}
+	}
+	return out, pre
+}
+
+// attentionWeights turns the raw logits q·kᵀ [b, h, i, j] into attention
+// weights: the scale, residual attention, talking heads, the position
+// bias, the keep mask, sparse top-k and the softmax. It also returns the
+// pre-softmax logits residual attention passes on.
+func (mb *modelBuilder) attentionWeights(path string, l *AttentionLayers, site *attnSite, dots, prev string, scale float32) (string, string) {
 	b, a := mb.b, &l.Attn
 	h := int64(l.Heads)
-	kt := ops.Transpose(b, path+".k_t", k, 0, 1, 3, 2)
-	dots := b.Op("MatMul", path+".qk", []string{q, kt})
 	dots = b.Op("Mul", path+".dots", []string{dots, b.ConstFloat("const.scale", nil, scale)})
 	if prev != "" {
 		dots = b.Op("Add", path+".dots_residual", []string{dots, prev})
@@ -333,7 +424,7 @@ func (mb *modelBuilder) compositeAttention(path string, l *AttentionLayers, site
 		w := mb.weight(path+".post_softmax_talking_heads.weight", initLinear, h, h, 1, 1)
 		attn = b.Op("Conv", path+".post_softmax_talking_heads", []string{attn, w})
 	}
-	return b.Op("MatMul", path+".attend", []string{attn, v}), pre
+	return attn, pre
 }
 
 // l2norm emits F.normalize over the last axis in groups.

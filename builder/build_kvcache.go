@@ -17,6 +17,13 @@ const (
 	PresentKeyPrefix   = "present_key_"
 	PresentValuePrefix = "present_value_"
 	PresentShiftPrefix = "present_shift_"
+
+	// KVLayoutBuffer's names (see KVLayoutBuffer).
+	CacheKeyPrefix   = "cache_key_"
+	CacheValuePrefix = "cache_value_"
+	CacheLenInput    = "cache_len"
+	NewKeyPrefix     = "new_key_"
+	NewValuePrefix   = "new_value_"
 )
 
 // kvState carries a KV-cache decoder's cache values while it is built.
@@ -30,6 +37,12 @@ type kvState struct {
 	// memCount is how many memory tokens this call prepends: all of them
 	// for the prompt (empty cache), none afterwards; 1-D int64.
 	memCount string
+
+	// buffer: KVLayoutBuffer; pastKeys then hold the transposed key
+	// buffers, pastValues the value buffers, capacity their length (a
+	// scalar int64) and pastLen cache_len clamped to it.
+	buffer   bool
+	capacity string
 
 	pastKeys, pastValues []string       // per self-attention layer
 	pastShift            map[int]string // per token-shifting layer index
@@ -50,8 +63,13 @@ func (mb *modelBuilder) cacheInputs(cfg *Config) *kvState {
 		kvHeads = 1
 	}
 	dh, vdh := int64(l.DimHead()), int64(l.ValueDimHead())
-	kv := &kvState{pastShift: map[int]string{}}
+	kv := &kvState{pastShift: map[int]string{}, buffer: mb.opts.KVLayout == KVLayoutBuffer}
 	for i := range l.NumAttnLayers() {
+		if kv.buffer {
+			kv.pastKeys = append(kv.pastKeys, mb.input(fmt.Sprint(CacheKeyPrefix, i), graph.Float, graph.Sym("batch"), graph.Fixed(kvHeads), graph.Fixed(dh), graph.Sym("cache_capacity")))
+			kv.pastValues = append(kv.pastValues, mb.input(fmt.Sprint(CacheValuePrefix, i), graph.Float, graph.Sym("batch"), graph.Fixed(kvHeads), graph.Sym("cache_capacity"), graph.Fixed(vdh)))
+			continue
+		}
 		kv.pastKeys = append(kv.pastKeys, mb.input(fmt.Sprint(PastKeyPrefix, i), graph.Float, graph.Sym("batch"), graph.Fixed(kvHeads), graph.Sym("past_seq"), graph.Fixed(dh)))
 		kv.pastValues = append(kv.pastValues, mb.input(fmt.Sprint(PastValuePrefix, i), graph.Float, graph.Sym("batch"), graph.Fixed(kvHeads), graph.Sym("past_seq"), graph.Fixed(vdh)))
 	}
@@ -61,9 +79,19 @@ func (mb *modelBuilder) cacheInputs(cfg *Config) *kvState {
 			kv.pastShift[i] = mb.input(fmt.Sprint(PastShiftPrefix, i), graph.Float, graph.Sym("batch"), graph.Fixed(s), graph.Fixed(int64(l.Dim)))
 		}
 	}
-	kv.pastLen = b.Op("Squeeze", "cache.past_len", []string{
-		b.Op("Shape", "cache.past_len_1d", []string{kv.pastKeys[0]}, graph.AInt("start", 2), graph.AInt("end", 3)),
-		b.Ints1D("const.zero_1d", 0)})
+	if kv.buffer {
+		n := mb.input(CacheLenInput, graph.Int64, graph.Fixed(1))
+		capacity := b.Op("Shape", "cache.capacity_1d", []string{kv.pastValues[0]}, graph.AInt("start", 2), graph.AInt("end", 3))
+		kv.capacity = b.Op("Squeeze", "cache.capacity", []string{capacity, b.Ints1D("const.zero_1d", 0)})
+		// A cache_len beyond the buffers (or below 0) cannot index
+		// anything: it is clamped to [0, capacity].
+		clamped := b.Op("Max", "cache.len_nonneg", []string{b.Op("Min", "cache.len_capped", []string{n, capacity}), b.Ints1D("const.zero_1d", 0)})
+		kv.pastLen = b.Op("Squeeze", "cache.past_len", []string{clamped, b.Ints1D("const.zero_1d", 0)})
+	} else {
+		kv.pastLen = b.Op("Squeeze", "cache.past_len", []string{
+			b.Op("Shape", "cache.past_len_1d", []string{kv.pastKeys[0]}, graph.AInt("start", 2), graph.AInt("end", 3)),
+			b.Ints1D("const.zero_1d", 0)})
+	}
 	kv.pastTokens = kv.pastLen
 	if numMem := int64(cfg.NumMemoryTokens()); numMem > 0 {
 		empty := b.Op("Equal", "cache.empty", []string{kv.pastLen, b.ConstInt64("const.zero", nil, 0)})
@@ -97,6 +125,21 @@ func (mb *modelBuilder) cacheKV(path, k, v string, kvHeads, dh, vdh int64) (stri
 		presentValue{fmt.Sprint(PresentKeyPrefix, i), k, []graph.Dim{graph.Sym("batch"), graph.Fixed(kvHeads), seq, graph.Fixed(dh)}},
 		presentValue{fmt.Sprint(PresentValuePrefix, i), v, []graph.Dim{graph.Sym("batch"), graph.Fixed(kvHeads), seq, graph.Fixed(vdh)}})
 	return k, v
+}
+
+// cacheNew records a KVLayoutBuffer layer's new keys and values ([b, h, n,
+// d], after rotary) as its new_* outputs, the keys transposed, and returns
+// the layer's cache buffers and the transposed new keys.
+func (mb *modelBuilder) cacheNew(path, k, v string, kvHeads, dh, vdh int64) (bufK, bufV, kt string) {
+	b, kv := mb.b, mb.kv
+	i := kv.attn
+	kv.attn++
+	kt = ops.Transpose(b, path+".k_new_t", k, 0, 1, 3, 2)
+	seq := graph.Sym("seq")
+	kv.present = append(kv.present,
+		presentValue{fmt.Sprint(NewKeyPrefix, i), kt, []graph.Dim{graph.Sym("batch"), graph.Fixed(kvHeads), graph.Fixed(dh), seq}},
+		presentValue{fmt.Sprint(NewValuePrefix, i), v, []graph.Dim{graph.Sym("batch"), graph.Fixed(kvHeads), seq, graph.Fixed(vdh)}})
+	return kv.pastKeys[i], kv.pastValues[i], kt
 }
 
 // CacheSlides reports whether a KV-cache decoder of cfg can slide its

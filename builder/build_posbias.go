@@ -110,6 +110,17 @@ func (mb *modelBuilder) alibiBias(prefix string, l *AttentionLayers, qpos, kpos 
 func (mb *modelBuilder) dynamicBias(prefix string, l *AttentionLayers, kpos string) string {
 	b := mb.b
 	p := prefix + "rel_pos"
+	x, jm1 := mb.dynamicTable(p, l, kpos)
+	// indices[a, c] = a − c + j − 1
+	idx := b.Op("Add", p+".indices", []string{b.Op("Sub", p+".diff", []string{ops.Unsqueeze(b, p+".a", kpos, 1), ops.Unsqueeze(b, p+".c", kpos, 0)}), jm1})
+	vals := b.Op("Gather", p+".values", []string{x, idx}, graph.AInt("axis", 0))
+	return ops.Transpose(b, p+".bias", vals, 2, 0, 1)
+}
+
+// dynamicTable emits DynamicPositionBias's MLP over the distances
+// −(j−1) … j−1 for the j keys kpos: [2j−1, heads], and j − 1.
+func (mb *modelBuilder) dynamicTable(p string, l *AttentionLayers, kpos string) (string, string) {
+	b := mb.b
 	dim := int64(l.Dim / 4)
 	j := b.Op("Squeeze", p+".j", []string{b.Op("Shape", p+".j_1d", []string{kpos}), b.Ints1D("const.zero_1d", 0)})
 	jm1 := b.Op("Sub", p+".j_minus_1", []string{j, b.ConstInt64("const.one_i64", nil, 1)})
@@ -130,10 +141,20 @@ func (mb *modelBuilder) dynamicBias(prefix string, l *AttentionLayers, kpos stri
 		x = b.Op("Mul", lp+".2", []string{x, b.Op("Sigmoid", lp+".2.sigmoid", []string{x})})
 		in = dim
 	}
-	x = mb.linear(fmt.Sprintf("%s.mlp.%d", p, l.DynamicPosBiasMLPDepth), x, in, int64(l.Heads), true)
-	// indices[a, c] = a − c + j − 1
-	idx := b.Op("Add", p+".indices", []string{b.Op("Sub", p+".diff", []string{ops.Unsqueeze(b, p+".a", kpos, 1), ops.Unsqueeze(b, p+".c", kpos, 0)}), jm1})
-	vals := b.Op("Gather", p+".values", []string{x, idx}, graph.AInt("axis", 0))
+	return mb.linear(fmt.Sprintf("%s.mlp.%d", p, l.DynamicPosBiasMLPDepth), x, in, int64(l.Heads), true), jm1
+}
+
+// dynamicBiasRows is dynamicBias for queries at qpos and keys at kpos in
+// any order (a KVLayoutBuffer cache): the MLP over the distances
+// −(j−1) … j−1 for j keys, gathered at qpos[a] − kpos[c], [h, i, j]. Every
+// distance of a valid key falls in that range when the queries are the
+// last positions and no key lies beyond j − 1 of them.
+func (mb *modelBuilder) dynamicBiasRows(prefix string, l *AttentionLayers, qpos, kpos string) string {
+	b := mb.b
+	p := prefix + "rel_pos"
+	table, jm1 := mb.dynamicTable(p, l, kpos)
+	idx := b.Op("Add", p+".indices", []string{b.Op("Sub", p+".diff", []string{ops.Unsqueeze(b, p+".a", qpos, 1), ops.Unsqueeze(b, p+".c", kpos, 0)}), jm1})
+	vals := b.Op("Gather", p+".values", []string{table, idx}, graph.AInt("axis", 0))
 	return ops.Transpose(b, p+".bias", vals, 2, 0, 1)
 }
 

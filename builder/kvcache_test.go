@@ -12,6 +12,7 @@ import (
 	"github.com/xt2onnx/xt2onnx/builder"
 	"github.com/xt2onnx/xt2onnx/export"
 	"github.com/xt2onnx/xt2onnx/runtime"
+	_ "github.com/xt2onnx/xt2onnx/runtime/native"
 	_ "github.com/xt2onnx/xt2onnx/runtime/ort"
 )
 
@@ -143,6 +144,217 @@ func TestKVCacheMatchesFullRun(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestKVBufferMatchesFullRun is TestKVCacheMatchesFullRun for the buffer
+// layout on both backends: the test keeps the buffers (capacity 8, grown to
+// 16 after the eighth position), fills the slots past cache_len with
+// garbage the model must ignore, and writes each step's new_* outputs in.
+func TestKVBufferMatchesFullRun(t *testing.T) {
+	dirs, _ := filepath.Glob("../fixtures/xtransformers-1.9.2/dec_*")
+	if len(dirs) != 19 {
+		t.Fatalf("found %d decoder fixtures, want 19", len(dirs))
+	}
+	for _, dir := range dirs {
+		if strings.HasSuffix(dir, "dec_rotary_xpos") {
+			continue
+		}
+		for _, backend := range []string{"ort", "native"} {
+			t.Run(filepath.Base(dir)+"/"+backend, func(t *testing.T) {
+				cfg, err := builder.LoadConfig(filepath.Join(dir, "config.json"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				w, err := builder.OpenWeights(filepath.Join(dir, "model.safetensors"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer w.Close()
+				full := openBackend(t, cfg, w, builder.Options{Mask: builder.MaskOff}, backend)
+				cached := openBackend(t, cfg, w, builder.Options{KVCache: true, KVLayout: builder.KVLayoutBuffer}, backend)
+				seq := [][]int64{{3, 14, 15, 9, 26, 5, 35, 8, 9, 7, 9, 32}, {2, 7, 18, 28, 18, 28, 4, 59, 0, 45, 23, 53}}
+				bufs := newTestBuffers(t, cached, 2, 8)
+				const prefill = 5
+				for pos := 0; pos < len(seq[0]); {
+					step := 1
+					if pos == 0 {
+						step = prefill
+					}
+					if bufs.n+step+cfg.NumMemoryTokens() > bufs.capacity {
+						bufs.grow(16 + cfg.NumMemoryTokens())
+					}
+					in := bufs.inputs()
+					in["x"] = tokenTensor(t, [][]int64{seq[0][pos : pos+step], seq[1][pos : pos+step]})
+					out, err := cached.Run(context.Background(), in)
+					if err != nil {
+						t.Fatal(err)
+					}
+					got, _ := out["logits"].Float32s()
+					end := pos + step
+					want := runLogits(t, full, map[string]*runtime.Tensor{"x": tokenTensor(t, [][]int64{seq[0][:end], seq[1][:end]})})
+					vocab := len(got) / (2 * step)
+					for b := 0; b < 2; b++ {
+						for v := 0; v < vocab; v++ {
+							g := got[(b*step+step-1)*vocab+v]
+							e := want[(b*end+end-1)*vocab+v]
+							if d := math.Abs(float64(g - e)); d > 2e-5 {
+								t.Fatalf("position %d row %d token %d: buffered %g, full %g (diff %.3g)", end-1, b, v, g, e, d)
+							}
+						}
+					}
+					bufs.write(out)
+					pos += step
+				}
+			})
+		}
+	}
+}
+
+// openBackend is openBuilt on the given backend.
+func openBackend(t *testing.T, cfg *builder.Config, w builder.Weights, opts builder.Options, backend string) runtime.Session {
+	t.Helper()
+	m, err := builder.Build(cfg, w, "", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := export.Marshal(m, export.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := runtime.OpenBytes(data, runtime.Options{Backend: backend})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// testBuffers is a minimal owner of a buffer-layout cache: [b, h, d, cap]
+// keys, [b, h, cap, d] values, n valid positions, shift caches fed back.
+type testBuffers struct {
+	t           *testing.T
+	s           runtime.Session
+	batch       int64
+	n, capacity int
+	keys, vals  map[string][]int64 // name → [h, d]
+	data        map[string][]float32
+	shift       map[string]*runtime.Tensor
+}
+
+func newTestBuffers(t *testing.T, s runtime.Session, batch int64, capacity int) *testBuffers {
+	b := &testBuffers{t: t, s: s, batch: batch, keys: map[string][]int64{}, vals: map[string][]int64{}, data: map[string][]float32{}, shift: map[string]*runtime.Tensor{}}
+	for _, info := range s.Inputs() {
+		switch {
+		case strings.HasPrefix(info.Name, builder.CacheKeyPrefix):
+			b.keys[info.Name] = []int64{info.Shape[1], info.Shape[2]}
+		case strings.HasPrefix(info.Name, builder.CacheValuePrefix):
+			b.vals[info.Name] = []int64{info.Shape[1], info.Shape[3]}
+		case strings.HasPrefix(info.Name, builder.PastShiftPrefix):
+			b.shift[info.Name] = zeros(t, append([]int64{batch}, info.Shape[1:]...))
+		}
+	}
+	if len(b.keys) == 0 || len(b.keys) != len(b.vals) {
+		t.Fatalf("buffer-layout model has %d cache_key and %d cache_value inputs", len(b.keys), len(b.vals))
+	}
+	b.grow(capacity)
+	return b
+}
+
+func zeros(t *testing.T, shape []int64) *runtime.Tensor {
+	n := int64(1)
+	for _, d := range shape {
+		n *= d
+	}
+	v, err := runtime.NewFloat32(shape, make([]float32, n))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// grow moves the cache into buffers of the given capacity whose unused
+// slots hold garbage.
+func (b *testBuffers) grow(capacity int) {
+	for name, hd := range b.keys {
+		rows := int(b.batch * hd[0] * hd[1])
+		next := make([]float32, rows*capacity)
+		for i := range next {
+			next[i] = float32(1000 + i%13)
+		}
+		for r := range rows {
+			if old := b.data[name]; old != nil {
+				copy(next[r*capacity:r*capacity+b.n], old[r*b.capacity:r*b.capacity+b.n])
+			}
+		}
+		b.data[name] = next
+	}
+	for name, hd := range b.vals {
+		rows, d := int(b.batch*hd[0]), int(hd[1])
+		next := make([]float32, rows*capacity*d)
+		for i := range next {
+			next[i] = float32(-1000 - i%11)
+		}
+		for r := range rows {
+			if old := b.data[name]; old != nil {
+				copy(next[r*capacity*d:(r*capacity+b.n)*d], old[r*b.capacity*d:(r*b.capacity+b.n)*d])
+			}
+		}
+		b.data[name] = next
+	}
+	b.capacity = capacity
+}
+
+func (b *testBuffers) inputs() map[string]*runtime.Tensor {
+	in := map[string]*runtime.Tensor{}
+	var err error
+	if in[builder.CacheLenInput], err = runtime.NewInt64([]int64{1}, []int64{int64(b.n)}); err != nil {
+		b.t.Fatal(err)
+	}
+	for name, hd := range b.keys {
+		if in[name], err = runtime.NewFloat32([]int64{b.batch, hd[0], hd[1], int64(b.capacity)}, b.data[name]); err != nil {
+			b.t.Fatal(err)
+		}
+	}
+	for name, hd := range b.vals {
+		if in[name], err = runtime.NewFloat32([]int64{b.batch, hd[0], int64(b.capacity), hd[1]}, b.data[name]); err != nil {
+			b.t.Fatal(err)
+		}
+	}
+	for name, v := range b.shift {
+		in[name] = v
+	}
+	return in
+}
+
+// write stores a step's new_* outputs at position n and feeds the shift
+// caches back.
+func (b *testBuffers) write(out map[string]*runtime.Tensor) {
+	seq := 0
+	for name, hd := range b.keys {
+		nk, err := out[builder.NewKeyPrefix+strings.TrimPrefix(name, builder.CacheKeyPrefix)].Float32s()
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		rows := int(b.batch * hd[0] * hd[1])
+		seq = len(nk) / rows
+		for r := range rows {
+			copy(b.data[name][r*b.capacity+b.n:r*b.capacity+b.n+seq], nk[r*seq:(r+1)*seq])
+		}
+	}
+	for name, hd := range b.vals {
+		nv, err := out[builder.NewValuePrefix+strings.TrimPrefix(name, builder.CacheValuePrefix)].Float32s()
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		rows, d := int(b.batch*hd[0]), int(hd[1])
+		for r := range rows {
+			copy(b.data[name][(r*b.capacity+b.n)*d:(r*b.capacity+b.n+seq)*d], nv[r*seq*d:(r+1)*seq*d])
+		}
+	}
+	for name := range b.shift {
+		b.shift[name] = out[builder.PresentShiftPrefix+strings.TrimPrefix(name, builder.PastShiftPrefix)]
+	}
+	b.n += seq
 }
 
 func runLogits(t *testing.T, s runtime.Session, in map[string]*runtime.Tensor) []float32 {

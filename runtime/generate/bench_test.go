@@ -3,6 +3,7 @@ package generate
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/xt2onnx/xt2onnx/builder"
@@ -18,35 +19,42 @@ import (
 // context 1000 costs ≤ 1.5× the step at context 64:
 //
 //	go test ./runtime/generate -run '^$' -bench CachedStep -benchtime=20x
+//
+// "buffer" variants use the buffer layout (builder.KVLayoutBuffer): the
+// cache stays in the generator's buffers, which the step reads in place
+// (at context 64 a capacity of 64, at 1000 of 1024, as Generate grows
+// them). The others use the concat layout: "ort" and "native" write the
+// outputs into reused buffers (RunInto), as Generate does; "ort-copy" has
+// ONNX Runtime allocate them and copies them out.
 func BenchmarkCachedStep(b *testing.B) {
 	cfg, err := builder.Preset("base")
 	if err != nil {
 		b.Fatal(err)
 	}
 	cfg.Wrapper.MaxSeqLen = 1024
-	m, err := builder.Build(cfg, builder.RandomWeights{Seed: 1}, "preset base", builder.Options{KVCache: true})
-	if err != nil {
-		b.Fatal(err)
+	models := map[builder.KVLayout][]byte{}
+	var meta Meta
+	for _, layout := range []builder.KVLayout{builder.KVLayoutConcat, builder.KVLayoutBuffer} {
+		m, err := builder.Build(cfg, builder.RandomWeights{Seed: 1}, "preset base", builder.Options{KVCache: true, KVLayout: layout})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if models[layout], err = export.Marshal(m, export.Options{}); err != nil {
+			b.Fatal(err)
+		}
+		if meta, err = MetaOf(m); err != nil {
+			b.Fatal(err)
+		}
 	}
-	model, err := export.Marshal(m, export.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	meta, err := MetaOf(m)
-	if err != nil {
-		b.Fatal(err)
-	}
-	// "ort" and "native" write the outputs into reused buffers (RunInto),
-	// as Generate does; "ort-copy" has ONNX Runtime allocate them and
-	// copies them out, as before.
-	for _, variant := range []string{"ort", "ort-copy", "native"} {
-		backend := variant
-		if variant == "ort-copy" {
-			backend = "ort"
+	for _, variant := range []string{"ort-buffer", "native-buffer", "ort", "ort-copy", "native"} {
+		backend, _, _ := strings.Cut(variant, "-")
+		layout := builder.KVLayoutConcat
+		if strings.HasSuffix(variant, "-buffer") {
+			layout = builder.KVLayoutBuffer
 		}
 		for _, ctxLen := range []int{64, 1000} {
 			b.Run(fmt.Sprintf("%s/context%d", variant, ctxLen), func(b *testing.B) {
-				sess, err := runtime.OpenBytes(model, runtime.Options{Backend: backend, IntraOpThreads: 1})
+				sess, err := runtime.OpenBytes(models[layout], runtime.Options{Backend: backend, IntraOpThreads: 1})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -64,19 +72,36 @@ func BenchmarkCachedStep(b *testing.B) {
 				// The prompt's cache, then the step on the last token, as
 				// Generate runs it; every iteration repeats that step.
 				prompt := [][]int64{row[:ctxLen]}
-				_, past, err := g.run(ctx, prompt, 0, 1, nil, true, nil, nil)
-				if err != nil {
-					b.Fatal(err)
+				var step func() error
+				if layout == builder.KVLayoutBuffer {
+					st := newKVBuffers(g.buffers, 1, grownCapacity(ctxLen, g.meta.MaxSeqLen), g.meta.MaxSeqLen)
+					if _, _, err := g.runBuffered(ctx, prompt, 0, 1, st, true, nil, nil, nil); err != nil {
+						b.Fatal(err)
+					}
+					var logits []float32
+					step = func() error {
+						_, _, err := g.runBuffered(ctx, out, ctxLen, 1, st, false, nil, &logits, nil)
+						return err
+					}
+				} else {
+					_, past, err := g.run(ctx, prompt, 0, 1, nil, true, nil, nil)
+					if err != nil {
+						b.Fatal(err)
+					}
+					var bufs *stepBuffers
+					if ir, ok := sess.(runtime.IntoRunner); ok && variant != "ort-copy" {
+						bufs = &stepBuffers{runner: ir, maxSeq: g.meta.MaxSeqLen}
+					}
+					step = func() error {
+						_, _, err := g.run(ctx, out, ctxLen, 1, past, true, bufs, nil)
+						return err
+					}
 				}
-				var bufs *stepBuffers
-				if ir, ok := sess.(runtime.IntoRunner); ok && variant != "ort-copy" {
-					bufs = &stepBuffers{runner: ir, maxSeq: g.meta.MaxSeqLen}
-				}
-				if _, _, err := g.run(ctx, out, ctxLen, 1, past, true, bufs, nil); err != nil { // warm-up
+				if err := step(); err != nil { // warm-up
 					b.Fatal(err)
 				}
 				for b.Loop() {
-					if _, _, err := g.run(ctx, out, ctxLen, 1, past, true, bufs, nil); err != nil {
+					if err := step(); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -79,10 +79,30 @@ var cacheUnsupported = map[string]bool{
 	"dec_rotary_xpos": true, // xpos scales keys around n//2 of the whole sequence
 }
 
+// cacheMode is how a test model holds its KV cache.
+type cacheMode int
+
+const (
+	noCache     cacheMode = iota
+	concatCache           // builder.KVLayoutConcat
+	bufferCache           // builder.KVLayoutBuffer
+)
+
+func (c cacheMode) String() string { return [...]string{"no-cache", "kv-cache", "kv-buffer"}[c] }
+
+// options returns the builder options of c.
+func (c cacheMode) options() builder.Options {
+	o := builder.Options{KVCache: c != noCache}
+	if c == bufferCache {
+		o.KVLayout = builder.KVLayoutBuffer
+	}
+	return o
+}
+
 // buildModel builds a fixture's model from config.json and
 // model.safetensors and serializes it (before the weights, which the
 // built graph references, are closed).
-func buildModel(t *testing.T, dir string, kvCache bool) ([]byte, error) {
+func buildModel(t *testing.T, dir string, kvCache cacheMode) ([]byte, error) {
 	t.Helper()
 	cfg, err := builder.LoadConfig(filepath.Join(dir, "config.json"))
 	if err != nil {
@@ -94,7 +114,7 @@ func buildModel(t *testing.T, dir string, kvCache bool) ([]byte, error) {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	m, err := builder.Build(cfg, w, wpath, builder.Options{KVCache: kvCache})
+	m, err := builder.Build(cfg, w, wpath, kvCache.options())
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +122,7 @@ func buildModel(t *testing.T, dir string, kvCache bool) ([]byte, error) {
 }
 
 // buildFixture builds a fixture's model and opens it with ONNX Runtime.
-func buildFixture(t *testing.T, dir string, kvCache bool, backend ...string) (runtime.Session, []byte) {
+func buildFixture(t *testing.T, dir string, kvCache cacheMode, backend ...string) (runtime.Session, []byte) {
 	t.Helper()
 	model, err := buildModel(t, dir, kvCache)
 	if err != nil {
@@ -126,53 +146,48 @@ func buildFixture(t *testing.T, dir string, kvCache bool, backend ...string) (ru
 // through both backends.
 func TestFixturesGreedy(t *testing.T) {
 	for _, name := range genFixtures(t) {
-		for _, variant := range []struct {
-			kv      bool
-			backend string
-		}{{false, "ort"}, {true, "ort"}, {false, "native"}, {true, "native"}} {
-			kv, backend := variant.kv, variant.backend
-			label := backend + "/no-cache"
-			if kv {
-				label = backend + "/kv-cache"
-			}
-			t.Run(name+"/"+label, func(t *testing.T) {
-				dir := filepath.Join(fixtures, name)
-				io, err := safetensors.Open(filepath.Join(dir, "io.safetensors"))
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer io.Close()
-				start, want := rows(t, io, "gen.start"), rows(t, io, "gen.out")
-				if kv && cacheUnsupported[name] {
-					var unsupported *builder.UnsupportedError
-					if _, err := buildModel(t, dir, true); !errors.As(err, &unsupported) {
-						t.Fatalf("KV-cache build: got error %v, want a *builder.UnsupportedError", err)
+		for _, backend := range []string{"ort", "native"} {
+			for _, mode := range []cacheMode{noCache, concatCache, bufferCache} {
+				kv := mode != noCache
+				t.Run(name+"/"+backend+"/"+mode.String(), func(t *testing.T) {
+					dir := filepath.Join(fixtures, name)
+					io, err := safetensors.Open(filepath.Join(dir, "io.safetensors"))
+					if err != nil {
+						t.Fatal(err)
 					}
-					return
-				}
-				sess, model := buildFixture(t, dir, kv, backend)
-				meta, err := generate.ParseMeta(model)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if meta.MaxSeqLen != 64 || meta.NumTokens != 64 || meta.KVCache != kv {
-					t.Errorf("meta %+v, want max_seq_len 64, 64 tokens, kv cache %v", meta, kv)
-				}
-				g, err := generate.New(sess, meta)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if g.HasCache() != kv {
-					t.Errorf("HasCache() = %v, want %v", g.HasCache(), kv)
-				}
-				got, err := g.Generate(context.Background(), start, generate.Options{MaxNew: len(want[0]), Greedy: true})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if !reflect.DeepEqual(got, want) {
-					t.Errorf("greedy from %v:\n got %v\nwant %v (x-transformers 1.9.2)", start, got, want)
-				}
-			})
+					defer io.Close()
+					start, want := rows(t, io, "gen.start"), rows(t, io, "gen.out")
+					if kv && cacheUnsupported[name] {
+						var unsupported *builder.UnsupportedError
+						if _, err := buildModel(t, dir, mode); !errors.As(err, &unsupported) {
+							t.Fatalf("KV-cache build: got error %v, want a *builder.UnsupportedError", err)
+						}
+						return
+					}
+					sess, model := buildFixture(t, dir, mode, backend)
+					meta, err := generate.ParseMeta(model)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if meta.MaxSeqLen != 64 || meta.NumTokens != 64 || meta.KVCache != kv {
+						t.Errorf("meta %+v, want max_seq_len 64, 64 tokens, kv cache %v", meta, kv)
+					}
+					g, err := generate.New(sess, meta)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if g.HasCache() != kv {
+						t.Errorf("HasCache() = %v, want %v", g.HasCache(), kv)
+					}
+					got, err := g.Generate(context.Background(), start, generate.Options{MaxNew: len(want[0]), Greedy: true})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !reflect.DeepEqual(got, want) {
+						t.Errorf("greedy from %v:\n got %v\nwant %v (x-transformers 1.9.2)", start, got, want)
+					}
+				})
+			}
 		}
 	}
 }
@@ -184,12 +199,13 @@ func TestCacheMatchesNoCacheSliding(t *testing.T) {
 	for _, name := range []string{"dec_basic", "dec_rotary", "dec_shift_topk", "dec_embed_variants"} {
 		t.Run(name, func(t *testing.T) {
 			dir := filepath.Join(fixtures, name)
-			plain, _ := buildFixture(t, dir, false)
-			cached, _ := buildFixture(t, dir, true)
+			plain, _ := buildFixture(t, dir, noCache)
+			cached, _ := buildFixture(t, dir, concatCache)
+			buffered, _ := buildFixture(t, dir, bufferCache)
 			meta := generate.Meta{MaxSeqLen: 6, NumTokens: 64, Kind: generate.KindTransformerWrapper, Causal: true}
 			start := [][]int64{{3, 1, 4}, {1, 5, 9}}
-			var out [2][][]int64
-			for i, sess := range []runtime.Session{plain, cached} {
+			var out [3][][]int64
+			for i, sess := range []runtime.Session{plain, cached, buffered} {
 				g, err := generate.New(sess, meta)
 				if err != nil {
 					t.Fatal(err)
@@ -198,8 +214,8 @@ func TestCacheMatchesNoCacheSliding(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if !reflect.DeepEqual(out[0], out[1]) {
-				t.Errorf("window 6: no cache %v, KV cache %v", out[0], out[1])
+			if !reflect.DeepEqual(out[0], out[1]) || !reflect.DeepEqual(out[0], out[2]) {
+				t.Errorf("window 6: no cache %v, KV cache %v, buffer layout %v", out[0], out[1], out[2])
 			}
 		})
 	}
@@ -275,8 +291,12 @@ func TestSlidingWindowFixtures(t *testing.T) {
 		{"slide_rotary", false},       // 1.9.2 rotates the cached values by their window index
 		{"slide_abspos", false},       // the absolute position embedding is in every key
 	} {
-		for _, backend := range []string{"ort", "native"} {
-			t.Run(tt.name+"/"+backend, func(t *testing.T) {
+		for _, tc := range []struct {
+			backend string
+			mode    cacheMode
+		}{{"ort", concatCache}, {"native", concatCache}, {"ort", bufferCache}, {"native", bufferCache}} {
+			backend := tc.backend
+			t.Run(tt.name+"/"+backend+"/"+tc.mode.String(), func(t *testing.T) {
 				dir := filepath.Join(corners, tt.name)
 				io, err := safetensors.Open(filepath.Join(dir, "io.safetensors"))
 				if err != nil {
@@ -284,7 +304,7 @@ func TestSlidingWindowFixtures(t *testing.T) {
 				}
 				defer io.Close()
 				start, want := rows(t, io, "gen.start"), rows(t, io, "gen.out")
-				sess, model := buildFixture(t, dir, true, backend)
+				sess, model := buildFixture(t, dir, tc.mode, backend)
 				meta, err := generate.ParseMeta(model)
 				if err != nil {
 					t.Fatal(err)
@@ -341,7 +361,7 @@ func TestSlidingWindowFixtures(t *testing.T) {
 
 // buildPart builds an XTransformer fixture's encoder or decoder part and
 // opens it.
-func buildPart(t *testing.T, dir string, part builder.Part, kvCache bool, backend string) (runtime.Session, []byte) {
+func buildPart(t *testing.T, dir string, part builder.Part, kvCache cacheMode, backend string) (runtime.Session, []byte) {
 	t.Helper()
 	cfg, err := builder.LoadConfig(filepath.Join(dir, "config.json"))
 	if err != nil {
@@ -353,7 +373,9 @@ func buildPart(t *testing.T, dir string, part builder.Part, kvCache bool, backen
 		t.Fatal(err)
 	}
 	defer w.Close()
-	m, err := builder.Build(cfg, w, wpath, builder.Options{Part: part, KVCache: kvCache})
+	opts := kvCache.options()
+	opts.Part = part
+	m, err := builder.Build(cfg, w, wpath, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -376,8 +398,9 @@ func buildPart(t *testing.T, dir string, part builder.Part, kvCache bool, backen
 func TestSeq2SeqFixtures(t *testing.T) {
 	for _, dir := range []string{filepath.Join(fixtures, "enc_dec"), filepath.Join(corners, "xtransformer_wrapper_opts")} {
 		for _, backend := range []string{"ort", "native"} {
-			for _, kv := range []bool{false, true} {
-				t.Run(fmt.Sprintf("%s/%s/kv=%v", filepath.Base(dir), backend, kv), func(t *testing.T) {
+			for _, mode := range []cacheMode{noCache, concatCache, bufferCache} {
+				kv := mode != noCache
+				t.Run(fmt.Sprintf("%s/%s/%s", filepath.Base(dir), backend, mode), func(t *testing.T) {
 					io, err := safetensors.Open(filepath.Join(dir, "io.safetensors"))
 					if err != nil {
 						t.Fatal(err)
@@ -394,8 +417,8 @@ func TestSeq2SeqFixtures(t *testing.T) {
 							mask[r] = append(mask[r], maskBits[r*len(src[r])+j])
 						}
 					}
-					enc, _ := buildPart(t, dir, builder.PartEncoder, false, backend)
-					dec, model := buildPart(t, dir, builder.PartDecoder, kv, backend)
+					enc, _ := buildPart(t, dir, builder.PartEncoder, noCache, backend)
+					dec, model := buildPart(t, dir, builder.PartDecoder, mode, backend)
 					meta, err := generate.ParseMeta(model)
 					if err != nil {
 						t.Fatal(err)
@@ -431,8 +454,9 @@ func TestSeq2SeqFixtures(t *testing.T) {
 func TestContinuousFixtures(t *testing.T) {
 	for _, name := range []string{"continuous_dec", "continuous_dec_slide"} {
 		for _, backend := range []string{"ort", "native"} {
-			for _, kv := range []bool{false, true} {
-				t.Run(fmt.Sprintf("%s/%s/kv=%v", name, backend, kv), func(t *testing.T) {
+			for _, mode := range []cacheMode{noCache, concatCache} {
+				kv := mode != noCache
+				t.Run(fmt.Sprintf("%s/%s/%s", name, backend, mode), func(t *testing.T) {
 					dir := filepath.Join(corners, name)
 					io, err := safetensors.Open(filepath.Join(dir, "io.safetensors"))
 					if err != nil {
@@ -460,7 +484,7 @@ func TestContinuousFixtures(t *testing.T) {
 							start[r] = append(start[r], startFlat[(r*n+j)*w:(r*n+j+1)*w])
 						}
 					}
-					sess, model := buildFixture(t, dir, kv, backend)
+					sess, model := buildFixture(t, dir, mode, backend)
 					meta, err := generate.ParseMeta(model)
 					if err != nil {
 						t.Fatal(err)
@@ -501,7 +525,7 @@ func TestContinuousFixtures(t *testing.T) {
 func TestNonAutoregressiveFixture(t *testing.T) {
 	dir := filepath.Join(corners, "nar_encoder")
 	for _, backend := range []string{"ort", "native"} {
-		sess, model := buildFixture(t, dir, false, backend)
+		sess, model := buildFixture(t, dir, noCache, backend)
 		meta, err := generate.ParseMeta(model)
 		if err != nil {
 			t.Fatal(err)

@@ -159,6 +159,9 @@ type Generator struct {
 	// slides: the window slides on the cache (Meta.CacheSlides, and every
 	// cache input a [batch heads seq dim] key or value).
 	slides bool
+	// buffers: the self-attention cache is in the buffer layout (cache_*
+	// inputs, new_* outputs); cache then holds only token-shift caches.
+	buffers *bufferLayout
 }
 
 // New returns a Generator over sess, a decoder-only TransformerWrapper
@@ -188,8 +191,17 @@ func newGenerator(sess runtime.Session, meta Meta, seq2seq bool) (*Generator, er
 	}
 	var haveX bool
 	var unknown []string
+	inputs := map[string]runtime.ValueInfo{}
+	for _, in := range sess.Inputs() {
+		inputs[in.Name] = in
+	}
+	var err error
+	if g.buffers, err = parseBufferLayout(inputs, outputs); err != nil {
+		return nil, err
+	}
 	for _, in := range sess.Inputs() {
 		switch {
+		case g.buffers != nil && isBufferInput(in.Name):
 		case in.Name == inputTokens:
 			if in.DType != runtime.Int64 || len(in.Shape) != 2 {
 				return nil, fmt.Errorf("generate: input %s: want int64 token ids [batch seq]: generation needs a TransformerWrapper model", in)
@@ -218,10 +230,10 @@ func newGenerator(sess runtime.Session, meta Meta, seq2seq bool) (*Generator, er
 	if len(unknown) > 0 {
 		return nil, fmt.Errorf("generate: the model takes inputs generation cannot fill (%s); generation needs a decoder-only TransformerWrapper model (inputs x, mask or the KV cache)", strings.Join(unknown, ", "))
 	}
-	if g.mask && len(g.cache) > 0 {
+	if g.mask && (len(g.cache) > 0 || g.buffers != nil) {
 		return nil, errors.New("generate: the model takes both a mask and a KV cache; export it without the mask input")
 	}
-	g.slides = meta.CacheSlides && meta.MaxSeqLen > 1 && len(g.cache) > 0
+	g.slides = meta.CacheSlides && meta.MaxSeqLen > 1 && (len(g.cache) > 0 || g.buffers != nil)
 	for _, c := range g.cache {
 		if !strings.HasPrefix(c.past.Name, pastKeyPrefix) && !strings.HasPrefix(c.past.Name, pastValuePrefix) || len(c.past.Shape) != 4 {
 			g.slides = false
@@ -242,7 +254,7 @@ func newGenerator(sess runtime.Session, meta Meta, seq2seq bool) (*Generator, er
 
 // HasCache reports whether the model has a KV cache, which Generate uses
 // unless Options.NoCache is set.
-func (g *Generator) HasCache() bool { return len(g.cache) > 0 }
+func (g *Generator) HasCache() bool { return len(g.cache) > 0 || g.buffers != nil }
 
 // Slides reports whether the window slides on the KV cache (dropping the
 // oldest position) rather than by re-running it; see Meta.CacheSlides.
@@ -287,11 +299,11 @@ func (g *Generator) generate(ctx context.Context, start [][]int64, opts Options,
 		copy(out[r], row)
 	}
 	rng := rand.New(rand.NewPCG(o.Seed, pcgStream))
-	useCache := len(g.cache) > 0 && !o.NoCache
-	var past map[string]*runtime.Tensor // the cache after the previous step, nil when it cannot be used
-	var bufs *stepBuffers               // reused output buffers of the cached steps
-	if ir, ok := g.sess.(runtime.IntoRunner); ok && useCache {
-		bufs = &stepBuffers{runner: ir, maxSeq: g.meta.MaxSeqLen}
+	var step stepFunc
+	if g.buffers != nil {
+		step = g.bufferedSteps(ctx, out, batch, !o.NoCache, fixed)
+	} else {
+		step = g.concatSteps(ctx, out, batch, len(g.cache) > 0 && !o.NoCache, fixed)
 	}
 	next := make([]int64, batch)
 	stopped := func(step int) ([][]int64, error) {
@@ -300,41 +312,30 @@ func (g *Generator) generate(ctx context.Context, start [][]int64, opts Options,
 		}
 		return out, fmt.Errorf("generate: stopped after %d new tokens: %w", step-1, context.Cause(ctx))
 	}
-	for step := 1; step <= o.MaxNew; step++ {
+	for i := 1; i <= o.MaxNew; i++ {
 		if ctx.Err() != nil {
-			return stopped(step)
+			return stopped(i)
 		}
 		n := len(out[0])
 		from := 0 // first position of the window
 		if g.meta.MaxSeqLen > 0 && n > g.meta.MaxSeqLen {
 			from = n - g.meta.MaxSeqLen
 		}
-		cached := useCache && past != nil && (from == 0 || g.slides)
-		var logits [][]float32
-		if cached {
-			if from > 0 {
-				if past, err = dropOldest(past, g.meta.MaxSeqLen-1); err != nil {
-					return nil, fmt.Errorf("generate: step %d: %w", step, err)
-				}
-			}
-			logits, past, err = g.run(ctx, out, n-1, batch, past, true, bufs, fixed)
-		} else {
-			logits, past, err = g.run(ctx, out, from, batch, nil, useCache && from == 0, nil, fixed)
-		}
+		logits, cached, err := step(n, from)
 		if err != nil {
 			if ctx.Err() != nil {
-				return stopped(step)
+				return stopped(i)
 			}
-			return nil, fmt.Errorf("generate: step %d: %w", step, err)
+			return nil, fmt.Errorf("generate: step %d: %w", i, err)
 		}
 		if err := o.pick(logits, rng, next); err != nil {
-			return nil, fmt.Errorf("generate: step %d: %w", step, err)
+			return nil, fmt.Errorf("generate: step %d: %w", i, err)
 		}
 		for r := range out {
 			out[r] = append(out[r], next[r])
 		}
 		if o.OnStep != nil {
-			if err := o.OnStep(Step{N: step, Tokens: next, Cached: cached}); err != nil {
+			if err := o.OnStep(Step{N: i, Tokens: next, Cached: cached}); err != nil {
 				return nil, err
 			}
 		}
@@ -346,6 +347,73 @@ func (g *Generator) generate(ctx context.Context, start [][]int64, opts Options,
 		out[r] = out[r][t:]
 	}
 	return out, nil
+}
+
+// stepFunc runs one generation step on the first n positions of the rows
+// (the window starting at from) and returns the last position's logits per
+// row and whether it ran on the cache.
+type stepFunc func(n, from int) ([][]float32, bool, error)
+
+// concatSteps returns the steps of a model whose cache (if any, and if
+// useCache) is in the concat layout (past_*/present_*).
+func (g *Generator) concatSteps(ctx context.Context, out [][]int64, batch int, useCache bool, fixed map[string]*runtime.Tensor) stepFunc {
+	var past map[string]*runtime.Tensor // the cache after the previous step, nil when it cannot be used
+	var bufs *stepBuffers               // reused output buffers of the cached steps
+	if ir, ok := g.sess.(runtime.IntoRunner); ok && useCache {
+		bufs = &stepBuffers{runner: ir, maxSeq: g.meta.MaxSeqLen}
+	}
+	return func(n, from int) ([][]float32, bool, error) {
+		cached := useCache && past != nil && (from == 0 || g.slides)
+		var logits [][]float32
+		var err error
+		if cached {
+			if from > 0 {
+				if past, err = dropOldest(past, g.meta.MaxSeqLen-1); err != nil {
+					return nil, false, err
+				}
+			}
+			logits, past, err = g.run(ctx, out, n-1, batch, past, true, bufs, fixed)
+		} else {
+			logits, past, err = g.run(ctx, out, from, batch, nil, useCache && from == 0, nil, fixed)
+		}
+		return logits, cached, err
+	}
+}
+
+// bufferedSteps returns the steps of a model whose self-attention cache is
+// in the buffer layout: the cache (when useCache) lives in buffers that grow
+// by doubling and the model reads in place. Without the cache, or once the
+// window has slid on a model whose cache cannot slide, every step runs the
+// window on an empty cache of capacity 1, which it keeps nothing of.
+func (g *Generator) bufferedSteps(ctx context.Context, out [][]int64, batch int, useCache bool, fixed map[string]*runtime.Tensor) stepFunc {
+	var st *kvBuffers                    // the cache after the previous step, nil when it cannot be used
+	var shift map[string]*runtime.Tensor // its token-shift caches
+	var logitsBuf []float32
+	var empty *kvBuffers
+	return func(n, from int) ([][]float32, bool, error) {
+		cached := useCache && st != nil && (from == 0 || g.slides)
+		if cached {
+			if from > 0 {
+				st.dropOldest(g.meta.MaxSeqLen - 1)
+			}
+			logits, next, err := g.runBuffered(ctx, out, n-1, batch, st, true, shift, &logitsBuf, fixed)
+			shift = next
+			return logits, true, err
+		}
+		if useCache && from == 0 {
+			// The prompt: its positions start the cache.
+			st = newKVBuffers(g.buffers, batch, grownCapacity(n-from, g.meta.MaxSeqLen), g.meta.MaxSeqLen)
+			logits, next, err := g.runBuffered(ctx, out, from, batch, st, true, nil, nil, fixed)
+			shift = next
+			return logits, false, err
+		}
+		st, shift = nil, nil
+		if empty == nil {
+			empty = newKVBuffers(g.buffers, batch, 1, g.meta.MaxSeqLen)
+		}
+		logits, _, err := g.runBuffered(ctx, out, from, batch, empty, false, nil, nil, fixed)
+		return logits, false, err
+	}
 }
 
 // pcgStream is the second PCG seed word; Options.Seed is the first.
