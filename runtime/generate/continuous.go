@@ -24,6 +24,9 @@ type Continuous struct {
 	width  int
 	cache  []cacheIO
 	slides bool
+	// buffers: the self-attention cache is in the buffer layout; cache
+	// then holds only token-shift caches.
+	buffers *bufferLayout
 }
 
 // NewContinuous returns a Continuous over sess, a causal
@@ -46,8 +49,17 @@ func NewContinuous(sess runtime.Session, meta Meta) (*Continuous, error) {
 	for _, o := range sess.Outputs() {
 		outputs[o.Name] = o
 	}
+	inputs := map[string]runtime.ValueInfo{}
+	for _, in := range sess.Inputs() {
+		inputs[in.Name] = in
+	}
+	var err error
+	if c.buffers, err = parseBufferLayout(inputs, outputs); err != nil {
+		return nil, err
+	}
 	for _, in := range sess.Inputs() {
 		switch {
+		case c.buffers != nil && isBufferInput(in.Name):
 		case in.Name == inputTokens:
 			if in.DType != runtime.Float32 || len(in.Shape) != 3 || in.Shape[2] < 1 {
 				return nil, fmt.Errorf("generate: input %s: want float32 vectors [batch seq dim_in]", in)
@@ -76,7 +88,7 @@ func NewContinuous(sess runtime.Session, meta Meta) (*Continuous, error) {
 		return nil, fmt.Errorf("generate: output %s: ContinuousAutoregressiveWrapper appends each output to the input, so it must be float32 [batch seq %d] (dim_out = dim_in)", o, c.width)
 	}
 	c.out = o.Name
-	c.slides = meta.CacheSlides && meta.MaxSeqLen > 1 && len(c.cache) > 0
+	c.slides = meta.CacheSlides && meta.MaxSeqLen > 1 && (len(c.cache) > 0 || c.buffers != nil)
 	for _, ci := range c.cache {
 		if !strings.HasPrefix(ci.past.Name, pastKeyPrefix) && !strings.HasPrefix(ci.past.Name, pastValuePrefix) {
 			c.slides = false
@@ -86,7 +98,7 @@ func NewContinuous(sess runtime.Session, meta Meta) (*Continuous, error) {
 }
 
 // HasCache reports whether the model has a KV cache.
-func (c *Continuous) HasCache() bool { return len(c.cache) > 0 }
+func (c *Continuous) HasCache() bool { return len(c.cache) > 0 || c.buffers != nil }
 
 // Generate continues every row of start ([batch][t][dim_in], t ≥ 1, one t
 // for all rows) by maxNew vectors and returns the new ones only. noCache
@@ -119,8 +131,9 @@ func (c *Continuous) Generate(ctx context.Context, start [][][]float32, maxNew i
 		}
 		out[r] = append(out[r], row...)
 	}
-	useCache := len(c.cache) > 0 && !noCache
+	useCache := c.HasCache() && !noCache
 	var past map[string]*runtime.Tensor
+	var st, empty *kvBuffers // the buffer layout's cache, and an empty one
 	for step := 1; step <= maxNew; step++ {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("generate: stopped after %d new vectors: %w", step-1, context.Cause(ctx))
@@ -134,15 +147,30 @@ func (c *Continuous) Generate(ctx context.Context, start [][][]float32, maxNew i
 			last [][]float32
 			err  error
 		)
-		if useCache && past != nil && (from == 0 || c.slides) {
+		switch {
+		case c.buffers != nil && useCache && st != nil && (from == 0 || c.slides):
+			if from > 0 {
+				st.dropOldest(c.meta.MaxSeqLen - 1)
+			}
+			last, past, err = c.run(ctx, out, n-1, past, true, st)
+		case c.buffers != nil && useCache && from == 0:
+			st = newKVBuffers(c.buffers, len(out), grownCapacity(n, c.meta.MaxSeqLen), c.meta.MaxSeqLen)
+			last, past, err = c.run(ctx, out, 0, nil, true, st)
+		case c.buffers != nil:
+			st = nil
+			if empty == nil {
+				empty = newKVBuffers(c.buffers, len(out), 1, c.meta.MaxSeqLen)
+			}
+			last, past, err = c.run(ctx, out, from, nil, false, empty)
+		case useCache && past != nil && (from == 0 || c.slides):
 			if from > 0 {
 				if past, err = dropOldest(past, c.meta.MaxSeqLen-1); err != nil {
 					return nil, fmt.Errorf("generate: step %d: %w", step, err)
 				}
 			}
-			last, past, err = c.run(ctx, out, n-1, past, true)
-		} else {
-			last, past, err = c.run(ctx, out, from, nil, useCache && from == 0)
+			last, past, err = c.run(ctx, out, n-1, past, true, nil)
+		default:
+			last, past, err = c.run(ctx, out, from, nil, useCache && from == 0, nil)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("generate: step %d: %w", step, err)
@@ -158,8 +186,9 @@ func (c *Continuous) Generate(ctx context.Context, start [][][]float32, maxNew i
 }
 
 // run runs the model on out[:, from:], as Generator.run, and returns the
-// last position's output vector per row.
-func (c *Continuous) run(ctx context.Context, out [][][]float32, from int, past map[string]*runtime.Tensor, withCache bool) ([][]float32, map[string]*runtime.Tensor, error) {
+// last position's output vector per row. With st (the buffer layout) the
+// step reads st and, with withCache, appends its new positions to it.
+func (c *Continuous) run(ctx context.Context, out [][][]float32, from int, past map[string]*runtime.Tensor, withCache bool, st *kvBuffers) ([][]float32, map[string]*runtime.Tensor, error) {
 	batch, seq := len(out), len(out[0])-from
 	data := make([]float32, 0, batch*seq*c.width)
 	for _, row := range out {
@@ -190,9 +219,19 @@ func (c *Continuous) run(ctx context.Context, out [][][]float32, from int, past 
 			return nil, nil, err
 		}
 	}
+	if st != nil {
+		if err := st.inputs(inputs); err != nil {
+			return nil, nil, err
+		}
+	}
 	outs, err := c.sess.Run(ctx, inputs)
 	if err != nil {
 		return nil, nil, err
+	}
+	if st != nil && withCache {
+		if err := st.append(outs); err != nil {
+			return nil, nil, err
+		}
 	}
 	y := outs[c.out]
 	if y == nil {

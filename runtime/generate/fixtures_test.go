@@ -454,7 +454,7 @@ func TestSeq2SeqFixtures(t *testing.T) {
 func TestContinuousFixtures(t *testing.T) {
 	for _, name := range []string{"continuous_dec", "continuous_dec_slide"} {
 		for _, backend := range []string{"ort", "native"} {
-			for _, mode := range []cacheMode{noCache, concatCache} {
+			for _, mode := range []cacheMode{noCache, concatCache, bufferCache} {
 				kv := mode != noCache
 				t.Run(fmt.Sprintf("%s/%s/%s", name, backend, mode), func(t *testing.T) {
 					dir := filepath.Join(corners, name)
