@@ -42,7 +42,7 @@ func TestEndToEndTiny(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("inspect: exit %d\n%s", r.code, r.stderr)
 	}
-	for _, l := range []string{"input\tx\tint64\t[batch seq]", "input\tpast_key_0\tfloat32\t[batch 4 past_seq 16]", "output\tpresent_value_1\tfloat32\t[batch 4 present_seq 16]"} {
+	for _, l := range []string{"input\tx\tint64\t[batch seq]", "input\tcache_key_0\tfloat32\t[batch 4 16 cache_capacity]", "input\tcache_len\tint64\t[1]", "output\tnew_value_1\tfloat32\t[batch 4 seq 16]"} {
 		if !strings.Contains(r.stdout, l+"\n") {
 			t.Errorf("inspect output lacks %q:\n%s", l, r.stdout)
 		}

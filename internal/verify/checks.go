@@ -70,18 +70,12 @@ type checker struct {
 	rule    string
 }
 
-// cacheInput pairs a past_* input with its present_* output.
-type cacheInput struct {
-	past    runtime.ValueInfo
-	present string
-}
-
 func (c *checker) run(label string, gen bool, meta generate.Meta, r *Result) error {
-	var cache []cacheInput
 	var plain []runtime.ValueInfo
+	cached := false
 	for _, in := range c.sess.Inputs() {
-		if strings.HasPrefix(in.Name, "past_") {
-			cache = append(cache, cacheInput{in, "present_" + strings.TrimPrefix(in.Name, "past_")})
+		if generate.IsCacheInput(in.Name) {
+			cached = true
 		} else {
 			plain = append(plain, in)
 		}
@@ -90,10 +84,10 @@ func (c *checker) run(label string, gen bool, meta generate.Meta, r *Result) err
 	if err != nil {
 		return err
 	}
-	if len(cache) > 0 && label == "" {
+	if cached && label == "" {
 		label = "kv-cache "
 	}
-	masked := c.ref.HasInput(builder.InputMask) && len(cache) > 0
+	masked := c.ref.HasInput(builder.InputMask) && cached
 	if masked {
 		r.Notes = append(r.Notes, label+"forward: not checked: the reference has a mask input and a KV-cache model takes none")
 	} else {
@@ -101,8 +95,12 @@ func (c *checker) run(label string, gen bool, meta generate.Meta, r *Result) err
 		if err != nil {
 			return err
 		}
-		for _, ci := range cache {
-			if inputs[ci.past.Name], err = generate.EmptyCache(ci.past, int(c.ref.WantShape[0])); err != nil {
+		if cached {
+			empty, err := generate.NewCache(c.sess, int(c.ref.WantShape[0]))
+			if err != nil {
+				return err
+			}
+			if err := empty.Inputs(inputs); err != nil {
 				return err
 			}
 		}
@@ -115,8 +113,8 @@ func (c *checker) run(label string, gen bool, meta generate.Meta, r *Result) err
 			return err
 		}
 		r.Outputs = append(r.Outputs, d)
-		if len(cache) > 0 {
-			d, err := c.steps(main, plain, cache, inputs, label+"steps")
+		if cached {
+			d, err := c.steps(main, plain, inputs, label+"steps")
 			if err != nil {
 				return err
 			}
@@ -142,11 +140,11 @@ func (c *checker) run(label string, gen bool, meta generate.Meta, r *Result) err
 }
 
 // mainOutput is the model output the reference holds: the one output
-// that is not a present_* cache output.
+// that is not a KV-cache output (present_*, new_*).
 func (c *checker) mainOutput() (string, error) {
 	var names []string
 	for _, o := range c.sess.Outputs() {
-		if !strings.HasPrefix(o.Name, "present_") {
+		if !generate.IsCacheOutput(o.Name) {
 			names = append(names, o.Name)
 		}
 	}
@@ -197,9 +195,9 @@ func (d *OutputDiff) diff(got []float32, want []float64) {
 
 // steps runs a KV-cache model on the reference tokens the way generation
 // does, the first half at once and then one token per run, feeding each
-// run's present_* back as past_*, and compares the logits of every position
-// with the reference.
-func (c *checker) steps(main string, plain []runtime.ValueInfo, cache []cacheInput, full map[string]*runtime.Tensor, check string) (OutputDiff, error) {
+// run's cache outputs back (generate.Cache, either layout), and compares
+// the logits of every position with the reference.
+func (c *checker) steps(main string, plain []runtime.ValueInfo, full map[string]*runtime.Tensor, check string) (OutputDiff, error) {
 	x := full[builder.InputTokens]
 	d := OutputDiff{Name: main, Check: check, Backend: c.backend, TorchF32MaxAbsDiff: c.ref.TorchF32MaxAbsDiff, Tol: c.tol, Rtol: c.rtol, TolRule: c.rule, Shape: c.ref.WantShape}
 	if x == nil || (x.DType() != runtime.Int64 && x.DType() != runtime.Float32) || len(c.ref.WantShape) != 3 {
@@ -212,7 +210,10 @@ func (c *checker) steps(main string, plain []runtime.ValueInfo, cache []cacheInp
 	}
 	b, n, vocab := int(c.ref.WantShape[0]), int(c.ref.WantShape[1]), int(c.ref.WantShape[2])
 	got := make([]float32, b*n*vocab)
-	var past map[string]*runtime.Tensor
+	cache, err := generate.NewCache(c.sess, b)
+	if err != nil {
+		return d, err
+	}
 	for from := 0; from < n; {
 		to := from + 1
 		if from == 0 {
@@ -226,14 +227,8 @@ func (c *checker) steps(main string, plain []runtime.ValueInfo, cache []cacheInp
 		if in[builder.InputTokens], err = positions(x, b, n, width, from, to); err != nil {
 			return d, err
 		}
-		for _, ci := range cache {
-			if past == nil {
-				if in[ci.past.Name], err = generate.EmptyCache(ci.past, b); err != nil {
-					return d, err
-				}
-			} else {
-				in[ci.past.Name] = past[ci.present]
-			}
+		if err := cache.Inputs(in); err != nil {
+			return d, err
 		}
 		outs, err := c.sess.Run(c.ctx, in)
 		if err != nil {
@@ -249,11 +244,8 @@ func (c *checker) steps(main string, plain []runtime.ValueInfo, cache []cacheInp
 		for r := range b {
 			copy(got[(r*n+from)*vocab:(r*n+to)*vocab], vals[r*(to-from)*vocab:(r+1)*(to-from)*vocab])
 		}
-		past = map[string]*runtime.Tensor{}
-		for _, ci := range cache {
-			if past[ci.present] = outs[ci.present]; past[ci.present] == nil {
-				return d, fmt.Errorf("the KV-cache model returned no %q", ci.present)
-			}
+		if err := cache.Update(outs); err != nil {
+			return d, fmt.Errorf("KV-cache run at positions %d–%d: %w", from, to-1, err)
 		}
 		from = to
 	}

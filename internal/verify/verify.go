@@ -67,7 +67,10 @@ type Options struct {
 	// and with Generate its greedy generation. Models the cache does not
 	// support get a note instead.
 	KVCache bool
-	Runtime runtime.Options
+	// KVLayout is the layout of that KV-cache model (the zero value is
+	// builder.KVLayoutConcat).
+	KVLayout builder.KVLayout
+	Runtime  runtime.Options
 }
 
 // OutputDiff is one row of a verification: an output compared with the
@@ -314,7 +317,11 @@ func modelPart(dir string, opts Options, kvCache bool, part builder.Part) ([]byt
 			return nil, err
 		}
 		defer w.Close()
-		m, err := builder.Build(cfg, w, wpath, builder.Options{Opset: opts.Opset, KVCache: kvCache, Part: part})
+		bo := builder.Options{Opset: opts.Opset, KVCache: kvCache, Part: part}
+		if kvCache {
+			bo.KVLayout = opts.KVLayout
+		}
+		m, err := builder.Build(cfg, w, wpath, bo)
 		if err != nil {
 			return nil, err
 		}

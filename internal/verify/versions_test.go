@@ -83,8 +83,13 @@ func TestXT191Fixtures(t *testing.T) {
 	}
 	for _, cfg := range dirs {
 		dir := filepath.Dir(cfg)
-		for _, o := range []Options{{Tol: 1e-5, Generate: true, KVCache: true}, {Tol: 1e-5, Opset: 23, Inline: true}, {Tol: 1e-5, Backend: "native"}} {
-			t.Run(fmt.Sprintf("%s/%s/opset%d", filepath.Base(dir), o.Backend, o.Opset), func(t *testing.T) {
+		for _, o := range []Options{
+			{Tol: 1e-5, Generate: true, KVCache: true},
+			{Tol: 1e-5, Generate: true, KVCache: true, KVLayout: builder.KVLayoutBuffer, Backend: "native"},
+			{Tol: 1e-5, Opset: 23, Inline: true},
+			{Tol: 1e-5, Backend: "native"},
+		} {
+			t.Run(fmt.Sprintf("%s/%s/opset%d/%s", filepath.Base(dir), o.Backend, o.Opset, o.KVLayout), func(t *testing.T) {
 				r, err := Fixture(context.Background(), dir, o)
 				if err != nil {
 					t.Fatal(err)
@@ -265,28 +270,30 @@ func TestXTransformerGeneration(t *testing.T) {
 		{"../../fixtures/oracle-1.9.2/cov_15", 2},
 	} {
 		dir := tc.dir
-		r, err := Fixture(context.Background(), dir, Options{Generate: true, KVCache: true, Backends: []string{"ort", "native"}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !r.Pass {
-			t.Fatal(r.Line())
-		}
-		got := map[string]int{}
-		for _, d := range r.Outputs {
-			if strings.HasPrefix(d.Check, "generate") {
-				if d.Tokens != 16 || d.Mismatched != 0 {
-					t.Errorf("%s: %s on %s: %d of %d tokens differ", filepath.Base(dir), d.Check, d.Backend, d.Mismatched, d.Tokens)
-				}
-				got[d.Check]++
+		for _, layout := range []builder.KVLayout{builder.KVLayoutConcat, builder.KVLayoutBuffer} {
+			r, err := Fixture(context.Background(), dir, Options{Generate: true, KVCache: true, KVLayout: layout, Backends: []string{"ort", "native"}})
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
-		want := map[string]int{"generate": 2}
-		if tc.cached > 0 {
-			want["generate kv-cache"] = tc.cached
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Errorf("%s: generation rows %v, want %v", filepath.Base(dir), got, want)
+			if !r.Pass {
+				t.Fatal(r.Line())
+			}
+			got := map[string]int{}
+			for _, d := range r.Outputs {
+				if strings.HasPrefix(d.Check, "generate") {
+					if d.Tokens != 16 || d.Mismatched != 0 {
+						t.Errorf("%s: %s on %s: %d of %d tokens differ", filepath.Base(dir), d.Check, d.Backend, d.Mismatched, d.Tokens)
+					}
+					got[d.Check]++
+				}
+			}
+			want := map[string]int{"generate": 2}
+			if tc.cached > 0 {
+				want["generate kv-cache"] = tc.cached
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("%s %q: generation rows %v, want %v", filepath.Base(dir), layout, got, want)
+			}
 		}
 	}
 }

@@ -355,3 +355,105 @@ func (g *Generator) vocab() int {
 	}
 	return 0
 }
+
+// Cache is the KV cache of one batch of sequences for a model exported
+// with a KV cache (builder.Options.KVCache), in either layout: it gives
+// the cache inputs of the next run and takes each run's outputs. It lets a
+// caller step a model by hand (the verify command does) without knowing
+// the layout. A Cache is not safe for concurrent use.
+type Cache struct {
+	concat  []cacheIO
+	past    map[string]*runtime.Tensor // concat layout and token-shift caches
+	buffers *kvBuffers
+}
+
+// IsCacheInput reports whether an input of a model built by xt2onnx
+// belongs to its KV cache (past_*, cache_*, cache_len).
+func IsCacheInput(name string) bool {
+	return strings.HasPrefix(name, "past_") || isBufferInput(name)
+}
+
+// IsCacheOutput reports whether an output of a model built by xt2onnx
+// belongs to its KV cache (present_*, new_key_*, new_value_*).
+func IsCacheOutput(name string) bool {
+	return strings.HasPrefix(name, "present_") || strings.HasPrefix(name, newKeyPrefix) || strings.HasPrefix(name, newValuePrefix)
+}
+
+// NewCache returns the empty cache of batch sequences for sess; a model
+// without a cache gets a Cache that adds nothing.
+func NewCache(sess runtime.Session, batch int) (*Cache, error) {
+	if sess == nil || batch < 1 {
+		return nil, fmt.Errorf("generate: NewCache needs a session and a batch ≥ 1 (got %d)", batch)
+	}
+	inputs := map[string]runtime.ValueInfo{}
+	outputs := map[string]runtime.ValueInfo{}
+	for _, in := range sess.Inputs() {
+		inputs[in.Name] = in
+	}
+	for _, o := range sess.Outputs() {
+		outputs[o.Name] = o
+	}
+	lay, err := parseBufferLayout(inputs, outputs)
+	if err != nil {
+		return nil, err
+	}
+	c := &Cache{}
+	if lay != nil {
+		c.buffers = newKVBuffers(lay, batch, 1, 0)
+	}
+	for _, in := range sess.Inputs() {
+		if !strings.HasPrefix(in.Name, "past_") {
+			continue
+		}
+		present := "present_" + strings.TrimPrefix(in.Name, "past_")
+		if _, ok := outputs[present]; !ok {
+			return nil, fmt.Errorf("generate: KV-cache input %q has no output %q to feed it: re-export the model with xt2onnx export --kv-cache", in.Name, present)
+		}
+		empty, err := EmptyCache(in, batch)
+		if err != nil {
+			return nil, err
+		}
+		if c.past == nil {
+			c.past = map[string]*runtime.Tensor{}
+		}
+		c.concat = append(c.concat, cacheIO{past: in, present: present})
+		c.past[present] = empty
+	}
+	return c, nil
+}
+
+// Len returns the number of cached positions of the buffer layout (memory
+// tokens included), or -1 for the concat layout, whose inputs carry it.
+func (c *Cache) Len() int {
+	if c.buffers == nil {
+		return -1
+	}
+	return c.buffers.n
+}
+
+// Inputs adds the cache inputs of the next run to in.
+func (c *Cache) Inputs(in map[string]*runtime.Tensor) error {
+	for _, ci := range c.concat {
+		in[ci.past.Name] = c.past[ci.present]
+	}
+	if c.buffers != nil {
+		return c.buffers.inputs(in)
+	}
+	return nil
+}
+
+// Update takes a run's outputs into the cache: the present_* outputs
+// replace the past, a buffer layout's new_* outputs are appended.
+func (c *Cache) Update(outs map[string]*runtime.Tensor) error {
+	for _, ci := range c.concat {
+		t := outs[ci.present]
+		if t == nil {
+			return fmt.Errorf("the model returned no %q", ci.present)
+		}
+		c.past[ci.present] = t
+	}
+	if c.buffers != nil {
+		return c.buffers.append(outs)
+	}
+	return nil
+}

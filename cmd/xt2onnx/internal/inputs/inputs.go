@@ -183,12 +183,17 @@ func CheckSeq(infos []runtime.ValueInfo, inputs map[string]*runtime.Tensor, maxS
 	return nil
 }
 
+// cacheLenInput is a buffer-layout KV cache's length input
+// (builder.CacheLenInput).
+const cacheLenInput = "cache_len"
+
 // Random generates one tensor per input from seed: token ids in [0,
 // tokens(input name)), all-true masks, N(0, 1) floats. Dynamic dims named
 // batch (or an unnamed first dim) get batch, sequence dims (named seq or
-// *_seq, or an unnamed second dim) get seq. A KV-cache model's past_*
-// inputs get an empty cache: past_seq dims 0 and zero values, so the run
-// is a prompt (prefill) of length seq. An input larger than maxBytes (0:
+// *_seq, or an unnamed second dim) get seq. A KV-cache model's cache
+// inputs are empty, so the run is a prompt (prefill) of length seq: past_*
+// get past_seq dims 0 and zero values; a buffer-layout model's cache_*
+// buffers a capacity of 1 (zeros) and cache_len 0. An input larger than maxBytes (0:
 // runtime.DefaultMaxTensorBytes()) is refused before anything is
 // allocated, whatever shape the model declares.
 func Random(infos []runtime.ValueInfo, batch, seq int64, seed uint64, tokens func(input string) int64, maxBytes int64) (map[string]*runtime.Tensor, error) {
@@ -211,6 +216,8 @@ func Random(infos []runtime.ValueInfo, batch, seq int64, seed uint64, tokens fun
 				shape[i] = batch
 			case name == "past_seq":
 				shape[i] = 0
+			case name == "cache_capacity":
+				shape[i] = 1
 			case isSeqDim(info, i):
 				shape[i] = seq
 			default:
@@ -231,7 +238,9 @@ func Random(infos []runtime.ValueInfo, batch, seq int64, seed uint64, tokens fun
 		case runtime.Int64:
 			v := make([]int64, n)
 			for i := range v {
-				v[i] = rng.Int64N(vocab)
+				if info.Name != cacheLenInput {
+					v[i] = rng.Int64N(vocab)
+				}
 			}
 			t, err = runtime.NewInt64(shape, v)
 		case runtime.Int32:
@@ -248,7 +257,7 @@ func Random(infos []runtime.ValueInfo, batch, seq int64, seed uint64, tokens fun
 			t, err = runtime.NewBool(shape, v)
 		case runtime.Float32:
 			v := make([]float32, n)
-			if !strings.HasPrefix(info.Name, "past_") {
+			if !strings.HasPrefix(info.Name, "past_") && !strings.HasPrefix(info.Name, "cache_") {
 				for i := range v {
 					v[i] = float32(rng.NormFloat64())
 				}

@@ -95,13 +95,18 @@ func (m *Model) Limits() inputs.Limits {
 }
 
 // Preset builds the built-in preset name with random weights (seed) in
-// memory, with the KV cache when kvCache is set.
+// memory, with the KV cache (in the buffer layout, which the runtime reads
+// in place) when kvCache is set.
 func Preset(name string, seed uint64, kvCache bool) (*Model, error) {
 	cfg, err := builder.Preset(name)
 	if err != nil {
 		return nil, err
 	}
-	m, err := builder.Build(cfg, builder.RandomWeights{Seed: seed}, fmt.Sprintf("random weights (seed %d)", seed), builder.Options{KVCache: kvCache})
+	bo := builder.Options{KVCache: kvCache}
+	if kvCache {
+		bo.KVLayout = builder.KVLayoutBuffer
+	}
+	m, err := builder.Build(cfg, builder.RandomWeights{Seed: seed}, fmt.Sprintf("random weights (seed %d)", seed), bo)
 	if err != nil {
 		return nil, err
 	}
@@ -180,4 +185,23 @@ func CheckBackend(name string) error {
 // PresetUsage is the help text of a --preset flag.
 func PresetUsage(what string) string {
 	return "built-in decoder `NAME` (" + strings.Join(builder.Presets(), ", ") + ") " + what
+}
+
+// KVLayouts are the values of --kv-layout, the default first.
+var KVLayouts = []string{"buffer", "concat"}
+
+// KVLayout maps a --kv-layout value to the builder's layout.
+func KVLayout(name string) builder.KVLayout {
+	if name == "concat" {
+		return builder.KVLayoutConcat
+	}
+	return builder.KVLayoutBuffer
+}
+
+// KVLayoutName is the --kv-layout name of a layout.
+func KVLayoutName(l builder.KVLayout) string {
+	if l == builder.KVLayoutConcat {
+		return "concat"
+	}
+	return string(l)
 }

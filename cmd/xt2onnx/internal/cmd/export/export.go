@@ -47,6 +47,9 @@ type Options struct {
 	ReturnEmbeddings bool
 	// KVCache exports a decoder with the KV-cache inputs and outputs.
 	KVCache bool
+	// KVLayout is the layout of that cache (--kv-layout, buffer by
+	// default).
+	KVLayout builder.KVLayout
 	// Part exports an XTransformer's encoder or decoder part (builder's
 	// PartWhole by default).
 	Part builder.Part
@@ -94,7 +97,7 @@ var maskModes = map[string]builder.MaskMode{"auto": builder.MaskAuto, "on": buil
 // with the parsed options instead of exporting (for tests).
 func NewCmdExport(f *factory.Factory, runF func(*Options) error) *cobra.Command {
 	opts := &Options{IO: f.IOStreams}
-	var mask, device, part string
+	var mask, device, part, kvLayout string
 	cmd := &cobra.Command{
 		Use:   "export (--config FILE (--weights FILE | --random-weights) | --preset NAME) (-o OUT.onnx | --triton-repo DIR)",
 		Short: "build an x-transformers model and write it as an ONNX file",
@@ -107,8 +110,12 @@ with seeded random weights (--random-weights), or a built-in preset (--preset
 tiny, small or base), which always uses random weights. Every mismatch between
 the config and the weights is reported at once. Options the builder does not
 implement yet make the command exit with status 3. --kv-cache exports a
-decoder that also takes and returns the attention keys and values of earlier
-positions, which "xt2onnx generate" uses to run one token per step.
+decoder that also takes the attention keys and values of earlier positions,
+which "xt2onnx generate" uses to run one token per step. By default
+(--kv-layout buffer) the cache is buffers the caller keeps and the model
+reads in place, returning only the new positions, so a step costs the same
+at any context; --kv-layout concat takes past_* and returns present_* (past
+and new positions), the convention other ONNX decoder exports follow.
 --part encoder|decoder exports one half of an XTransformer: the encoder part
 returns the encodings and every decoder cross-attention layer's keys and
 values of them, the decoder part takes those (with --kv-cache also its own
@@ -200,6 +207,12 @@ object with --json.`,
 			if part != "whole" {
 				opts.Part = builder.Part(part)
 			}
+			if cmd.Flags().Changed("kv-layout") && !opts.KVCache {
+				return cmdutil.FlagErrorf("--kv-layout needs --kv-cache")
+			}
+			if opts.KVCache {
+				opts.KVLayout = modelsrc.KVLayout(kvLayout)
+			}
 			if err := opts.validate(cmd, mask); err != nil {
 				return err
 			}
@@ -220,7 +233,9 @@ object with --json.`,
 	fl.BoolVar(&opts.Inline, "inline", false, "inline model-local functions (for runtimes without function support)")
 	cmdutil.StringEnumFlag(fl, &mask, "mask", "", "auto", []string{"auto", "on", "off"}, "key-padding mask input (auto: when the config's inputs name one, or for encoders)")
 	fl.BoolVar(&opts.ReturnEmbeddings, "return-embeddings", false, "output the final-norm embeddings instead of the logits (return_embeddings=True)")
-	fl.BoolVar(&opts.KVCache, "kv-cache", false, "export a decoder with KV-cache inputs and outputs (past_*, present_*) for generation")
+	fl.BoolVar(&opts.KVCache, "kv-cache", false, "export a decoder with KV-cache inputs and outputs for generation")
+	cmdutil.StringEnumFlag(fl, &kvLayout, "kv-layout", "", modelsrc.KVLayouts[0], modelsrc.KVLayouts,
+		"with --kv-cache: buffer (cache_* buffers the runtime owns and the model reads in place, new_* out) or concat (past_* in, present_* = past + new out, the usual ONNX decoder convention)")
 	cmdutil.StringEnumFlag(fl, &part, "part", "", "whole", []string{"whole", string(builder.PartEncoder), string(builder.PartDecoder)}, "XTransformer only: export the whole model, or its encoder or decoder part for generation")
 	fl.StringVar(&opts.TritonRepo, "triton-repo", "", "also write a Triton model repository into `DIR` (DIR/NAME/config.pbtxt, DIR/NAME/1/model.onnx)")
 	fl.StringVar(&opts.Name, "name", "", "Triton model `NAME` (default: the stem of -o)")
@@ -352,6 +367,8 @@ type summary struct {
 	Functions  int    `json:"functions"`
 	Inlined    bool   `json:"inlined"`
 	KVCache    bool   `json:"kv_cache"`
+	// KVLayout is the cache's layout ("buffer" or "concat") with KVCache.
+	KVLayout string `json:"kv_layout,omitempty"`
 	// DType is the precision of the weights.
 	DType string `json:"dtype"`
 	// ExternalData is the weights file beside the model, when there is one.
@@ -399,7 +416,7 @@ func exportRun(o *Options) (err error) {
 	} else if cfg, err = builder.LoadConfig(o.ConfigPath); err != nil {
 		return err
 	}
-	bopts := builder.Options{Opset: o.Opset, Mask: o.Mask, ReturnEmbeddings: o.ReturnEmbeddings, KVCache: o.KVCache, Part: o.Part}
+	bopts := builder.Options{Opset: o.Opset, Mask: o.Mask, ReturnEmbeddings: o.ReturnEmbeddings, KVCache: o.KVCache, KVLayout: o.KVLayout, Part: o.Part}
 	// Know the size before reading or generating a single weight: a config
 	// can describe more than memory or one protobuf file can hold.
 	size, err := builder.EstimateSize(cfg, bopts)
@@ -474,6 +491,9 @@ func exportRun(o *Options) (err error) {
 	}
 	xopts := xtexport.Options{Opset: o.Opset, InlineFunctions: o.Inline, ExternalData: o.ExternalData}
 	s := summary{Path: o.Output, Opset: o.Opset, Inlined: o.Inline, KVCache: o.KVCache, DType: dtype}
+	if o.KVCache {
+		s.KVLayout = modelsrc.KVLayoutName(o.KVLayout)
+	}
 	if o.Output != "" {
 		ios.StartProgress("writing %s", o.Output)
 		err = xtexport.WriteFile(o.Output, m, xopts)
@@ -541,6 +561,9 @@ func exportRun(o *Options) (err error) {
 	t.Row("params", strconv.FormatInt(s.Params, 10))
 	t.Row("functions", functions)
 	t.Row("kv_cache", strconv.FormatBool(s.KVCache))
+	if s.KVLayout != "" {
+		t.Row("kv_layout", s.KVLayout)
+	}
 	t.Row("dtype", s.DType)
 	if s.ExternalData != "" {
 		t.Row("external_data", s.ExternalData)

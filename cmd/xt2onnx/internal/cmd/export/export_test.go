@@ -64,7 +64,18 @@ func TestNewCmdExport(t *testing.T) {
 		{
 			name: "kv cache, triton repository named by -o",
 			args: []string{"--preset", "tiny", "--kv-cache", "--triton-repo", "models", "-o", "out/tiny-kv.onnx"},
-			want: Options{Preset: "tiny", RandomWeights: true, KVCache: true, TritonRepo: "models", Name: "tiny-kv", Output: "out/tiny-kv.onnx", Opset: 18, TritonMaxBatch: 8},
+			want: Options{Preset: "tiny", RandomWeights: true, KVCache: true, KVLayout: builder.KVLayoutBuffer, TritonRepo: "models", Name: "tiny-kv", Output: "out/tiny-kv.onnx", Opset: 18, TritonMaxBatch: 8},
+		},
+		{
+			name: "kv cache in the concat layout",
+			args: []string{"--preset", "tiny", "--kv-cache", "--kv-layout", "concat", "-o", "t.onnx"},
+			want: Options{Preset: "tiny", RandomWeights: true, KVCache: true, KVLayout: builder.KVLayoutConcat, Output: "t.onnx", Opset: 18, TritonMaxBatch: 8},
+		},
+		{
+			name:    "kv layout without the cache",
+			args:    []string{"--preset", "tiny", "--kv-layout", "concat", "-o", "t.onnx"},
+			wantErr: "--kv-layout needs --kv-cache",
+			flagErr: true,
 		},
 		{
 			name: "triton repository without -o",
@@ -233,8 +244,15 @@ func TestExportTriton(t *testing.T) {
 	}{
 		{
 			name: "file and repository, name from -o",
-			args: []string{"--preset", "tiny", "--kv-cache", "-o", out, "--triton-repo", repo, "--json"},
-			want: summary{Path: out, KVCache: true, TritonConfig: filepath.Join(repo, "tiny-kv", "config.pbtxt"), TritonModel: filepath.Join(repo, "tiny-kv", "1", "model.onnx")},
+			args: []string{"--preset", "tiny", "--kv-cache", "--kv-layout", "concat", "-o", out, "--triton-repo", repo, "--json"},
+			want: summary{Path: out, KVCache: true, KVLayout: "concat", TritonConfig: filepath.Join(repo, "tiny-kv", "config.pbtxt"), TritonModel: filepath.Join(repo, "tiny-kv", "1", "model.onnx")},
+		},
+		{
+			// The buffer layout's cache_len has no batch dim, and the caller
+			// owns the buffers: a model Triton must not batch.
+			name: "buffer layout",
+			args: []string{"--preset", "tiny", "--kv-cache", "--triton-repo", repo, "--name", "tiny-buf", "--json"},
+			want: summary{Path: filepath.Join(repo, "tiny-buf", "1", "model.onnx"), KVCache: true, KVLayout: "buffer", TritonConfig: filepath.Join(repo, "tiny-buf", "config.pbtxt"), TritonModel: filepath.Join(repo, "tiny-buf", "1", "model.onnx")},
 		},
 		{
 			name: "repository only",
@@ -251,7 +269,7 @@ func TestExportTriton(t *testing.T) {
 			if err := json.Unmarshal([]byte(stdout), &got); err != nil {
 				t.Fatalf("%v: %s", err, stdout)
 			}
-			if got.Path != tt.want.Path || got.KVCache != tt.want.KVCache || got.TritonConfig != tt.want.TritonConfig || got.TritonModel != tt.want.TritonModel {
+			if got.Path != tt.want.Path || got.KVCache != tt.want.KVCache || got.KVLayout != tt.want.KVLayout || got.TritonConfig != tt.want.TritonConfig || got.TritonModel != tt.want.TritonModel {
 				t.Errorf("summary %+v, want %+v", got, tt.want)
 			}
 			model, err := os.ReadFile(got.TritonModel)
@@ -265,15 +283,25 @@ func TestExportTriton(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := []string{`platform: "onnxruntime_onnx"`, "dynamic_batching { }", `name: "x"`, "data_type: TYPE_INT64", "dims: [ -1, 256 ]"}
-			if tt.want.KVCache {
-				want = append(want, `name: "past_key_0"`, "dims: [ 4, -1, 16 ]", "max_batch_size: 8")
-			} else {
-				want = append(want, "max_batch_size: 4")
+			want := []string{`platform: "onnxruntime_onnx"`, `name: "x"`, "data_type: TYPE_INT64"}
+			var lacks []string
+			switch {
+			case tt.want.KVLayout == "buffer":
+				want = append(want, `name: "cache_len"`, "dims: [ 1 ]", `name: "cache_key_0"`, "dims: [ -1, 4, 16, -1 ]", "dims: [ -1, -1, 256 ]", "max_batch_size: 0")
+				lacks = append(lacks, "dynamic_batching")
+			case tt.want.KVCache:
+				want = append(want, "dynamic_batching { }", "dims: [ -1, 256 ]", `name: "past_key_0"`, "dims: [ 4, -1, 16 ]", "max_batch_size: 8")
+			default:
+				want = append(want, "dynamic_batching { }", "dims: [ -1, 256 ]", "max_batch_size: 4")
 			}
 			for _, w := range want {
 				if !strings.Contains(string(cfg), w) {
 					t.Errorf("config.pbtxt lacks %q:\n%s", w, cfg)
+				}
+			}
+			for _, w := range lacks {
+				if strings.Contains(string(cfg), w) {
+					t.Errorf("config.pbtxt has %q:\n%s", w, cfg)
 				}
 			}
 		})

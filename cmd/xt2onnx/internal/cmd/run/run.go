@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/xt2onnx/xt2onnx/builder"
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/cmdutil"
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/compare"
 	"github.com/xt2onnx/xt2onnx/cmd/xt2onnx/internal/factory"
@@ -159,7 +160,7 @@ func runRun(o *Options) error {
 	var inputs map[string]*runtime.Tensor
 	if o.Random {
 		for _, in := range sess.Inputs() {
-			if _, ok := limits.Vocab[in.Name]; !ok && (in.DType == runtime.Int64 || in.DType == runtime.Int32) {
+			if _, ok := limits.Vocab[in.Name]; !ok && (in.DType == runtime.Int64 || in.DType == runtime.Int32) && in.Name != builder.CacheLenInput {
 				fmt.Fprintf(ios.ErrOut, "xt2onnx: note: the model's metadata gives no num_tokens for input %q; its random ids are drawn from [0, %d)\n", in.Name, modelinputs.DefaultVocab)
 			}
 		}

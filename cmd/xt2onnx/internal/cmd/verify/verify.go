@@ -36,7 +36,10 @@ type Options struct {
 	Generate bool
 	// KVCache also checks the KV-cache export, step by step.
 	KVCache bool
-	JSON    bool
+	// KVLayout is that export's cache layout: "buffer" (the default, as
+	// export writes it) or "concat".
+	KVLayout string
+	JSON     bool
 }
 
 // NewCmdVerify returns the verify command. runF, when not nil, is called
@@ -115,6 +118,7 @@ The exit status is 0 only for PASS, and 1 for FAIL.`,
 	fl.BoolVar(&opts.Inline, "inline", false, "inline model-local functions in the built graph")
 	fl.BoolVar(&opts.Generate, "generate", false, "also compare greedy generation with the reference's gen.out, token by token")
 	fl.BoolVar(&opts.KVCache, "kv-cache", false, "also check the model exported with a KV cache, one token at a time")
+	cmdutil.StringEnumFlag(fl, &opts.KVLayout, "kv-layout", "", modelsrc.KVLayouts[0], modelsrc.KVLayouts, "with --kv-cache: the cache layout to check (as export --kv-layout)")
 	fl.BoolVar(&opts.JSON, "json", false, "print the result as JSON")
 	return cmd
 }
@@ -136,6 +140,8 @@ func (o *Options) validate(cmd *cobra.Command) error {
 		return cmdutil.FlagErrorf("--opset and --inline apply to --graph %s only", xtverify.GraphBuilt)
 	case o.Graph != xtverify.GraphBuilt && (o.Generate || o.KVCache):
 		return cmdutil.FlagErrorf("--generate and --kv-cache apply to --graph %s only", xtverify.GraphBuilt)
+	case changed("kv-layout") && !o.KVCache:
+		return cmdutil.FlagErrorf("--kv-layout needs --kv-cache")
 	}
 	return modelsrc.CheckRuntime(o.Backend, o.Device, 0)
 }
@@ -192,7 +198,7 @@ func verifyRun(o *Options) error {
 	ios.StartProgress("verifying %s (graph %s, backend %s)", o.FixtureDir, o.Graph, o.Backend)
 	r, err := xtverify.Fixture(ctx, o.FixtureDir, xtverify.Options{
 		Graph: o.Graph, Backend: o.Backend, Tol: o.Tol, Rtol: o.Rtol, Opset: o.Opset, Inline: o.Inline,
-		Generate: o.Generate, KVCache: o.KVCache,
+		Generate: o.Generate, KVCache: o.KVCache, KVLayout: modelsrc.KVLayout(o.KVLayout),
 		Runtime: modelsrc.SessionOptions(o.Backend, o.Device, 0, 0),
 	})
 	ios.StopProgress()
