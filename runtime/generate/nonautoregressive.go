@@ -59,6 +59,9 @@ type NAROptions struct {
 	// Seed seeds the Gumbel noise (a PCG generator; PyTorch's RNG is not
 	// reproduced, so sampled sequences differ from 1.9.2's for any seed).
 	Seed uint64
+	// OnStep, when set, is called after each demasking step with the
+	// number of steps done; an error stops generation with it.
+	OnStep func(done int) error
 }
 
 // Critics of a NonAutoregressiveWrapper (NARMeta.Critic).
@@ -396,6 +399,11 @@ func (n *NonAutoregressive) Generate(ctx context.Context, o NAROptions) ([][]int
 				if m[j] {
 					seq[r*L+j] = o.MaskID
 				}
+			}
+		}
+		if o.OnStep != nil {
+			if err := o.OnStep(i + 1); err != nil {
+				return nil, fmt.Errorf("generate: stopped after %d of %d steps: %w", i+1, o.Steps, err)
 			}
 		}
 	}

@@ -47,8 +47,8 @@ type Options struct {
 	ReturnEmbeddings bool
 	// KVCache exports a decoder with the KV-cache inputs and outputs.
 	KVCache bool
-	// Part exports an XTransformer's encoder or decoder part (builder's
-	// PartWhole by default).
+	// Part exports an XTransformer's encoder or decoder part, or a
+	// NonAutoregressiveWrapper's critic (builder's PartWhole by default).
 	Part builder.Part
 	// TritonRepo is a Triton model repository to write the model into.
 	TritonRepo string
@@ -113,7 +113,10 @@ positions, which "xt2onnx generate" uses to run one token per step.
 returns the encodings and every decoder cross-attention layer's keys and
 values of them, the decoder part takes those (with --kv-cache also its own
 cache); "xt2onnx generate DEC.onnx --encoder ENC.onnx --src-tokens …" runs
-the encoder once per source.
+the encoder once per source. A config with a "nonautoregressive" section
+(NonAutoregressiveWrapper's kwargs; --weights is then the wrapper's whole
+state_dict) exports its generator, and with --part critic its token critic
+("xt2onnx generate GEN.onnx --critic CRITIC.onnx").
 
 --validate REF then runs the written file on a reference's inputs (REF is an
 io.safetensors or the folder holding it, as python/xt2onnx_ref writes it for
@@ -221,7 +224,7 @@ object with --json.`,
 	cmdutil.StringEnumFlag(fl, &mask, "mask", "", "auto", []string{"auto", "on", "off"}, "key-padding mask input (auto: when the config's inputs name one, or for encoders)")
 	fl.BoolVar(&opts.ReturnEmbeddings, "return-embeddings", false, "output the final-norm embeddings instead of the logits (return_embeddings=True)")
 	fl.BoolVar(&opts.KVCache, "kv-cache", false, "export a decoder with KV-cache inputs and outputs (past_*, present_*) for generation")
-	cmdutil.StringEnumFlag(fl, &part, "part", "", "whole", []string{"whole", string(builder.PartEncoder), string(builder.PartDecoder)}, "XTransformer only: export the whole model, or its encoder or decoder part for generation")
+	cmdutil.StringEnumFlag(fl, &part, "part", "", "whole", []string{"whole", string(builder.PartEncoder), string(builder.PartDecoder), string(builder.PartCritic)}, "export the whole model, an XTransformer's encoder or decoder part for generation, or a NonAutoregressiveWrapper's critic")
 	fl.StringVar(&opts.TritonRepo, "triton-repo", "", "also write a Triton model repository into `DIR` (DIR/NAME/config.pbtxt, DIR/NAME/1/model.onnx)")
 	fl.StringVar(&opts.Name, "name", "", "Triton model `NAME` (default: the stem of -o)")
 	fl.IntVar(&opts.TritonMaxBatch, "triton-max-batch", triton.DefaultMaxBatchSize, "max_batch_size of the Triton config")
