@@ -274,5 +274,7 @@ func (mb *modelBuilder) nonAutoregressive() {
 	if n.SelfCond {
 		mb.output(OutputEmbeddings, emb, batch, seq, graph.Fixed(dim))
 	}
-	mb.unusedPrefix("token_critic.") // the critic part's (PartCritic checks them)
+	if n.HasCritic() {
+		mb.unusedPrefix("token_critic.") // the critic part's (PartCritic checks them)
+	}
 }

@@ -144,6 +144,7 @@ func TestNARWeightsErrors(t *testing.T) {
 		{"nar_self_cond", builder.PartWhole, "null_embed", nil, "null_embed [32]"},
 		{"nar_self_cond", builder.PartWhole, "", map[string][]int64{"to_self_cond.bias": {32}}, "to_self_cond.bias [32]"},
 		{"nar_self_cond", builder.PartWhole, "to_self_cond.weight", map[string][]int64{"to_self_cond.weight": {32, 16}}, "to_self_cond.weight"},
+		{"nar_self_cond", builder.PartWhole, "", map[string][]int64{"token_critic.to_logits.weight": {1, 32}}, "token_critic.to_logits.weight [1 32]"}, // no critic in the config
 		{"nar_token_critic", builder.PartCritic, "token_critic.to_logits.weight", nil, "token_critic.to_logits.weight [1 16]"},
 		{"nar_token_critic", builder.PartCritic, "", map[string][]int64{"critic.extra": {2}}, "critic.extra [2]"},
 		{"nar_self_critic", builder.PartCritic, "token_critic.to_logits.bias", nil, "token_critic.to_logits.bias [1]"},
