@@ -20,11 +20,22 @@ import (
 // backend.
 func buildNAR(t *testing.T, dir string, part builder.Part, backend string) (runtime.Session, generate.Meta) {
 	t.Helper()
-	cfg, err := builder.LoadConfig(filepath.Join(dir, "nar.json"))
+	return buildFrom(t, dir, "nar", part, backend)
+}
+
+// buildFrom exports dir's NAME.json with NAME.safetensors ("config" for
+// the fixture's bare net, with model.safetensors) and opens it.
+func buildFrom(t *testing.T, dir, name string, part builder.Part, backend string) (runtime.Session, generate.Meta) {
+	t.Helper()
+	cfg, err := builder.LoadConfig(filepath.Join(dir, name+".json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	wpath := filepath.Join(dir, "nar.safetensors")
+	weights := name + ".safetensors"
+	if name == "config" {
+		weights = "model.safetensors"
+	}
+	wpath := filepath.Join(dir, weights)
 	w, err := builder.OpenWeights(wpath)
 	if err != nil {
 		t.Fatal(err)
@@ -150,11 +161,7 @@ func TestNonAutoregressiveWrapperFixtures(t *testing.T) {
 				}
 				// The bare net (config.json, model.safetensors: the same
 				// net's weights) demasks differently.
-				bare, bmeta := buildFixture(t, dir, false, backend)
-				meta0, err := generate.ParseMeta(bmeta)
-				if err != nil {
-					t.Fatal(err)
-				}
+				bare, meta0 := buildFrom(t, dir, "config", builder.PartWhole, backend)
 				b, err := generate.NewNonAutoregressive(bare, meta0)
 				if err != nil {
 					t.Fatal(err)
