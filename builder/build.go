@@ -186,12 +186,14 @@ func Unsupported(cfg *Config, opts Options) []string {
 		check("wrapper.enc_", x.EncoderConfig().Layers)
 		check("wrapper.dec_", x.DecoderConfig().Layers)
 	}
-	if opts.Part != PartWhole {
+	if cfg.NAR != nil || opts.Part == PartCritic {
+		out = append(out, narUnsupported(cfg, opts)...)
+	} else if opts.Part != PartWhole {
 		switch {
 		case cfg.Kind != KindXTransformer:
 			out = append(out, fmt.Sprintf("part %q of kind %s (only an XTransformer has an encoder and a decoder part)", opts.Part, cfg.Kind))
 		case opts.Part != PartEncoder && opts.Part != PartDecoder:
-			out = append(out, fmt.Sprintf("part %q (want %q or %q)", opts.Part, PartEncoder, PartDecoder))
+			out = append(out, fmt.Sprintf("part %q (want %q or %q; %q for a NonAutoregressiveWrapper)", opts.Part, PartEncoder, PartDecoder, PartCritic))
 		case opts.Part == PartEncoder && opts.KVCache:
 			out = append(out, "KV cache for the encoder part (the decoder part has it)")
 		}
@@ -201,7 +203,7 @@ func Unsupported(cfg *Config, opts Options) []string {
 		dec := cfg.XTransformer.DecoderConfig()
 		cfg = dec
 	}
-	if opts.KVCache {
+	if opts.KVCache && cfg.NAR == nil {
 		switch {
 		case cfg.Kind == KindXTransformer:
 			out = append(out, "KV cache for a whole XTransformer (export its decoder part with the cache: Options.Part = PartDecoder)")
@@ -351,6 +353,12 @@ type modelBuilder struct {
 	// XTransformer decoder part, taken in order by its cross-attention
 	// layers; nil otherwise.
 	crossKV *crossInputs
+	// sumEmbeds, when set, is added to the token and position embeddings
+	// of the next transformerWrapper (1.9.2's sum_embeds); embeddings,
+	// when set, receives its final-norm embeddings (return_logits_and_
+	// embeddings). NonAutoregressiveWrapper's self-conditioning uses both.
+	sumEmbeds  string
+	embeddings *string
 }
 
 // weight adds parameter name (PyTorch shape) as an initializer and returns

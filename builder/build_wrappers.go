@@ -34,6 +34,10 @@ func (mb *modelBuilder) model() (*graph.Graph, error) {
 	cfg := mb.cfg
 	switch cfg.Kind {
 	case KindTransformerWrapper:
+		if cfg.NAR != nil {
+			mb.nonAutoregressive()
+			break
+		}
 		x := mb.input(InputTokens, graph.Int64, graph.Sym("batch"), graph.Sym("seq"))
 		if mb.opts.KVCache {
 			mb.kv = mb.cacheInputs(cfg)
@@ -307,6 +311,9 @@ func (mb *modelBuilder) transformerWrapper(prefix string, cfg *Config, tokens, m
 	if pos := mb.posEmb(prefix, cfg.PosEmb(), tokens, emb, w.MaxSeqLen, w.L2NormEmbed, offset); pos != "" {
 		x = b.Op("Add", prefix+"embed", []string{x, pos})
 	}
+	if mb.sumEmbeds != "" {
+		x = b.Op("Add", prefix+"sum_embeds", []string{x, mb.sumEmbeds})
+	}
 	if w.PostEmbNorm {
 		x = mb.layerNorm(prefix+"post_emb_norm", x, emb)
 	}
@@ -336,8 +343,11 @@ func (mb *modelBuilder) transformerWrapper(prefix string, cfg *Config, tokens, m
 	if numMem > 0 {
 		x = b.Op("Slice", prefix+"drop_memory_tokens", []string{x, memCount, b.Ints1D("const.int_max", math.MaxInt64), b.Ints1D("const.one_1d", 1)})
 	}
+	if mb.embeddings != nil {
+		*mb.embeddings = x
+	}
 	if embeddings {
-		if prefix != "" && !w.TieEmbedding {
+		if prefix != "" && prefix != "net." && !w.TieEmbedding {
 			// XTransformer's encoder owns an unused to_logits; accept it.
 			mb.unused(prefix+"to_logits.weight", int64(cfg.OutputDim()), dim)
 			mb.unused(prefix+"to_logits.bias", int64(cfg.OutputDim()))

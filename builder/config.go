@@ -94,6 +94,10 @@ type Config struct {
 	ViT          *ViTWrapperConfig         // KindViTransformerWrapper
 	XTransformer *XTransformerConfig       // KindXTransformer
 	Layers       *AttentionLayers          // all kinds except KindXTransformer
+	// NAR, for a TransformerWrapper, makes the config that of a
+	// NonAutoregressiveWrapper around it ("nonautoregressive" in the JSON
+	// form; see NARConfig); nil otherwise.
+	NAR *NARConfig
 
 	// Inputs is the fixture's "inputs" object in document order (the order
 	// of the model's inputs); nil when absent.

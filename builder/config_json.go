@@ -161,7 +161,11 @@ func (c *Config) kwSections() ([]kwSection, error) {
 	if c.Layers == nil {
 		return secs, missing("Layers")
 	}
-	return append(secs, kwSection{"attn_layers", c.Layers.kwFields(), DefaultAttentionLayers().kwFields()}), nil
+	secs = append(secs, kwSection{"attn_layers", c.Layers.kwFields(), DefaultAttentionLayers().kwFields()})
+	if c.NAR != nil {
+		secs = append(secs, kwSection{"nonautoregressive", c.NAR.kwFields(), DefaultNAR().kwFields()})
+	}
+	return secs, nil
 }
 
 func (c *Config) encodeJSON() (orderedObject, error) {
@@ -385,7 +389,7 @@ func fieldKeys(fs []kwField) []string {
 
 // ---- decoding ----
 
-var topLevelKeys = []string{"kind", "x_transformers_version", "wrapper", "attn_layers", "inputs", "output_shape"}
+var topLevelKeys = []string{"kind", "x_transformers_version", "wrapper", "attn_layers", "nonautoregressive", "inputs", "output_shape"}
 
 // decodeConfig turns the ordered JSON tree into a Config, collecting every
 // problem.
@@ -479,6 +483,10 @@ func decodeConfig(root any) (*Config, []Problem) {
 	if c.Kind != "" && c.Kind != KindXTransformer {
 		c.Layers = DefaultAttentionLayers()
 		section("attn_layers", layers, c.Layers.kwFields(), "wrapper", fieldKeys(wrapperFields))
+	}
+	if raw, has := obj.vals["nonautoregressive"]; has && raw != nil {
+		c.NAR = DefaultNAR()
+		decodeKwargs(raw, "nonautoregressive", c.NAR.kwFields(), nil, add)
 	}
 	c.Inputs = decodeInputs(obj.vals["inputs"], add)
 	if raw := obj.vals["output_shape"]; raw != nil {

@@ -143,6 +143,9 @@ func (v *configValidator) config(c *Config) {
 			v.add("wrapper", "Config.%s is set but kind is %q; set only the section of the kind", s.name, c.Kind)
 		}
 	}
+	if c.NAR != nil {
+		defer v.nar(c)
+	}
 	if c.Version != "" && !slices.Contains(XTransformersVersions, c.Version) {
 		v.add("x_transformers_version", "%s", unsupportedVersionMessage(c.Version))
 	}

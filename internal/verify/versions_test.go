@@ -28,8 +28,8 @@ const (
 // included where the model has them.
 func TestCornerFixtures(t *testing.T) {
 	dirs, _ := filepath.Glob(filepath.Join(corners, "*", "config.json"))
-	if len(dirs) != 25 {
-		t.Fatalf("want the 25 corner fixtures, found %d", len(dirs))
+	if len(dirs) != 28 {
+		t.Fatalf("want the 28 corner fixtures, found %d", len(dirs))
 	}
 	forms := []Options{{}, {Opset: 23}, {Opset: 23, Inline: true}, {Backend: "native"}, {Backend: "native", Opset: 23}}
 	for _, cfg := range dirs {

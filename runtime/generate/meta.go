@@ -21,7 +21,23 @@ const (
 const (
 	PartEncoder = "encoder"
 	PartDecoder = "decoder"
+	// PartCritic is a NonAutoregressiveWrapper's token critic (builder's
+	// PartCritic): tokens in, one score per token out.
+	PartCritic = "critic"
 )
+
+// NARMeta holds the NonAutoregressiveWrapper keyword arguments of a model
+// built from a config with a "nonautoregressive" section (1.9.2's
+// defaults filled in).
+type NARMeta struct {
+	MaskID              int64  // mask_id
+	Steps               int    // steps
+	Schedule            string // schedule: ScheduleLinear or ScheduleCosine
+	CanMaskPrevUnmasked bool   // can_mask_prev_unmasked
+	SelfCond            bool   // self_cond
+	// Critic is "token_critic", "self_token_critic" or "" (none).
+	Critic string
+}
 
 // Meta is what generation needs to know about a model beyond its signature.
 type Meta struct {
@@ -56,6 +72,9 @@ type Meta struct {
 	// vocabulary and longest source (0: unknown); NumTokens and MaxSeqLen
 	// are then its decoder's.
 	SrcNumTokens, SrcMaxSeqLen int
+	// NAR is set for a model built from a NonAutoregressiveWrapper config
+	// (its generator, or its critic with Part PartCritic); nil otherwise.
+	NAR *NARMeta
 }
 
 // ReadMeta reads the Meta of an ONNX file built by xt2onnx from its metadata
@@ -100,6 +119,15 @@ type config struct {
 		Type   string `json:"type"`
 		Causal *bool  `json:"causal"`
 	} `json:"attn_layers"`
+	NAR *struct {
+		MaskID              *int64          `json:"mask_id"`
+		Steps               *int            `json:"steps"`
+		Schedule            *string         `json:"schedule"`
+		CanMaskPrevUnmasked bool            `json:"can_mask_prev_unmasked"`
+		SelfCond            bool            `json:"self_cond"`
+		TokenCritic         json.RawMessage `json:"token_critic"`
+		SelfTokenCritic     bool            `json:"self_token_critic"`
+	} `json:"nonautoregressive"`
 }
 
 func metaOf(m *graph.Model, name string) (Meta, error) {
@@ -118,8 +146,8 @@ func metaOf(m *graph.Model, name string) (Meta, error) {
 		meta.CacheSlides = s == "1"
 	}
 	if s, ok := m.MetadataValue(runtime.MetaPart); ok {
-		if s != PartEncoder && s != PartDecoder {
-			return Meta{}, fmt.Errorf("generate: %s: metadata %s = %q: want %q or %q", name, runtime.MetaPart, s, PartEncoder, PartDecoder)
+		if s != PartEncoder && s != PartDecoder && s != PartCritic {
+			return Meta{}, fmt.Errorf("generate: %s: metadata %s = %q: want %q or %q (or %q)", name, runtime.MetaPart, s, PartEncoder, PartDecoder, PartCritic)
 		}
 		meta.Part = s
 	}
@@ -129,6 +157,26 @@ func metaOf(m *graph.Model, name string) (Meta, error) {
 			return Meta{}, fmt.Errorf("generate: %s: metadata %s: %w", name, runtime.MetaConfig, err)
 		}
 		meta.Kind = cfg.Kind
+		if n := cfg.NAR; n != nil {
+			nm := &NARMeta{Steps: 18, Schedule: ScheduleLinear, CanMaskPrevUnmasked: n.CanMaskPrevUnmasked, SelfCond: n.SelfCond}
+			if n.MaskID == nil || *n.MaskID < 0 {
+				return Meta{}, fmt.Errorf("generate: %s: metadata %s: nonautoregressive needs a mask_id of 0 or more", name, runtime.MetaConfig)
+			}
+			nm.MaskID = *n.MaskID
+			if n.Steps != nil {
+				nm.Steps = *n.Steps
+			}
+			if n.Schedule != nil {
+				nm.Schedule = *n.Schedule
+			}
+			switch {
+			case n.SelfTokenCritic:
+				nm.Critic = "self_token_critic"
+			case len(n.TokenCritic) > 0 && string(n.TokenCritic) != "null":
+				nm.Critic = "token_critic"
+			}
+			meta.NAR = nm
+		}
 		if l := cfg.Layers; l != nil {
 			meta.Causal = l.Type == "Decoder" || (l.Causal != nil && *l.Causal)
 		}

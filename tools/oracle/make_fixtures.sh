@@ -19,3 +19,6 @@ for set in corners-1.9.2 xtransformers-1.9.1; do
 		PYTHONPATH=$pythonpath "$venv/bin/python" tools/oracle/oracle.py fixture --config "$cfg" --out "fixtures/$set/$name" --seed "$seed"
 	done
 done
+# The NonAutoregressiveWrapper corners: the wrapper (nar.json,
+# nar.safetensors, gen.nar*) around the net just written.
+"$venv/bin/python" tools/oracle/make_nar.py fixtures/corners-1.9.2/nar_self_cond fixtures/corners-1.9.2/nar_token_critic fixtures/corners-1.9.2/nar_self_critic

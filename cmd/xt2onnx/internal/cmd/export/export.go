@@ -50,8 +50,8 @@ type Options struct {
 	// KVLayout is the layout of that cache (--kv-layout, buffer by
 	// default).
 	KVLayout builder.KVLayout
-	// Part exports an XTransformer's encoder or decoder part (builder's
-	// PartWhole by default).
+	// Part exports an XTransformer's encoder or decoder part, or a
+	// NonAutoregressiveWrapper's critic (builder's PartWhole by default).
 	Part builder.Part
 	// TritonRepo is a Triton model repository to write the model into.
 	TritonRepo string
@@ -120,7 +120,10 @@ and new positions), the convention other ONNX decoder exports follow.
 returns the encodings and every decoder cross-attention layer's keys and
 values of them, the decoder part takes those (with --kv-cache also its own
 cache); "xt2onnx generate DEC.onnx --encoder ENC.onnx --src-tokens …" runs
-the encoder once per source.
+the encoder once per source. A config with a "nonautoregressive" section
+(NonAutoregressiveWrapper's kwargs; --weights is then the wrapper's whole
+state_dict) exports its generator, and with --part critic its token critic
+("xt2onnx generate GEN.onnx --critic CRITIC.onnx").
 
 --validate REF then runs the written file on a reference's inputs (REF is an
 io.safetensors or the folder holding it, as python/xt2onnx_ref writes it for
@@ -236,7 +239,7 @@ object with --json.`,
 	fl.BoolVar(&opts.KVCache, "kv-cache", false, "export a decoder with KV-cache inputs and outputs for generation")
 	cmdutil.StringEnumFlag(fl, &kvLayout, "kv-layout", "", modelsrc.KVLayouts[0], modelsrc.KVLayouts,
 		"with --kv-cache: buffer (cache_* buffers the runtime owns and the model reads in place, new_* out) or concat (past_* in, present_* = past + new out, the usual ONNX decoder convention)")
-	cmdutil.StringEnumFlag(fl, &part, "part", "", "whole", []string{"whole", string(builder.PartEncoder), string(builder.PartDecoder)}, "XTransformer only: export the whole model, or its encoder or decoder part for generation")
+	cmdutil.StringEnumFlag(fl, &part, "part", "", "whole", []string{"whole", string(builder.PartEncoder), string(builder.PartDecoder), string(builder.PartCritic)}, "export the whole model, an XTransformer's encoder or decoder part for generation, or a NonAutoregressiveWrapper's critic")
 	fl.StringVar(&opts.TritonRepo, "triton-repo", "", "also write a Triton model repository into `DIR` (DIR/NAME/config.pbtxt, DIR/NAME/1/model.onnx)")
 	fl.StringVar(&opts.Name, "name", "", "Triton model `NAME` (default: the stem of -o)")
 	fl.IntVar(&opts.TritonMaxBatch, "triton-max-batch", triton.DefaultMaxBatchSize, "max_batch_size of the Triton config")

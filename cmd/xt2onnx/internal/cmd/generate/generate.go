@@ -32,10 +32,31 @@ type Options struct {
 	Source      [][]int64
 	Prompts     [][]int64
 	Gen         gen.Options // MaxNew, filter, temperature, eos, seed, NoCache
-	Backend     string
-	Device      string // --device: cpu or cuda
-	Threads     int
-	JSON        bool
+	// Demask generates by iterative demasking (NonAutoregressiveWrapper)
+	// with NAR; CriticPath is the critic part (--critic).
+	Demask     bool
+	NAR        NARFlags
+	CriticPath string
+	Backend    string
+	Device     string // --device: cpu or cuda
+	Threads    int
+	JSON       bool
+}
+
+// NARFlags are the --demask options; nil pointers take the model's
+// wrapper kwargs or 1.9.2's generate() defaults (NonAutoregressive.Defaults).
+type NARFlags struct {
+	BatchSize        int // --batch-size (1)
+	MaskID           *int64
+	Steps            *int
+	Schedule         *string
+	StartTemperature *float64
+	FilterThres      *float64
+	NoFilter         bool
+	Remask           *bool // --can-mask-prev-unmasked
+	NoiseLevelScale  *float64
+	Greedy           bool
+	Seed             uint64
 }
 
 // NewCmdGenerate returns the generate command. runF, when not nil, is
@@ -54,10 +75,19 @@ func NewCmdGenerate(f *factory.Factory, runF func(*Options) error) *cobra.Comman
 		maxNew            int
 		seed              uint64
 		noCache, jsonFlag bool
+		demask            bool
+		narMaskID         int64
+		narSteps          int
+		narSchedule       string
+		narStartTemp      float64
+		narNoise          float64
+		narRemask         bool
+		narNoFilter       bool
+		narBatch          int
 	)
 	cmd := &cobra.Command{
-		Use:   "generate (MODEL.onnx | --preset NAME) (--prompt-tokens IDS | --batch-prompts ROWS) [flags]",
-		Short: "sample tokens from a decoder model",
+		Use:   "generate (MODEL.onnx | --preset NAME) (--prompt-tokens IDS | --batch-prompts ROWS | --demask) [flags]",
+		Short: "sample tokens from a decoder model, or demask with a non-causal one",
 		Long: `Continue token prompts with a decoder-only TransformerWrapper model, sampling
 as x-transformers 1.9.2's AutoregressiveWrapper.generate does.
 
@@ -83,6 +113,19 @@ the source as --src-tokens (or --batch-src, one row per prompt row) and the
 decoder's start tokens as --prompt-tokens. The encoder runs once; each step
 runs the decoder only.
 
+--demask generates from a non-causal TransformerWrapper by iterative
+demasking, as 1.9.2's NonAutoregressiveWrapper.generate does: --batch-size
+rows of max_seq_len tokens, all starting as --mask-id, over --steps steps
+(--schedule linear or cosine), sampling at --start-temperature annealed to 0
+(--greedy: the zero-temperature limit), top-k filtered by --top-k-thres
+(default 0.7; --no-filter for none). The model is an export of the plain
+encoder, or of a NonAutoregressiveWrapper config (a "nonautoregressive"
+section), whose mask_id, steps, schedule and can_mask_prev_unmasked are the
+defaults and whose self_cond the model carries. A wrapper with token_critic or
+self_token_critic needs its critic part (xt2onnx export --part critic) as
+--critic; its scores get Gumbel noise scaled by --noise-level-scale (1.9.2's
+noise_level_scale, default 1; 0 for none).
+
 Each row's new tokens go to stdout, space-separated, one line per prompt row;
 with --json one object (tokens, prompt, timing). The number of tokens
 generated per second (all rows together) goes to stderr, and a progress bar
@@ -97,6 +140,9 @@ too on a terminal.`,
 
   # An XTransformer: encoder once, then the cached decoder
   xt2onnx generate dec.onnx --encoder enc.onnx --src-tokens 5,6,7,8 --prompt-tokens 1 --greedy
+
+  # NonAutoregressiveWrapper with a token critic: 2 rows, greedy, no critic noise
+  xt2onnx generate gen.onnx --demask --critic critic.onnx --batch-size 2 --greedy --noise-level-scale 0
 
   # Stop at token 2, pad with 0
   xt2onnx generate model.onnx --prompt-tokens 1 --eos 2 --pad 0`,
@@ -114,6 +160,71 @@ too on a terminal.`,
 					filters++
 				}
 			}
+			narFlags := []string{"batch-size", "mask-id", "steps", "schedule", "start-temperature", "no-filter", "can-mask-prev-unmasked", "noise-level-scale", "critic"}
+			if opts.Demask = demask; demask {
+				for _, name := range []string{"prompt-tokens", "batch-prompts", "encoder", "src-tokens", "batch-src", "max-new", "top-p", "top-a", "min-p-pow", "min-p-ratio", "temperature", "eos", "pad", "no-cache"} {
+					if changed(name) {
+						return cmdutil.FlagErrorf("--%s does not apply to --demask (which fills all max_seq_len positions of --batch-size rows from the mask token)", name)
+					}
+				}
+				switch {
+				case greedy && changed("top-k-thres"):
+					return cmdutil.FlagErrorf("choose one of --greedy and --top-k-thres")
+				case greedy && changed("start-temperature"):
+					return cmdutil.FlagErrorf("--start-temperature does not apply to --greedy (its zero-temperature limit)")
+				case changed("no-filter") && changed("top-k-thres"):
+					return cmdutil.FlagErrorf("--no-filter and --top-k-thres cannot be used together")
+				case narBatch < 1:
+					return cmdutil.FlagErrorf("--batch-size %d: must be 1 or more", narBatch)
+				case changed("top-k-thres") && !(topK > 0 && topK < 1):
+					return cmdutil.FlagErrorf("--top-k-thres %g: must be between 0 and 1 (0.7 keeps the best 30%% of the vocabulary)", topK)
+				case changed("steps") && narSteps < 1:
+					return cmdutil.FlagErrorf("--steps %d: must be 1 or more", narSteps)
+				case changed("start-temperature") && !(narStartTemp >= 0):
+					return cmdutil.FlagErrorf("--start-temperature %g: must be 0 or more", narStartTemp)
+				case changed("noise-level-scale") && !(narNoise >= 0):
+					return cmdutil.FlagErrorf("--noise-level-scale %g: must be 0 or more", narNoise)
+				case changed("mask-id") && narMaskID < 0:
+					return cmdutil.FlagErrorf("--mask-id %d: must be a token id (0 or more)", narMaskID)
+				}
+				if err := modelsrc.CheckRuntime(opts.Backend, opts.Device, opts.Threads); err != nil {
+					return err
+				}
+				nf := &opts.NAR
+				nf.Greedy, nf.Seed, nf.BatchSize, nf.NoFilter = greedy, seed, narBatch, narNoFilter
+				if changed("mask-id") {
+					nf.MaskID = &narMaskID
+				}
+				if changed("steps") {
+					nf.Steps = &narSteps
+				}
+				if changed("schedule") {
+					nf.Schedule = &narSchedule
+				}
+				if changed("start-temperature") {
+					nf.StartTemperature = &narStartTemp
+				}
+				if changed("top-k-thres") {
+					nf.FilterThres = &topK
+				}
+				if changed("can-mask-prev-unmasked") {
+					nf.Remask = &narRemask
+				}
+				if changed("noise-level-scale") {
+					nf.NoiseLevelScale = &narNoise
+				}
+				opts.JSON = jsonFlag
+				opts.Ctx = cmd.Context()
+				if runF != nil {
+					return runF(opts)
+				}
+				return demaskRun(opts)
+			}
+			for _, name := range narFlags {
+				if changed(name) {
+					return cmdutil.FlagErrorf("--%s applies with --demask only (iterative demasking with a non-causal model)", name)
+				}
+			}
 			switch {
 			case opts.EncoderPath != "" && opts.ModelPath == "":
 				return cmdutil.FlagErrorf("--encoder needs the model file: the XTransformer's decoder part (xt2onnx export --part decoder)")
@@ -124,7 +235,7 @@ too on a terminal.`,
 			case srcTokens != "" && srcRow != "":
 				return cmdutil.FlagErrorf("--src-tokens and --batch-src cannot be used together: put every row in --batch-src")
 			case prompt == "" && batch == "":
-				return cmdutil.FlagErrorf(`no prompt given: use --prompt-tokens 1,2,3 or --batch-prompts "1,2;3,4"`)
+				return cmdutil.FlagErrorf(`no prompt given: use --prompt-tokens 1,2,3 or --batch-prompts "1,2;3,4" (or --demask for a non-causal model)`)
 			case prompt != "" && batch != "":
 				return cmdutil.FlagErrorf("--prompt-tokens and --batch-prompts cannot be used together: put every row in --batch-prompts")
 			case filters > 1:
@@ -220,6 +331,16 @@ too on a terminal.`,
 	modelsrc.AddDeviceFlag(cmd, &opts.Device)
 	fl.IntVar(&opts.Threads, "threads", 0, "intra-op threads (0: the backend's default)")
 	fl.BoolVar(&jsonFlag, "json", false, "print one JSON object: tokens, prompt and timing")
+	fl.BoolVar(&demask, "demask", false, "generate by iterative demasking (NonAutoregressiveWrapper) with a non-causal model")
+	fl.IntVar(&narBatch, "batch-size", 1, "--demask: rows to generate")
+	fl.Int64Var(&narMaskID, "mask-id", 0, "--demask: the mask `TOKEN` (default: the wrapper's mask_id, else num_tokens - 1)")
+	fl.IntVar(&narSteps, "steps", 18, "--demask: demasking steps (default: the wrapper's steps)")
+	cmdutil.StringEnumFlag(fl, &narSchedule, "schedule", "", gen.ScheduleLinear, []string{gen.ScheduleLinear, gen.ScheduleCosine}, "--demask: how many positions stay masked after each step (default: the wrapper's)")
+	fl.Float64Var(&narStartTemp, "start-temperature", 1, "--demask: temperature of the first step, annealed to 0")
+	fl.BoolVar(&narNoFilter, "no-filter", false, "--demask: sample from the whole vocabulary (filter_thres=None)")
+	fl.BoolVar(&narRemask, "can-mask-prev-unmasked", false, "--demask: let a step mask again what an earlier one unmasked (default: the wrapper's)")
+	fl.Float64Var(&narNoise, "noise-level-scale", 1, "--demask with a critic: scale of the Gumbel noise on its scores (0: none)")
+	fl.StringVar(&opts.CriticPath, "critic", "", "--demask: the NonAutoregressiveWrapper's critic part `FILE` (xt2onnx export --part critic)")
 	return cmd
 }
 
@@ -322,7 +443,7 @@ func generateRun(o *Options) error {
 		}
 	} else {
 		if g, err = gen.New(sess, m.Meta); err != nil {
-			return fmt.Errorf("%w\n(xt2onnx generate runs decoder-only models: export one with xt2onnx export --config decoder.json ... --kv-cache)", err)
+			return fmt.Errorf("%w\n(xt2onnx generate runs decoder-only models: export one with xt2onnx export --config decoder.json ... --kv-cache; a non-causal model generates with --demask)", err)
 		}
 		run = func(ctx context.Context, opts gen.Options) ([][]int64, error) {
 			return g.Generate(ctx, o.Prompts, opts)
@@ -368,4 +489,113 @@ func generateRun(o *Options) error {
 		}
 	}
 	return interrupted
+}
+
+// demaskRun generates with --demask: NonAutoregressiveWrapper's iterative
+// demasking, with the critic part when given.
+func demaskRun(o *Options) error {
+	ios := o.IO
+	var (
+		m   *modelsrc.Model
+		err error
+	)
+	if o.Preset != "" {
+		ios.StartProgress("building preset %s", o.Preset)
+		m, err = modelsrc.Preset(o.Preset, 0, false)
+	} else {
+		ios.StartProgress("reading %s", o.ModelPath)
+		m, err = modelsrc.File(o.ModelPath)
+	}
+	var sess, critic runtime.Session
+	var cm *modelsrc.Model
+	if err == nil {
+		ios.StartProgress("loading %s", m.Name)
+		sess, err = m.Open(modelsrc.SessionOptions(o.Backend, o.Device, o.Threads, o.MaxTensorBytes))
+	}
+	if err == nil && o.CriticPath != "" {
+		if cm, err = modelsrc.File(o.CriticPath); err == nil {
+			ios.StartProgress("loading %s", cm.Name)
+			if critic, err = cm.Open(modelsrc.SessionOptions(o.Backend, o.Device, o.Threads, o.MaxTensorBytes)); err != nil {
+				sess.Close()
+			}
+		}
+	}
+	ios.StopProgress()
+	if err != nil {
+		return err
+	}
+	defer sess.Close()
+	n, err := gen.NewNonAutoregressive(sess, m.Meta)
+	if err != nil {
+		return fmt.Errorf("%w\n(--demask runs a non-causal TransformerWrapper: export its encoder, or a NonAutoregressiveWrapper config, with xt2onnx export)", err)
+	}
+	if critic != nil {
+		defer critic.Close()
+		if err := n.SetCritic(critic, cm.Meta); err != nil {
+			return err
+		}
+	}
+	nf := o.NAR
+	g := n.Defaults()
+	g.Batch, g.Greedy, g.Seed, g.NoFilter = nf.BatchSize, nf.Greedy, nf.Seed, nf.NoFilter
+	if nf.MaskID != nil {
+		g.MaskID = *nf.MaskID
+	}
+	if nf.Steps != nil {
+		g.Steps = *nf.Steps
+	}
+	if nf.Schedule != nil {
+		g.Schedule = *nf.Schedule
+	}
+	if nf.StartTemperature != nil {
+		g.StartTemperature = *nf.StartTemperature
+	}
+	if nf.FilterThres != nil {
+		g.FilterThres = *nf.FilterThres
+	}
+	if nf.Remask != nil {
+		g.CanMaskPrevUnmasked = *nf.Remask
+	}
+	if nf.NoiseLevelScale != nil {
+		g.NoiseLevelScale, g.NoCriticNoise = *nf.NoiseLevelScale, *nf.NoiseLevelScale == 0
+	}
+	ctx := o.Ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	bar := ios.ProgressBar("demasking", g.Steps)
+	g.OnStep = func(done int) error { bar.Set(done); return nil }
+	start := time.Now()
+	tokens, err := n.Generate(ctx, g)
+	elapsed := time.Since(start)
+	bar.Done()
+	if err != nil {
+		return err
+	}
+	r := result{Model: m.Name, Backend: o.Backend, Prompt: [][]int64{}, Tokens: tokens, Seconds: elapsed.Seconds()}
+	if len(tokens) > 0 {
+		r.NewTokens = len(tokens[0])
+	}
+	r.TokensPerSecond = cmdutil.Float(float64(r.NewTokens*len(tokens)) / elapsed.Seconds())
+	how := fmt.Sprintf("%d demasking steps", g.Steps)
+	if c := n.Critic(); c != "" {
+		how += ", " + c
+	}
+	if n.SelfCond() {
+		how += ", self_cond"
+	}
+	fmt.Fprintf(ios.ErrOut, "generated %d × %d tokens in %.3fs: %.1f tokens/s (%s, %s)\n", len(tokens), r.NewTokens, r.Seconds, float64(r.TokensPerSecond), o.Backend, how)
+	if o.JSON {
+		return cmdutil.WriteJSON(ios.Out, r)
+	}
+	for _, row := range tokens {
+		s := make([]string, len(row))
+		for i, v := range row {
+			s[i] = strconv.FormatInt(v, 10)
+		}
+		if _, err := fmt.Fprintln(ios.Out, strings.Join(s, " ")); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -65,7 +65,7 @@ func TestNewCmdGenerate(t *testing.T) {
 		{name: "model and preset", args: []string{"--model", "m.onnx", "--preset", "tiny", "--prompt-tokens", "1"}, flagErr: true,
 			wantErr: "a model file and --preset cannot be used together: choose one"},
 		{name: "no prompt", args: []string{"--model", "m.onnx"}, flagErr: true,
-			wantErr: `no prompt given: use --prompt-tokens 1,2,3 or --batch-prompts "1,2;3,4"`},
+			wantErr: `no prompt given: use --prompt-tokens 1,2,3 or --batch-prompts "1,2;3,4" (or --demask for a non-causal model)`},
 		{name: "two prompt flags", args: []string{"--model", "m.onnx", "--prompt-tokens", "1", "--batch-prompts", "1;2"}, flagErr: true,
 			wantErr: "--prompt-tokens and --batch-prompts cannot be used together: put every row in --batch-prompts"},
 		{name: "two filters", args: []string{"--model", "m.onnx", "--prompt-tokens", "1", "--greedy", "--top-p", "0.9"}, flagErr: true,
