@@ -115,7 +115,8 @@ func BenchmarkCachedStep(b *testing.B) {
 // one thread, ONNX Runtime: "whole" runs the whole model (encoder and
 // decoder) at every step, as the only path before the encoder and decoder
 // parts; "parts" runs the encoder part once and the decoder part on the
-// whole target at every step; "parts-cached" adds the decoder's KV cache.
+// whole target at every step; "parts-cached" adds the decoder's KV cache
+// (concat layout), "parts-buffer" the buffer layout.
 // Issue 12's target: parts-cached ≥ 3× whole:
 //
 //	go test ./runtime/generate -run '^$' -bench Seq2Seq -benchtime=1x
@@ -180,14 +181,14 @@ func BenchmarkSeq2Seq(b *testing.B) {
 			}
 		}
 	})
-	for _, kv := range []bool{false, true} {
-		name := "parts"
-		if kv {
-			name = "parts-cached"
-		}
-		b.Run(name, func(b *testing.B) {
+	for _, v := range []struct {
+		name   string
+		kv     bool
+		layout builder.KVLayout
+	}{{"parts", false, ""}, {"parts-cached", true, builder.KVLayoutConcat}, {"parts-buffer", true, builder.KVLayoutBuffer}} {
+		b.Run(v.name, func(b *testing.B) {
 			enc, _ := open(b, builder.Options{Part: builder.PartEncoder})
-			dec, meta := open(b, builder.Options{Part: builder.PartDecoder, KVCache: kv})
+			dec, meta := open(b, builder.Options{Part: builder.PartDecoder, KVCache: v.kv, KVLayout: v.layout})
 			s, err := NewSeq2Seq(enc, dec, meta)
 			if err != nil {
 				b.Fatal(err)
