@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -20,20 +21,51 @@ import (
 // opens it in ONNX Runtime.
 func openBuilt(t *testing.T, cfg *builder.Config, w builder.Weights, opts builder.Options) runtime.Session {
 	t.Helper()
-	m, err := builder.Build(cfg, w, "", opts)
+	return openBackend(t, cfg, w, opts, "")
+}
+
+// cacheableFixtures returns the decoder fixtures a KV cache can export
+// (all but dec_rotary_xpos, which TestKVCacheRejects covers).
+func cacheableFixtures(t *testing.T) []string {
+	t.Helper()
+	dirs, _ := filepath.Glob("../fixtures/xtransformers-1.9.2/dec_*")
+	if len(dirs) != 19 {
+		t.Fatalf("found %d decoder fixtures, want 19", len(dirs))
+	}
+	return slices.DeleteFunc(dirs, func(d string) bool { return strings.HasSuffix(d, "dec_rotary_xpos") })
+}
+
+// loadFixture reads a fixture's config and opens its weights until the
+// test ends.
+func loadFixture(t *testing.T, dir string) (*builder.Config, builder.Weights) {
+	t.Helper()
+	cfg, err := builder.LoadConfig(filepath.Join(dir, "config.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, err := export.Marshal(m, export.Options{Opset: opts.Opset})
+	w, err := builder.OpenWeights(filepath.Join(dir, "model.safetensors"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := runtime.OpenBytes(data, runtime.Options{})
-	if err != nil {
-		t.Fatal(err)
+	t.Cleanup(func() { w.Close() })
+	return cfg, w
+}
+
+// compareLast compares the logits of the last of step positions of each
+// of 2 rows (got, [2, step, vocab]) with position end-1 of a full run
+// (want, [2, end, vocab]), within 2e-5.
+func compareLast(t *testing.T, what string, got, want []float32, step, end int) {
+	t.Helper()
+	vocab := len(got) / (2 * step)
+	for b := 0; b < 2; b++ {
+		for v := 0; v < vocab; v++ {
+			g := got[(b*step+step-1)*vocab+v]
+			e := want[(b*end+end-1)*vocab+v]
+			if d := math.Abs(float64(g - e)); d > 2e-5 {
+				t.Fatalf("position %d row %d token %d: %s %g, full %g (diff %.3g)", end-1, b, v, what, g, e, d)
+			}
+		}
 	}
-	t.Cleanup(func() { s.Close() })
-	return s
 }
 
 func tokenTensor(t *testing.T, rows [][]int64) *runtime.Tensor {
@@ -80,25 +112,10 @@ func emptyPast(t *testing.T, s runtime.Session, batch int64) map[string]*runtime
 // prefilling 5 tokens and then feeding one token at a time through the
 // cache gives the same logits as one run over the whole sequence.
 func TestKVCacheMatchesFullRun(t *testing.T) {
-	dirs, _ := filepath.Glob("../fixtures/xtransformers-1.9.2/dec_*")
-	if len(dirs) != 19 {
-		t.Fatalf("found %d decoder fixtures, want 19", len(dirs))
-	}
-	for _, dir := range dirs {
-		if strings.HasSuffix(dir, "dec_rotary_xpos") {
-			continue // not cacheable; TestKVCacheRejects covers it
-		}
+	for _, dir := range cacheableFixtures(t) {
 		for _, opset := range []int64{18, 23} {
 			t.Run(fmt.Sprintf("%s/opset%d", filepath.Base(dir), opset), func(t *testing.T) {
-				cfg, err := builder.LoadConfig(filepath.Join(dir, "config.json"))
-				if err != nil {
-					t.Fatal(err)
-				}
-				w, err := builder.OpenWeights(filepath.Join(dir, "model.safetensors"))
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer w.Close()
+				cfg, w := loadFixture(t, dir)
 				full := openBuilt(t, cfg, w, builder.Options{Opset: opset, Mask: builder.MaskOff})
 				cached := openBuilt(t, cfg, w, builder.Options{Opset: opset, KVCache: true})
 				seq := [][]int64{{3, 14, 15, 9, 26, 5, 35, 8, 9, 7, 9, 32}, {2, 7, 18, 28, 18, 28, 4, 59, 0, 45, 23, 53}}
@@ -123,17 +140,7 @@ func TestKVCacheMatchesFullRun(t *testing.T) {
 					// prefix length, as in x-transformers).
 					end := pos + step
 					prefix := [][]int64{seq[0][:end], seq[1][:end]}
-					want := runLogits(t, full, map[string]*runtime.Tensor{"x": tokenTensor(t, prefix)})
-					vocab := len(got) / (2 * step)
-					for b := 0; b < 2; b++ {
-						for v := 0; v < vocab; v++ {
-							g := got[(b*step+step-1)*vocab+v]
-							e := want[(b*end+end-1)*vocab+v]
-							if d := math.Abs(float64(g - e)); d > 2e-5 {
-								t.Fatalf("position %d row %d token %d: cached %g, full %g (diff %.3g)", end-1, b, v, g, e, d)
-							}
-						}
-					}
+					compareLast(t, "cached", got, runLogits(t, full, map[string]*runtime.Tensor{"x": tokenTensor(t, prefix)}), step, end)
 					for name, v := range out {
 						if p, ok := strings.CutPrefix(name, "present_"); ok {
 							in["past_"+p] = v
@@ -151,25 +158,10 @@ func TestKVCacheMatchesFullRun(t *testing.T) {
 // 16 after the eighth position), fills the slots past cache_len with
 // garbage the model must ignore, and writes each step's new_* outputs in.
 func TestKVBufferMatchesFullRun(t *testing.T) {
-	dirs, _ := filepath.Glob("../fixtures/xtransformers-1.9.2/dec_*")
-	if len(dirs) != 19 {
-		t.Fatalf("found %d decoder fixtures, want 19", len(dirs))
-	}
-	for _, dir := range dirs {
-		if strings.HasSuffix(dir, "dec_rotary_xpos") {
-			continue
-		}
+	for _, dir := range cacheableFixtures(t) {
 		for _, backend := range []string{"ort", "native"} {
 			t.Run(filepath.Base(dir)+"/"+backend, func(t *testing.T) {
-				cfg, err := builder.LoadConfig(filepath.Join(dir, "config.json"))
-				if err != nil {
-					t.Fatal(err)
-				}
-				w, err := builder.OpenWeights(filepath.Join(dir, "model.safetensors"))
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer w.Close()
+				cfg, w := loadFixture(t, dir)
 				full := openBackend(t, cfg, w, builder.Options{Mask: builder.MaskOff}, backend)
 				cached := openBackend(t, cfg, w, builder.Options{KVCache: true, KVLayout: builder.KVLayoutBuffer}, backend)
 				seq := [][]int64{{3, 14, 15, 9, 26, 5, 35, 8, 9, 7, 9, 32}, {2, 7, 18, 28, 18, 28, 4, 59, 0, 45, 23, 53}}
@@ -191,17 +183,7 @@ func TestKVBufferMatchesFullRun(t *testing.T) {
 					}
 					got, _ := out["logits"].Float32s()
 					end := pos + step
-					want := runLogits(t, full, map[string]*runtime.Tensor{"x": tokenTensor(t, [][]int64{seq[0][:end], seq[1][:end]})})
-					vocab := len(got) / (2 * step)
-					for b := 0; b < 2; b++ {
-						for v := 0; v < vocab; v++ {
-							g := got[(b*step+step-1)*vocab+v]
-							e := want[(b*end+end-1)*vocab+v]
-							if d := math.Abs(float64(g - e)); d > 2e-5 {
-								t.Fatalf("position %d row %d token %d: buffered %g, full %g (diff %.3g)", end-1, b, v, g, e, d)
-							}
-						}
-					}
+					compareLast(t, "buffered", got, runLogits(t, full, map[string]*runtime.Tensor{"x": tokenTensor(t, [][]int64{seq[0][:end], seq[1][:end]})}), step, end)
 					bufs.write(out)
 					pos += step
 				}
@@ -217,7 +199,7 @@ func openBackend(t *testing.T, cfg *builder.Config, w builder.Weights, opts buil
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, err := export.Marshal(m, export.Options{})
+	data, err := export.Marshal(m, export.Options{Opset: opts.Opset})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,18 +45,11 @@ func NewContinuous(sess runtime.Session, meta Meta) (*Continuous, error) {
 		return nil, errors.New("generate: the model is a non-causal ContinuousTransformerWrapper (an Encoder): no x-transformers wrapper generates with it")
 	}
 	c := &Continuous{sess: sess, meta: meta}
-	outputs := map[string]runtime.ValueInfo{}
-	for _, o := range sess.Outputs() {
-		outputs[o.Name] = o
-	}
-	inputs := map[string]runtime.ValueInfo{}
-	for _, in := range sess.Inputs() {
-		inputs[in.Name] = in
-	}
-	var err error
-	if c.buffers, err = parseBufferLayout(inputs, outputs); err != nil {
+	_, outputs, lay, err := sessionIO(sess)
+	if err != nil {
 		return nil, err
 	}
+	c.buffers = lay
 	for _, in := range sess.Inputs() {
 		switch {
 		case c.buffers != nil && isBufferInput(in.Name):

@@ -185,20 +185,13 @@ func newGenerator(sess runtime.Session, meta Meta, seq2seq bool) (*Generator, er
 		return nil, fmt.Errorf("generate: Meta has a negative MaxSeqLen (%d) or NumTokens (%d)", meta.MaxSeqLen, meta.NumTokens)
 	}
 	g := &Generator{sess: sess, meta: meta}
-	outputs := map[string]runtime.ValueInfo{}
-	for _, o := range sess.Outputs() {
-		outputs[o.Name] = o
-	}
-	var haveX bool
-	var unknown []string
-	inputs := map[string]runtime.ValueInfo{}
-	for _, in := range sess.Inputs() {
-		inputs[in.Name] = in
-	}
-	var err error
-	if g.buffers, err = parseBufferLayout(inputs, outputs); err != nil {
+	_, outputs, lay, err := sessionIO(sess)
+	if err != nil {
 		return nil, err
 	}
+	g.buffers = lay
+	var haveX bool
+	var unknown []string
 	for _, in := range sess.Inputs() {
 		switch {
 		case g.buffers != nil && isBufferInput(in.Name):
@@ -502,15 +495,21 @@ func (g *Generator) run(ctx context.Context, out [][]int64, from, batch int, pas
 	if past == nil && !withCache {
 		return logits, nil, nil
 	}
+	next, err := g.presents(outs)
+	return logits, next, err
+}
+
+// presents returns a run's present_* outputs by name.
+func (g *Generator) presents(outs map[string]*runtime.Tensor) (map[string]*runtime.Tensor, error) {
 	next := make(map[string]*runtime.Tensor, len(g.cache))
 	for _, c := range g.cache {
 		t := outs[c.present]
 		if t == nil {
-			return nil, nil, fmt.Errorf("the model returned no %q", c.present)
+			return nil, fmt.Errorf("the model returned no %q", c.present)
 		}
 		next[c.present] = t
 	}
-	return logits, next, nil
+	return next, nil
 }
 
 // stepBuffers holds the output buffers of the cached steps: the logits,

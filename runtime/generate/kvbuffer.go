@@ -88,6 +88,20 @@ func parseBufferLayout(inputs, outputs map[string]runtime.ValueInfo) (*bufferLay
 	return lay, nil
 }
 
+// sessionIO returns sess's inputs and outputs by name and its buffer
+// layout (nil without one).
+func sessionIO(sess runtime.Session) (inputs, outputs map[string]runtime.ValueInfo, lay *bufferLayout, err error) {
+	inputs, outputs = map[string]runtime.ValueInfo{}, map[string]runtime.ValueInfo{}
+	for _, in := range sess.Inputs() {
+		inputs[in.Name] = in
+	}
+	for _, o := range sess.Outputs() {
+		outputs[o.Name] = o
+	}
+	lay, err = parseBufferLayout(inputs, outputs)
+	return inputs, outputs, lay, err
+}
+
 // isBufferInput reports whether name is an input parseBufferLayout reads.
 func isBufferInput(name string) bool {
 	return name == cacheLenInput || strings.HasPrefix(name, cacheKeyPrefix) || strings.HasPrefix(name, cacheValuePrefix)
@@ -331,18 +345,11 @@ func (g *Generator) runBuffered(ctx context.Context, out [][]int64, from, batch 
 	if err := st.append(outs); err != nil {
 		return nil, nil, err
 	}
-	var next map[string]*runtime.Tensor
-	if len(g.cache) > 0 {
-		next = make(map[string]*runtime.Tensor, len(g.cache))
-		for _, c := range g.cache {
-			t := outs[c.present]
-			if t == nil {
-				return nil, nil, fmt.Errorf("the model returned no %q", c.present)
-			}
-			next[c.present] = t
-		}
+	if len(g.cache) == 0 {
+		return logits, nil, nil
 	}
-	return logits, next, nil
+	next, err := g.presents(outs)
+	return logits, next, err
 }
 
 // vocab returns the logits' vocabulary size from the model's output
@@ -385,15 +392,7 @@ func NewCache(sess runtime.Session, batch int) (*Cache, error) {
 	if sess == nil || batch < 1 {
 		return nil, fmt.Errorf("generate: NewCache needs a session and a batch ≥ 1 (got %d)", batch)
 	}
-	inputs := map[string]runtime.ValueInfo{}
-	outputs := map[string]runtime.ValueInfo{}
-	for _, in := range sess.Inputs() {
-		inputs[in.Name] = in
-	}
-	for _, o := range sess.Outputs() {
-		outputs[o.Name] = o
-	}
-	lay, err := parseBufferLayout(inputs, outputs)
+	_, outputs, lay, err := sessionIO(sess)
 	if err != nil {
 		return nil, err
 	}

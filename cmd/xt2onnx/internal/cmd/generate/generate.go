@@ -391,7 +391,10 @@ type result struct {
 	TokensPerSecond cmdutil.Float `json:"tokens_per_second"`
 }
 
-func generateRun(o *Options) error {
+// openModel reads (or builds, for --preset; with the KV cache when
+// kvCache) the model and opens it, with progress on stderr; the caller
+// stops the progress.
+func openModel(o *Options, kvCache bool) (*modelsrc.Model, runtime.Session, error) {
 	ios := o.IO
 	var (
 		m   *modelsrc.Model
@@ -399,18 +402,25 @@ func generateRun(o *Options) error {
 	)
 	if o.Preset != "" {
 		ios.StartProgress("building preset %s", o.Preset)
-		m, err = modelsrc.Preset(o.Preset, 0, true)
+		m, err = modelsrc.Preset(o.Preset, 0, kvCache)
 	} else {
 		ios.StartProgress("reading %s", o.ModelPath)
 		m, err = modelsrc.File(o.ModelPath)
 	}
-	if err == nil {
-		ios.StartProgress("loading %s", m.Name)
+	if err != nil {
+		return nil, nil, err
 	}
-	var sess runtime.Session
-	if err == nil {
-		sess, err = m.Open(modelsrc.SessionOptions(o.Backend, o.Device, o.Threads, o.MaxTensorBytes))
+	ios.StartProgress("loading %s", m.Name)
+	sess, err := m.Open(modelsrc.SessionOptions(o.Backend, o.Device, o.Threads, o.MaxTensorBytes))
+	if err != nil {
+		return nil, nil, err
 	}
+	return m, sess, nil
+}
+
+func generateRun(o *Options) error {
+	ios := o.IO
+	m, sess, err := openModel(o, true)
 	ios.StopProgress()
 	if err != nil {
 		return err
@@ -495,23 +505,9 @@ func generateRun(o *Options) error {
 // demasking, with the critic part when given.
 func demaskRun(o *Options) error {
 	ios := o.IO
-	var (
-		m   *modelsrc.Model
-		err error
-	)
-	if o.Preset != "" {
-		ios.StartProgress("building preset %s", o.Preset)
-		m, err = modelsrc.Preset(o.Preset, 0, false)
-	} else {
-		ios.StartProgress("reading %s", o.ModelPath)
-		m, err = modelsrc.File(o.ModelPath)
-	}
-	var sess, critic runtime.Session
+	m, sess, err := openModel(o, false)
+	var critic runtime.Session
 	var cm *modelsrc.Model
-	if err == nil {
-		ios.StartProgress("loading %s", m.Name)
-		sess, err = m.Open(modelsrc.SessionOptions(o.Backend, o.Device, o.Threads, o.MaxTensorBytes))
-	}
 	if err == nil && o.CriticPath != "" {
 		if cm, err = modelsrc.File(o.CriticPath); err == nil {
 			ios.StartProgress("loading %s", cm.Name)
