@@ -13,7 +13,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 DEMO_DIR := out/demo
 
-.PHONY: all build ort demo test test-readme test-short lint fmt-check vet staticcheck bench bench-size bench-go clean oracle-venv test-oracle fuzz
+.PHONY: all build ort demo test test-readme test-short lint fmt-check vet staticcheck bench bench-size bench-go verify-fixtures clean oracle-venv test-oracle fuzz
 
 all: build
 
@@ -77,6 +77,11 @@ staticcheck:
 ## of medians, peak RSS and allocations per run; about 10 minutes
 bench: ort build
 	$(GO) run ./tools/benchtable -bin $(BIN)
+
+## verify-fixtures: verify --generate --kv-cache on every fixture, both
+## backends, both KV-cache layouts (a few minutes)
+verify-fixtures: ort build
+	scripts/verify-fixtures.sh $(BIN)
 
 ## bench-size: export a 0.81B (SIZE=1b, default) or 2.0B (SIZE=2b) decoder with
 ## random weights as external data: time and peak RSS against 1.2x the largest
