@@ -428,3 +428,68 @@ func TestCacheSlides(t *testing.T) {
 		}
 	}
 }
+
+// TestKVBufferHostileLength runs a buffer-layout model with cache_len
+// outside [0, capacity] and with empty buffers on both backends: the
+// length is clamped in-graph, so each run either gives the logits of the
+// clamped cache or an error, never a crash; a clamped run equals the run
+// with the clamped length.
+func TestKVBufferHostileLength(t *testing.T) {
+	cfg, w := loadFixture(t, "../fixtures/xtransformers-1.9.2/dec_alibi")
+	for _, backend := range []string{"ort", "native"} {
+		s := openBackend(t, cfg, w, builder.Options{KVCache: true, KVLayout: builder.KVLayoutBuffer}, backend)
+		run := func(capacity int, n int64) ([]float32, error) {
+			bufs := newTestBuffers(t, s, 1, capacity)
+			in := bufs.inputs()
+			var err error
+			if in[builder.CacheLenInput], err = runtime.NewInt64([]int64{1}, []int64{n}); err != nil {
+				t.Fatal(err)
+			}
+			in["x"] = tokenTensor(t, [][]int64{{3, 1}})
+			out, err := s.Run(context.Background(), in)
+			if err != nil {
+				return nil, err
+			}
+			return out["logits"].Float32s()
+		}
+		for _, tt := range []struct {
+			name      string
+			capacity  int
+			n, sameAs int64
+		}{
+			{"negative", 4, -5, 0},
+			{"beyond the capacity", 4, 1 << 40, 4},
+			{"max int64", 4, math.MaxInt64, 4},
+		} {
+			t.Run(backend+"/"+tt.name, func(t *testing.T) {
+				got, err := run(tt.capacity, tt.n)
+				if err != nil {
+					t.Fatalf("cache_len %d: %v", tt.n, err)
+				}
+				want, err := run(tt.capacity, tt.sameAs)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(got, want) {
+					t.Errorf("cache_len %d differs from cache_len %d", tt.n, tt.sameAs)
+				}
+			})
+		}
+		t.Run(backend+"/capacity 0", func(t *testing.T) {
+			// Zero-length buffers are a valid empty cache.
+			got, err := run(0, 0)
+			if err != nil {
+				t.Fatalf("capacity 0: %v", err)
+			}
+			want, err := run(1, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range got {
+				if d := math.Abs(float64(got[i] - want[i])); d > 1e-6 {
+					t.Fatalf("capacity 0 and 1 (both empty) differ at %d by %g", i, d)
+				}
+			}
+		})
+	}
+}
