@@ -73,8 +73,8 @@ type Options struct {
 	// XTransformer.
 	KVCache bool
 	// KVLayout chooses how a KVCache model takes and returns its
-	// self-attention cache (KVLayoutConcat, the zero value, or
-	// KVLayoutBuffer).
+	// self-attention cache (KVLayoutConcat, the zero value, also spelled
+	// "concat", or KVLayoutBuffer).
 	KVLayout KVLayout
 	// Part exports one half of an XTransformer (see Part); the zero value
 	// exports the whole model, src and tgt in, logits out.
@@ -222,8 +222,8 @@ func Unsupported(cfg *Config, opts Options) []string {
 			out = append(out, "KV cache together with a mask input (generation needs none)")
 		}
 	}
-	if opts.KVLayout != KVLayoutConcat && opts.KVLayout != KVLayoutBuffer {
-		out = append(out, fmt.Sprintf("KV layout %q (want %q or %q)", opts.KVLayout, "concat", KVLayoutBuffer))
+	if opts.KVLayout != KVLayoutConcat && opts.KVLayout != "concat" && opts.KVLayout != KVLayoutBuffer {
+		out = append(out, fmt.Sprintf("KV layout %q (want KVLayoutConcat, the zero value, or %q)", opts.KVLayout, KVLayoutBuffer))
 	} else if opts.KVLayout == KVLayoutBuffer && !opts.KVCache {
 		out = append(out, "KV layout buffer without the KV cache (Options.KVCache)")
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/xt2onnx/xt2onnx/builder"
 	"github.com/xt2onnx/xt2onnx/export"
+	"github.com/xt2onnx/xt2onnx/graph"
 	"github.com/xt2onnx/xt2onnx/runtime"
 	_ "github.com/xt2onnx/xt2onnx/runtime/native"
 	_ "github.com/xt2onnx/xt2onnx/runtime/ort"
@@ -364,6 +365,8 @@ func TestKVCacheRejects(t *testing.T) {
 		{"xtransformer encoder part", "enc_dec", "KV cache for the encoder part", builder.Options{KVCache: true, Part: builder.PartEncoder}},
 		{"part of a decoder", "dec_basic", `part "decoder" of kind TransformerWrapper`, builder.Options{Part: builder.PartDecoder}},
 		{"vit", "vit", "KV cache for kind ViTransformerWrapper", builder.Options{KVCache: true}},
+		{"unknown layout", "dec_basic", `KV layout "ring" (want KVLayoutConcat, the zero value, or "buffer")`, builder.Options{KVCache: true, KVLayout: "ring"}},
+		{"layout without the cache", "dec_basic", "KV layout buffer without the KV cache", builder.Options{KVLayout: builder.KVLayoutBuffer}},
 		// found by the oracle: cross-attention queries sit at the end of the
 		// context, counted over the whole sequence
 		{"cross max_attend_past", `{"kind": "TransformerWrapper", "wrapper": {"num_tokens": 64, "max_seq_len": 13},
@@ -491,5 +494,34 @@ func TestKVBufferHostileLength(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestKVLayoutNames checks which inputs each spelling of a layout gives.
+func TestKVLayoutNames(t *testing.T) {
+	cfg, err := builder.Preset("tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		layout     builder.KVLayout
+		input, out string
+	}{
+		{builder.KVLayoutConcat, "past_key_0", "present_key_0"},
+		{"concat", "past_key_0", "present_key_0"},
+		{builder.KVLayoutBuffer, "cache_key_0", "new_key_0"},
+	} {
+		m, err := builder.Build(cfg, builder.RandomWeights{}, "", builder.Options{KVCache: true, KVLayout: tt.layout})
+		if err != nil {
+			t.Fatal(err)
+		}
+		hasIn := slices.ContainsFunc(m.Graph.Inputs, func(v graph.ValueInfo) bool { return v.Name == tt.input })
+		hasOut := slices.ContainsFunc(m.Graph.Outputs, func(v graph.ValueInfo) bool { return v.Name == tt.out })
+		if !hasIn || !hasOut {
+			t.Errorf("layout %q: input %s %v, output %s %v", tt.layout, tt.input, hasIn, tt.out, hasOut)
+		}
+		if got, _ := m.MetadataValue(builder.MetaKVLayout); (tt.layout == builder.KVLayoutBuffer) != (got == "buffer") {
+			t.Errorf("layout %q: metadata %s = %q", tt.layout, builder.MetaKVLayout, got)
+		}
 	}
 }
