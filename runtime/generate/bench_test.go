@@ -74,7 +74,10 @@ func BenchmarkCachedStep(b *testing.B) {
 				prompt := [][]int64{row[:ctxLen]}
 				var step func() error
 				if layout == builder.KVLayoutBuffer {
-					st := newKVBuffers(g.buffers, 1, grownCapacity(ctxLen, g.meta.MaxSeqLen), g.meta.MaxSeqLen)
+					st, err := newKVBuffers(g.buffers, 1, grownCapacity(ctxLen, g.meta.MaxSeqLen), g.meta.MaxSeqLen)
+					if err != nil {
+						b.Fatal(err)
+					}
 					if _, _, err := g.runBuffered(ctx, prompt, 0, 1, st, true, nil, nil, nil); err != nil {
 						b.Fatal(err)
 					}

@@ -147,14 +147,17 @@ func (c *Continuous) Generate(ctx context.Context, start [][][]float32, maxNew i
 			}
 			last, past, err = c.run(ctx, out, n-1, past, true, st)
 		case c.buffers != nil && useCache && from == 0:
-			st = newKVBuffers(c.buffers, len(out), grownCapacity(n, c.meta.MaxSeqLen), c.meta.MaxSeqLen)
-			last, past, err = c.run(ctx, out, 0, nil, true, st)
+			if st, err = newKVBuffers(c.buffers, len(out), grownCapacity(n, c.meta.MaxSeqLen), c.meta.MaxSeqLen); err == nil {
+				last, past, err = c.run(ctx, out, 0, nil, true, st)
+			}
 		case c.buffers != nil:
 			st = nil
 			if empty == nil {
-				empty = newKVBuffers(c.buffers, len(out), 1, c.meta.MaxSeqLen)
+				empty, err = newKVBuffers(c.buffers, len(out), 1, c.meta.MaxSeqLen)
 			}
-			last, past, err = c.run(ctx, out, from, nil, false, empty)
+			if err == nil {
+				last, past, err = c.run(ctx, out, from, nil, false, empty)
+			}
 		case useCache && past != nil && (from == 0 || c.slides):
 			if from > 0 {
 				if past, err = dropOldest(past, c.meta.MaxSeqLen-1); err != nil {

@@ -395,14 +395,20 @@ func (g *Generator) bufferedSteps(ctx context.Context, out [][]int64, batch int,
 		}
 		if useCache && from == 0 {
 			// The prompt: its positions start the cache.
-			st = newKVBuffers(g.buffers, batch, grownCapacity(n-from, g.meta.MaxSeqLen), g.meta.MaxSeqLen)
+			var err error
+			if st, err = newKVBuffers(g.buffers, batch, grownCapacity(n-from, g.meta.MaxSeqLen), g.meta.MaxSeqLen); err != nil {
+				return nil, false, err
+			}
 			logits, next, err := g.runBuffered(ctx, out, from, batch, st, true, nil, nil, fixed)
 			shift = next
 			return logits, false, err
 		}
 		st, shift = nil, nil
 		if empty == nil {
-			empty = newKVBuffers(g.buffers, batch, 1, g.meta.MaxSeqLen)
+			var err error
+			if empty, err = newKVBuffers(g.buffers, batch, 1, g.meta.MaxSeqLen); err != nil {
+				return nil, false, err
+			}
 		}
 		logits, _, err := g.runBuffered(ctx, out, from, batch, empty, false, nil, nil, fixed)
 		return logits, false, err

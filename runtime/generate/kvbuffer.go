@@ -127,14 +127,28 @@ type kvBuffers struct {
 
 // newKVBuffers returns an empty cache with room for capacity positions
 // (at least 1).
-func newKVBuffers(lay *bufferLayout, batch, capacity, maxSeq int) *kvBuffers {
+func newKVBuffers(lay *bufferLayout, batch, capacity, maxSeq int) (*kvBuffers, error) {
 	s := &kvBuffers{lay: lay, batch: batch, maxSeq: maxSeq, length: []int64{0}}
-	s.resize(max(capacity, 1))
-	return s
+	if err := s.resize(max(capacity, 1)); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
-// resize moves the cache into buffers of the given capacity (≥ n).
-func (s *kvBuffers) resize(capacity int) {
+// resize moves the cache into buffers of the given capacity (≥ n). The
+// model file declares the heads and widths, so every buffer is checked
+// against the tensor budget (runtime.DefaultMaxTensorBytes) before it is
+// allocated.
+func (s *kvBuffers) resize(capacity int) error {
+	limit := runtime.DefaultMaxTensorBytes()
+	for i, l := range s.lay.layers {
+		for _, w := range []int{l.dk, l.dv} {
+			if n, err := runtime.NumElementsOf([]int64{int64(s.batch), int64(l.heads), int64(w), int64(capacity)}); err != nil || int64(n) > limit/4 {
+				return fmt.Errorf("generate: the KV cache of self-attention layer %d would hold batch %d × %d heads × %d × %d positions of float32, more than the tensor budget of %d bytes: use a smaller batch or a model with a shorter max_seq_len",
+					i, s.batch, l.heads, w, capacity, limit)
+			}
+		}
+	}
 	k := make([][]float32, len(s.lay.layers))
 	v := make([][]float32, len(s.lay.layers))
 	for i, l := range s.lay.layers {
@@ -152,6 +166,7 @@ func (s *kvBuffers) resize(capacity int) {
 		}
 	}
 	s.k, s.v, s.capacity = k, v, capacity
+	return nil
 }
 
 // grownCapacity is the capacity for need positions: the next power of two
@@ -229,7 +244,9 @@ func (s *kvBuffers) append(outs map[string]*runtime.Tensor) error {
 	}
 	seq := int(shape[3])
 	if need := s.n + seq; need > s.capacity {
-		s.resize(grownCapacity(need, s.maxSeq))
+		if err := s.resize(grownCapacity(need, s.maxSeq)); err != nil {
+			return err
+		}
 	}
 	for i, l := range s.lay.layers {
 		rows := s.batch * l.heads
@@ -398,7 +415,9 @@ func NewCache(sess runtime.Session, batch int) (*Cache, error) {
 	}
 	c := &Cache{}
 	if lay != nil {
-		c.buffers = newKVBuffers(lay, batch, 1, 0)
+		if c.buffers, err = newKVBuffers(lay, batch, 1, 0); err != nil {
+			return nil, err
+		}
 	}
 	for _, in := range sess.Inputs() {
 		if !strings.HasPrefix(in.Name, "past_") {
