@@ -55,6 +55,17 @@
 // fixtures test both cases. [Options].NoCache forces the no-cache path on a
 // cache model, for comparisons.
 //
+// In the buffer layout (builder.KVLayoutBuffer, what xt2onnx export
+// --kv-cache writes) the model takes cache_key_<i> (keys transposed),
+// cache_value_<i> and cache_len instead and returns only the step's
+// new_key_<i> and new_value_<i>. The generator then owns the cache: buffers
+// whose capacity doubles as the sequence grows (up to the window, within
+// the tensor budget), which the model reads in place and the generator
+// writes each step's positions into, so a step costs what the model costs
+// at any context. The window slides in place the same way. Both layouts
+// give the same tokens. [Cache] steps either layout for callers who run the
+// model themselves.
+//
 // # End of sequence
 //
 // With [Options].EOSToken set, generation stops after the first step at which
