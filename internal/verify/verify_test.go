@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/xt2onnx/xt2onnx/builder"
+	_ "github.com/xt2onnx/xt2onnx/runtime/native"
 	_ "github.com/xt2onnx/xt2onnx/runtime/ort"
 )
 
@@ -42,15 +44,17 @@ func TestFixturesBuiltORT(t *testing.T) {
 }
 
 // TestOracleFixturesORT checks the oracle's coverage set: random
-// configurations that together use every 1.9.2 option at least twice.
+// configurations that together use every 1.9.2 option at least twice,
+// also exported with the buffer-layout KV cache (step by step and greedy
+// generation, on both backends).
 func TestOracleFixturesORT(t *testing.T) {
 	dirs, _ := filepath.Glob("../../fixtures/oracle-1.9.2/cov_*")
 	if len(dirs) < 10 {
 		t.Fatalf("found %d oracle fixtures", len(dirs))
 	}
 	for _, dir := range dirs {
-		for _, o := range []Options{{}, {Inline: true, Opset: 23}} {
-			t.Run(fmt.Sprintf("%s/opset%d/inline=%v", filepath.Base(dir), o.Opset, o.Inline), func(t *testing.T) {
+		for _, o := range []Options{{}, {Inline: true, Opset: 23}, {Generate: true, KVCache: true, KVLayout: builder.KVLayoutBuffer, Backends: []string{"ort", "native"}}} {
+			t.Run(fmt.Sprintf("%s/opset%d/inline=%v/%s", filepath.Base(dir), o.Opset, o.Inline, o.KVLayout), func(t *testing.T) {
 				r, err := Fixture(context.Background(), dir, o)
 				if err != nil {
 					t.Fatal(err)
