@@ -104,6 +104,12 @@ func (c cacheMode) options() builder.Options {
 // built graph references, are closed).
 func buildModel(t *testing.T, dir string, kvCache cacheMode) ([]byte, error) {
 	t.Helper()
+	return buildWith(t, dir, kvCache.options())
+}
+
+// buildWith is buildModel with the builder options given.
+func buildWith(t *testing.T, dir string, opts builder.Options) ([]byte, error) {
+	t.Helper()
 	cfg, err := builder.LoadConfig(filepath.Join(dir, "config.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -114,30 +120,34 @@ func buildModel(t *testing.T, dir string, kvCache cacheMode) ([]byte, error) {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	m, err := builder.Build(cfg, w, wpath, kvCache.options())
+	m, err := builder.Build(cfg, w, wpath, opts)
 	if err != nil {
 		return nil, err
 	}
 	return export.Marshal(m, export.Options{})
 }
 
-// buildFixture builds a fixture's model and opens it with ONNX Runtime.
+// openModel opens a serialized model on backend ("" for the default), one
+// thread, until the test ends.
+func openModel(t *testing.T, model []byte, backend string) runtime.Session {
+	t.Helper()
+	sess, err := runtime.OpenBytes(model, runtime.Options{Backend: backend, IntraOpThreads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sess.Close() })
+	return sess
+}
+
+// buildFixture builds a fixture's model and opens it (with ONNX Runtime
+// unless a backend is given).
 func buildFixture(t *testing.T, dir string, kvCache cacheMode, backend ...string) (runtime.Session, []byte) {
 	t.Helper()
 	model, err := buildModel(t, dir, kvCache)
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := runtime.Options{IntraOpThreads: 1}
-	if len(backend) > 0 {
-		opts.Backend = backend[0]
-	}
-	sess, err := runtime.OpenBytes(model, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sess.Close() })
-	return sess, model
+	return openModel(t, model, append(backend, "")[0]), model
 }
 
 // TestFixturesGreedy checks that greedy generation reproduces
@@ -363,32 +373,13 @@ func TestSlidingWindowFixtures(t *testing.T) {
 // opens it.
 func buildPart(t *testing.T, dir string, part builder.Part, kvCache cacheMode, backend string) (runtime.Session, []byte) {
 	t.Helper()
-	cfg, err := builder.LoadConfig(filepath.Join(dir, "config.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	wpath := filepath.Join(dir, "model.safetensors")
-	w, err := builder.OpenWeights(wpath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
 	opts := kvCache.options()
 	opts.Part = part
-	m, err := builder.Build(cfg, w, wpath, opts)
+	model, err := buildWith(t, dir, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	model, err := export.Marshal(m, export.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sess, err := runtime.OpenBytes(model, runtime.Options{Backend: backend, IntraOpThreads: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sess.Close() })
-	return sess, model
+	return openModel(t, model, backend), model
 }
 
 // TestSeq2SeqFixtures checks greedy generation from the XTransformer

@@ -162,6 +162,8 @@ type Generator struct {
 	// buffers: the self-attention cache is in the buffer layout (cache_*
 	// inputs, new_* outputs); cache then holds only token-shift caches.
 	buffers *bufferLayout
+	// vocabSize is the logits' declared vocabulary, 0 when not fixed.
+	vocabSize int
 }
 
 // New returns a Generator over sess, a decoder-only TransformerWrapper
@@ -241,6 +243,8 @@ func newGenerator(sess runtime.Session, meta Meta, seq2seq bool) (*Generator, er
 	}
 	if o := outputs[g.logits]; o.DType != runtime.Float32 || (o.Shape != nil && len(o.Shape) != 3) {
 		return nil, fmt.Errorf("generate: output %s: want float32 logits [batch seq vocab]", o)
+	} else if len(o.Shape) == 3 && o.Shape[2] > 0 && o.Shape[2] <= math.MaxInt32 {
+		g.vocabSize = int(o.Shape[2])
 	}
 	return g, nil
 }
@@ -525,29 +529,17 @@ type stepBuffers struct {
 	runner runtime.IntoRunner
 	maxSeq int // the window (0: none), for the buffers' first capacity
 	logits []float32
-	vocab  int64
 	cache  map[string]*[2][]float32
 }
 
 // outputs returns the tensors a cached step on seq new tokens writes into.
 func (s *stepBuffers) outputs(g *Generator, past map[string]*runtime.Tensor, batch, seq int) (map[string]*runtime.Tensor, error) {
 	into := make(map[string]*runtime.Tensor, len(g.cache)+1)
-	if s.vocab == 0 {
-		// The vocabulary from the prompt's logits: past holds its cache.
-		for _, o := range g.sess.Outputs() {
-			if o.Name == g.logits && len(o.Shape) == 3 && o.Shape[2] > 0 {
-				s.vocab = o.Shape[2]
-			}
-		}
-		if s.vocab == 0 {
-			return nil, nil // unknown: let the backend allocate
-		}
+	vocab := g.vocabSize
+	if vocab == 0 {
+		return nil, nil // unknown: let the backend allocate
 	}
-	n := batch * seq * int(s.vocab)
-	if cap(s.logits) < n {
-		s.logits = make([]float32, n)
-	}
-	t, err := runtime.NewFloat32([]int64{int64(batch), int64(seq), s.vocab}, s.logits[:n])
+	t, err := reusedTensor(&s.logits, []int64{int64(batch), int64(seq), int64(vocab)}, 0, g.logits)
 	if err != nil {
 		return nil, err
 	}
@@ -579,16 +571,11 @@ func (s *stepBuffers) outputs(g *Generator, past map[string]*runtime.Tensor, bat
 		if len(held) > 0 && cap(pair[0]) > 0 && &held[:1][0] == &pair[0][:1][0] {
 			i = 1
 		}
-		if cap(pair[i]) < size {
-			grown := size
-			if len(shape) == 4 && s.maxSeq > 0 && shape[2] <= int64(s.maxSeq) {
-				grown = size / int(shape[2]) * s.maxSeq // room for the whole window
-			} else {
-				grown = 2 * size
-			}
-			pair[i] = make([]float32, grown)
+		room := 2 * size
+		if len(shape) == 4 && s.maxSeq > 0 && shape[2] <= int64(s.maxSeq) {
+			room = size / int(shape[2]) * s.maxSeq // room for the whole window
 		}
-		if into[c.present], err = runtime.NewFloat32(shape, pair[i][:size]); err != nil {
+		if into[c.present], err = reusedTensor(&pair[i], shape, room, c.present); err != nil {
 			return nil, err
 		}
 	}

@@ -213,16 +213,12 @@ func (s *kvBuffers) outputs(into map[string]*runtime.Tensor, seq int) error {
 			{l.newKey, []int64{b, h, int64(l.dk), int64(seq)}},
 			{l.newValue, []int64{b, h, int64(seq), int64(l.dv)}},
 		} {
-			size := int(o.shape[0] * o.shape[1] * o.shape[2] * o.shape[3])
 			buf := s.newOut[o.name]
-			if cap(buf) < size {
-				buf = make([]float32, size)
-				s.newOut[o.name] = buf
-			}
-			t, err := runtime.NewFloat32(o.shape, buf[:size])
+			t, err := reusedTensor(&buf, o.shape, 0, o.name)
 			if err != nil {
 				return err
 			}
+			s.newOut[o.name] = buf
 			into[o.name] = t
 		}
 	}
@@ -336,12 +332,8 @@ func (g *Generator) runBuffered(ctx context.Context, out [][]int64, from, batch 
 		if err := st.outputs(into, seq); err != nil {
 			return nil, nil, err
 		}
-		if vocab := g.vocab(); vocab > 0 {
-			n := batch * seq * vocab
-			if cap(*logitsBuf) < n {
-				*logitsBuf = make([]float32, n)
-			}
-			if into[g.logits], err = runtime.NewFloat32([]int64{int64(batch), int64(seq), int64(vocab)}, (*logitsBuf)[:n]); err != nil {
+		if vocab := g.vocabSize; vocab > 0 {
+			if into[g.logits], err = reusedTensor(logitsBuf, []int64{int64(batch), int64(seq), int64(vocab)}, 0, g.logits); err != nil {
 				return nil, nil, err
 			}
 		}
@@ -369,15 +361,24 @@ func (g *Generator) runBuffered(ctx context.Context, out [][]int64, from, batch 
 	return logits, next, err
 }
 
-// vocab returns the logits' vocabulary size from the model's output
-// shape, or 0 when it is not fixed.
-func (g *Generator) vocab() int {
-	for _, o := range g.sess.Outputs() {
-		if o.Name == g.logits && len(o.Shape) == 3 && o.Shape[2] > 0 {
-			return int(o.Shape[2])
-		}
+// reusedTensor returns a tensor of shape over (*buf)[:n], n its element
+// count, first replacing *buf by room (at least n) elements when it holds
+// fewer than n. The shape comes from the model file, so n and room are
+// checked against the tensor budget (runtime.DefaultMaxTensorBytes) before
+// anything is allocated; what names the output in the error.
+func reusedTensor(buf *[]float32, shape []int64, room int, what string) (*runtime.Tensor, error) {
+	n, err := runtime.NumElementsOf(shape)
+	if err != nil {
+		return nil, fmt.Errorf("output %q: %w", what, err)
 	}
-	return 0
+	room = max(room, n)
+	if limit := runtime.DefaultMaxTensorBytes(); int64(room) > limit/4 {
+		return nil, fmt.Errorf("generate: output %q of shape %s would take more than the tensor budget of %d bytes", what, runtime.FormatShape(shape), limit)
+	}
+	if cap(*buf) < n {
+		*buf = make([]float32, room)
+	}
+	return runtime.NewFloat32(shape, (*buf)[:n])
 }
 
 // Cache is the KV cache of one batch of sequences for a model exported

@@ -192,27 +192,13 @@ too on a terminal.`,
 				}
 				nf := &opts.NAR
 				nf.Greedy, nf.Seed, nf.BatchSize, nf.NoFilter = greedy, seed, narBatch, narNoFilter
-				if changed("mask-id") {
-					nf.MaskID = &narMaskID
-				}
-				if changed("steps") {
-					nf.Steps = &narSteps
-				}
-				if changed("schedule") {
-					nf.Schedule = &narSchedule
-				}
-				if changed("start-temperature") {
-					nf.StartTemperature = &narStartTemp
-				}
-				if changed("top-k-thres") {
-					nf.FilterThres = &topK
-				}
-				if changed("can-mask-prev-unmasked") {
-					nf.Remask = &narRemask
-				}
-				if changed("noise-level-scale") {
-					nf.NoiseLevelScale = &narNoise
-				}
+				nf.MaskID = ifChanged(changed, "mask-id", narMaskID)
+				nf.Steps = ifChanged(changed, "steps", narSteps)
+				nf.Schedule = ifChanged(changed, "schedule", narSchedule)
+				nf.StartTemperature = ifChanged(changed, "start-temperature", narStartTemp)
+				nf.FilterThres = ifChanged(changed, "top-k-thres", topK)
+				nf.Remask = ifChanged(changed, "can-mask-prev-unmasked", narRemask)
+				nf.NoiseLevelScale = ifChanged(changed, "noise-level-scale", narNoise)
 				opts.JSON = jsonFlag
 				opts.Ctx = cmd.Context()
 				if runF != nil {
@@ -594,4 +580,13 @@ func demaskRun(o *Options) error {
 		}
 	}
 	return nil
+}
+
+// ifChanged returns &v when the flag name was given, nil (the model's
+// default) otherwise.
+func ifChanged[T any](changed func(string) bool, name string, v T) *T {
+	if !changed(name) {
+		return nil
+	}
+	return &v
 }
